@@ -1,0 +1,47 @@
+"""Execute notebooks top to bottom and save their outputs in place (figures and tables for the docs).
+
+    python tools/execute_nbs.py [NOTEBOOK ...]      # default: every notebook under nbs/
+    python tools/execute_nbs.py --slow              # also run cells flagged `#| slow`
+
+Cells flagged `#| notest` (and `#| slow` unless --slow) are skipped, as in `nbdev_test`; outputs are then cleaned
+of volatile metadata with `nbdev_clean`."""
+from __future__ import annotations
+import argparse, os, subprocess, sys, time
+from pathlib import Path
+from execnb.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
+from nbdev.process import NBProcessor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def _skip(flags: set[str]):
+    "A preprocessor for `CaptureShell.run_all` that skips cells carrying any of `flags`."
+    def f(cell):
+        if cell.cell_type != 'code': return True
+        return bool(flags & set(getattr(cell, 'directives_', {}) or {}))
+    return f
+
+def execute(nb_path: Path, slow: bool=False) -> float:
+    "Run `nb_path` in a fresh shell from its own folder and write the outputs back; returns seconds taken."
+    start, cwd = time.time(), os.getcwd()
+    nb = read_nb(nb_path)
+    NBProcessor(nb_path, nb=nb).process()  # parses the `#|` directives into `cell.directives_`
+    shell = CaptureShell(nb_path)
+    try:
+        os.chdir(nb_path.parent)
+        shell.run_all(nb, exc_stop=True, preproc=_skip({'notest'} if slow else {'notest', 'slow'}))
+    finally: os.chdir(cwd)
+    for c in nb.cells: c.pop('directives_', None)
+    write_nb(nb, nb_path)
+    return time.time() - start
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('notebooks', nargs='*', type=Path)
+    ap.add_argument('--slow', action='store_true', help='also run cells flagged `#| slow`')
+    args = ap.parse_args(argv)
+    nbs = args.notebooks or sorted(p for p in (ROOT/'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
+    for p in nbs: print(f"{execute(p.resolve(), args.slow):6.1f} s  {p}", flush=True)
+    subprocess.run([Path(sys.executable).parent/'nbdev_clean'], cwd=ROOT, check=True)
+
+if __name__ == '__main__': main()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job: set up, export the notebooks to the package, execute every notebook end to end (slow cells
+# included) and build the documentation site into _docs/ (Quarto's `nbdev_docs` where Quarto is installed,
+# the registry-only builder otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+. .venv/bin/activate
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MPLBACKEND=Agg
+nbdev_export
+nbdev_test --flags slow --n_workers 1 --do_print
+if command -v quarto >/dev/null; then nbdev_docs; else python tools/build_site.py; fi
+echo "docs: $(pwd)/_docs/index.html"
