@@ -4,7 +4,7 @@
     python tools/execute_nbs.py --slow              # also run cells flagged `#| slow`
 
 Cells flagged `#| notest` (and `#| slow` unless --slow) are skipped, as in `nbdev_test`; outputs are then cleaned
-of volatile metadata with `nbdev_clean`."""
+of volatile metadata with `nbdev_clean`, notebook by notebook."""
 from __future__ import annotations
 import argparse, os, subprocess, sys, time
 from pathlib import Path
@@ -41,7 +41,8 @@ def main(argv=None):
     ap.add_argument('--slow', action='store_true', help='also run cells flagged `#| slow`')
     args = ap.parse_args(argv)
     nbs = args.notebooks or sorted(p for p in (ROOT/'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
-    for p in nbs: print(f"{execute(p.resolve(), args.slow):6.1f} s  {p}", flush=True)
-    subprocess.run([Path(sys.executable).parent/'nbdev_clean'], cwd=ROOT, check=True)
+    for p in nbs:
+        print(f"{execute(p.resolve(), args.slow):6.1f} s  {p}", flush=True)
+        subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', str(p.resolve())], cwd=ROOT, check=True)
 
 if __name__ == '__main__': main()
