@@ -10,28 +10,26 @@ import argparse, os, subprocess, sys, time
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
-from nbdev.process import NBProcessor
+from nbdev.process import extract_directives
 
 ROOT = Path(__file__).resolve().parents[1]
 
 def _skip(flags: set[str]):
-    "A preprocessor for `CaptureShell.run_all` that skips cells carrying any of `flags`."
+    "A preprocessor for `CaptureShell.run_all` that skips cells carrying any of `flags` (the source is left intact)."
     def f(cell):
         if cell.cell_type != 'code': return True
-        return bool(flags & set(getattr(cell, 'directives_', {}) or {}))
+        return bool(flags & set(extract_directives(cell, remove=False)))
     return f
 
 def execute(nb_path: Path, slow: bool=False) -> float:
     "Run `nb_path` in a fresh shell from its own folder and write the outputs back; returns seconds taken."
     start, cwd = time.time(), os.getcwd()
     nb = read_nb(nb_path)
-    NBProcessor(nb_path, nb=nb).process()  # parses the `#|` directives into `cell.directives_`
     shell = CaptureShell(nb_path)
     try:
         os.chdir(nb_path.parent)
         shell.run_all(nb, exc_stop=True, preproc=_skip({'notest'} if slow else {'notest', 'slow'}))
     finally: os.chdir(cwd)
-    for c in nb.cells: c.pop('directives_', None)
     write_nb(nb, nb_path)
     return time.time() - start
 
