@@ -6,12 +6,12 @@
 __all__ = ['Autoencoder', 'VAE', 'is_vae', 'reconstruction_loss', 'kl_divergence', 'kl_per_sample', 'kl_per_dim',
            'kl_elementwise', 'vae_loss', 'vae_loss_parts', 'VAELossParts', 'AETrainer', 'TrainingDiverged', 'as_tensor']
 
-# %% ../../nbs/api/03_autoencoder.ipynb #c3a5531c
+# %% ../../nbs/api/03_autoencoder.ipynb #1688d9a0
 from .model import Autoencoder, VAE, is_vae
 from .loss import (reconstruction_loss, kl_divergence, kl_per_sample, kl_per_dim, kl_elementwise,
                               vae_loss, vae_loss_parts, VAELossParts)
 from .training import AETrainer, TrainingDiverged, as_tensor
 
-# %% ../../nbs/api/03_autoencoder.ipynb #af54700a
+# %% ../../nbs/api/03_autoencoder.ipynb #42488a20
 _all_ = ['Autoencoder', 'VAE', 'is_vae', 'reconstruction_loss', 'kl_divergence', 'kl_per_sample', 'kl_per_dim',
          'kl_elementwise', 'vae_loss', 'vae_loss_parts', 'VAELossParts', 'AETrainer', 'TrainingDiverged', 'as_tensor']
