@@ -3,7 +3,7 @@
     python tools/execute_nbs.py [NOTEBOOK ...]      # default: every notebook under nbs/
     python tools/execute_nbs.py --slow              # also run cells flagged `#| slow`
 
-Cells flagged `#| notest` (and `#| slow` unless --slow) are skipped, as in `nbdev_test`; outputs are then cleaned
+Cells flagged `#| notest` (and `#| slow` unless --slow) or `#| eval: false` are skipped, as in `nbdev_test`; outputs are then cleaned
 of volatile metadata with `nbdev_clean`, notebook by notebook."""
 from __future__ import annotations
 import argparse, os, subprocess, sys, time
@@ -18,7 +18,8 @@ def _skip(flags: set[str]):
     "A preprocessor for `CaptureShell.run_all` that skips cells carrying any of `flags` (the source is left intact)."
     def f(cell):
         if cell.cell_type != 'code': return True
-        return bool(flags & set(extract_directives(cell, remove=False)))
+        directives = extract_directives(cell, remove=False)
+        return bool(flags & set(directives)) or directives.get('eval:', [''])[0].lower() == 'false'
     return f
 
 def execute(nb_path: Path, slow: bool=False) -> float:

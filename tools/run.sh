@@ -9,5 +9,6 @@ bash tools/setup.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MPLBACKEND=Agg
 nbdev_export
 nbdev_test --flags slow --n_workers 1 --do_print
-if command -v quarto >/dev/null; then nbdev_docs; else python tools/build_site.py; fi
+# README.md is generated from nbs/index.ipynb; the site from every notebook listed in nbs/sidebar.yml
+if command -v quarto >/dev/null; then nbdev_readme && nbdev_docs; else python tools/build_site.py --readme && python tools/build_site.py; fi
 echo "docs: $(pwd)/_docs/index.html"

@@ -1,0 +1,128 @@
+"""Browser test of the static docs site built by `tools/build_site.py`, and a README freshness test.
+
+Builds the site from `nbs/` into a temp dir (or, with `PUFFIN_SITE_DIR=_docs`, uses a site just built there;
+a relative path is relative to the repo root), serves it on localhost and loads every page in headless
+Chromium (`--dump-dom`): each page must show the sidebar with links to every page, and no local link or
+image may point at a missing file. Screenshots of the home page and a recipe page go to `artifacts/`.
+Chromium comes from `tools/ensure_chromium.sh`; if it is missing the browser tests fail in CI (CI=true)
+and are skipped locally.
+"""
+from __future__ import annotations
+
+import functools, os, shutil, subprocess, sys, tempfile, threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT/'nbs'
+ARTIFACTS = ROOT/'artifacts'
+IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--hide-scrollbars']
+sys.path.insert(0, str(ROOT/'tools'))
+
+
+def _chromium_path() -> str | None:
+    return next((p for p in ('/usr/bin/chromium', shutil.which('chromium'), shutil.which('chromium-browser')) if p and os.access(p, os.X_OK)), None)
+
+
+@pytest.fixture(scope='module')
+def chromium() -> str:
+    "Path of Chromium; installed via tools/ensure_chromium.sh in CI; skipped locally when absent."
+    exe = _chromium_path()
+    if exe is None and IN_CI:
+        r = subprocess.run(['bash', str(ROOT/'tools/ensure_chromium.sh')], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        exe = _chromium_path()
+        if exe is None: pytest.fail(f'Chromium is required in CI and could not be installed (tools/ensure_chromium.sh):\n{r.stderr}')
+    if exe is None: pytest.skip('Chromium not installed: run `bash tools/ensure_chromium.sh`')
+    return exe
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory) -> Path:
+    "The built site folder."
+    if d := os.environ.get('PUFFIN_SITE_DIR'):
+        if not (ROOT/d/'index.html').exists(): pytest.fail(f'PUFFIN_SITE_DIR={d}: no index.html there')
+        return ROOT/d
+    if not (NBS/'index.ipynb').exists(): pytest.fail('nbs/index.ipynb is missing: nothing to build')
+    from build_site import build_site
+    out = tmp_path_factory.mktemp('site')/'_docs'
+    build_site(NBS, out)
+    return out
+
+
+@pytest.fixture(scope='module')
+def server(site: Path):
+    "Base URL of `site` served over HTTP on localhost."
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    httpd = ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}/'
+    httpd.shutdown(); httpd.server_close()
+
+
+def _chrome(exe: str, *args: str) -> str:
+    "Run headless Chromium with a fresh profile; returns stdout."
+    with tempfile.TemporaryDirectory() as profile:
+        r = subprocess.run([exe, *FLAGS, f'--user-data-dir={profile}', *args], capture_output=True, text=True,
+                           timeout=90, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, f'chromium {args} failed:\n{r.stderr[-2000:]}'
+    return r.stdout
+
+
+def _local_file(site: Path, base: str, page_url: str, ref: str) -> Path | None:
+    "File in `site` that `ref` (an href/src on page `page_url`) points at, or None if it is not a local URL."
+    url = urljoin(page_url, ref)
+    if not url.startswith(base): return None
+    path = unquote(urlsplit(url).path)[len(urlsplit(base).path):]
+    f = site/path
+    return f/'index.html' if not path or path.endswith('/') or f.is_dir() else f
+
+
+def test_site_pages(site: Path, server: str, chromium: str):
+    "Every page loads in Chromium, has the full sidebar, and has no broken local links or images."
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html'))
+    assert 'index.html' in pages and len(pages) > 1, pages
+    with ThreadPoolExecutor(2) as ex: doms = dict(zip(pages, ex.map(lambda p: _chrome(chromium, '--dump-dom', server + p), pages)))
+    problems = []
+    for page, dom in doms.items():
+        url, soup = server + page, BeautifulSoup(dom, 'html.parser')
+        nav = soup.select_one('nav.site-sidebar')
+        if nav is None or soup.select_one('main.site-main') is None:
+            problems.append(f'{page}: no sidebar/main (page did not load?)'); continue
+        linked = {_local_file(site, server, url, a['href']) for a in nav.find_all('a', href=True)}
+        problems += [f'{page}: sidebar has no link to {p}' for p in pages if site/p not in linked]
+        for tag, attr in (('a', 'href'), ('img', 'src'), ('link', 'href')):
+            for el in soup.find_all(tag, **{attr: True}):
+                ref = el[attr]
+                if ref.startswith(('data:', '#', 'mailto:', 'javascript:')): continue
+                f = _local_file(site, server, url, ref)
+                if f is not None and not f.is_file(): problems.append(f'{page}: broken <{tag} {attr}="{ref}">')
+        if tag_count := len(soup.find_all('img', src=False)): problems.append(f'{page}: {tag_count} <img> without src')
+    assert not problems, '\n'.join(problems)
+
+
+def test_screenshots(site: Path, server: str, chromium: str):
+    "Screenshots of the home page and a recipe page, saved into artifacts/."
+    ARTIFACTS.mkdir(exist_ok=True)
+    recipes = sorted(p.relative_to(site).as_posix() for p in site.glob('recipes/*.html'))
+    others = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html') if p.name != 'index.html')
+    shots = {'home.png': 'index.html', 'recipe.png': (recipes or others)[0]}
+    for name, page in shots.items():
+        out = ARTIFACTS/name
+        out.unlink(missing_ok=True)
+        _chrome(chromium, f'--screenshot={out}', '--window-size=1280,1600', server + page)
+        assert out.exists() and out.stat().st_size > 10_000, f'screenshot of {page} missing or blank'
+
+
+def test_readme_fresh():
+    "README.md is what `python tools/build_site.py --readme` makes of nbs/index.ipynb (no browser needed)."
+    if not (NBS/'index.ipynb').exists(): pytest.fail('nbs/index.ipynb is missing')
+    from build_site import write_readme
+    assert write_readme(NBS, check=True), 'README.md is stale: run `python tools/build_site.py --readme`'

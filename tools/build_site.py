@@ -1,0 +1,432 @@
+"""Build the nbdev documentation site and README.md without Quarto.
+
+`nbdev_docs`/`nbdev_readme` need Quarto; where Quarto is installed they stay the documented commands.
+This script produces an equivalent from the same notebooks:
+
+1. nbdev's own processing (`nbdev.serve.proc_nbs`) writes processed notebooks to `_proc/`
+   (`#| hide`, `#| export`, frontmatter, `show_doc` rendered to markdown, doc links, ...);
+2. the Quarto cell options nbdev leaves behind (`echo`, `output`, `include`) and Quarto fenced divs
+   (`::: {.callout-note}`) are applied here;
+3. nbconvert's `lab` template renders each page; a sidebar read from `nbs/sidebar.yml` (Quarto's file),
+   a page header and an "On this page" list are added, and links to notebooks become links to pages.
+
+    python tools/build_site.py                # site into _docs/ (settings.ini `doc_path`)
+    python tools/build_site.py --readme       # README.md from nbs/index.ipynb (settings.ini `readme_nb`)
+    python tools/build_site.py --readme --check   # exit 1 if README.md is stale
+"""
+from __future__ import annotations
+
+import argparse, base64, contextlib, html, io, posixpath, re, shutil, sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat, yaml
+from bs4 import BeautifulSoup
+from fastcore.xtras import working_directory
+from nbconvert import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
+from nbdev.config import get_config
+from nbdev.doclinks import _nbpath2html, nbglob
+from nbdev import serve_drv
+from nbdev.processors import FilterDefaults
+from nbdev.quarto import nbdev_sidebar
+from nbdev.serve import proc_nbs
+
+ASSETS = Path(__file__).parent/'site_assets'
+PAGE_EXTS = ('.ipynb',)  # only notebooks become pages (no .qmd/.md pages in this project)
+SKIP_ASSETS = {'.ipynb', '.yml', '.yaml', '.py', '.qmd', '.md', '.pyc'}
+CALLOUT_TITLES = dict(note='Note', tip='Tip', warning='Warning', caution='Caution', important='Important')
+_re_opt = re.compile(r'^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$')
+_re_fence = re.compile(r'^\s*(:{3,})\s*(.*?)\s*$')
+_re_link_attrs = re.compile(r'\[([^\]]*)\]\(([^)\s]+)\)\{([^}]*)\}')  # pandoc `[text](url){target="_blank"}`
+
+
+# ---------------------------------------------------------------- nbdev processing
+def project_config(nbs_path: Path):
+    "nbdev config of the project that contains `nbs_path` (settings.ini is searched upwards from it)."
+    with working_directory(nbs_path): return get_config()
+
+
+def source_notebooks(nbs_path: Path) -> list[str]:
+    "Notebooks nbdev would render, as posix paths relative to `nbs_path` (same skip rules as `nbdev_sidebar`)."
+    with working_directory(nbs_path):
+        files = nbglob(nbs_path, func=Path, file_re=r'\.ipynb$', skip_folder_re=r'(?:^[_.]|^www\$)')
+    return sorted(Path(f).relative_to(nbs_path).as_posix() for f in files)
+
+
+def process_notebooks(nbs_path: Path, force: bool = False, only: str | None = None) -> Path:
+    """Run nbdev's notebook processing (no Quarto needed) into `_proc/`, which it returns.
+    `only`: process just this notebook (relative to `nbs_path`), the way `nbdev_preview` reprocesses one file."""
+    with working_directory(nbs_path), contextlib.redirect_stdout(io.StringIO()):
+        if only is None: return Path(proc_nbs(str(nbs_path), force=force))
+        cache = get_config().config_path/'_proc'
+        (cache/only).parent.mkdir(parents=True, exist_ok=True)
+        serve_drv.main((nbs_path/only, cache/only, FilterDefaults))
+        return cache
+
+
+def read_processed(path: Path) -> tuple[nbformat.NotebookNode, dict]:
+    "Read a processed notebook and pop the YAML frontmatter cell nbdev put first."
+    nb = nbformat.read(path, as_version=4)
+    fm = {}
+    if nb.cells and nb.cells[0].cell_type == 'raw' and nb.cells[0].source.lstrip().startswith('---'):
+        fm = yaml.safe_load(nb.cells.pop(0).source.strip().strip('-')) or {}
+    return nb, fm
+
+
+def page_map(proc: Path, rels: list[str]) -> dict[str, tuple[str, dict]]:
+    "Map each notebook path (relative to nbs) to its page path (`output-file`, as Quarto names it) and frontmatter."
+    res = {}
+    for rel in rels:
+        _, fm = read_processed(proc/rel)
+        out = posixpath.join(posixpath.dirname(rel), fm['output-file']) if 'output-file' in fm else _nbpath2html(Path(rel)).as_posix()
+        res[rel] = (out, fm)
+    return res
+
+
+# ---------------------------------------------------------------- Quarto cell options and fenced divs
+def split_options(src: str) -> tuple[dict, str]:
+    "Split the leading `#| key: value` Quarto options off a code cell."
+    lines, opts = src.splitlines(), {}
+    while lines and (m := _re_opt.match(lines[0])):
+        opts[m[1]] = m[2].strip('\'"').lower()
+        lines.pop(0)
+    return opts, '\n'.join(lines).strip('\n')
+
+
+def _asis(cell) -> str:
+    "Markdown of an `output: asis` cell (what Quarto would splice into the page)."
+    outs = []
+    for o in cell.get('outputs', []):
+        d = o.get('data', {})
+        if 'text/markdown' in d: outs.append(d['text/markdown'])
+        elif o.get('output_type') == 'stream': outs.append(o.get('text', ''))
+    return '\n\n'.join(outs)
+
+
+def apply_cell_options(nb) -> list:
+    """Apply Quarto cell options left by nbdev: `include: false` drops the cell, `echo: false` hides the code,
+    `output: false` drops the outputs, `output: asis` turns markdown outputs (e.g. `show_doc`) into markdown."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != 'code': cells.append(cell); continue
+        opts, src = split_options(cell.source)
+        if opts.get('include') == 'false': continue
+        cell.source = src
+        echo = opts.get('echo', 'true') != 'false' and bool(src.strip())
+        if opts.get('output') == 'false': cell.outputs = []
+        if opts.get('output') == 'asis':
+            md = nbformat.v4.new_markdown_cell(_asis(cell))
+            md.metadata['api_doc'] = src.lstrip().startswith('show_doc')
+            if echo: cell.outputs = []; cells.append(cell)
+            cells.append(md); continue
+        if not echo:
+            if not cell.outputs: continue
+            cell.metadata.setdefault('transient', {})['remove_source'] = True
+        elif opts.get('code-fold', 'false') != 'false':  # nbdev folds `#| exports` source: <details> in finish_page
+            cell.metadata['tags'] = cell.metadata.get('tags', []) + ['code-fold']
+        cells.append(cell)
+    return cells
+
+
+def _div_attrs(spec: str) -> tuple[list[str], dict]:
+    "Classes and key=value attributes of a pandoc fenced div (`{.callout-tip title=\"Hi\"}` or `callout-tip`)."
+    spec = spec.strip().strip('{}')
+    attrs = dict((k, a or b) for k, a, b in re.findall(r'([\w-]+)=(?:"([^"]*)"|(\S+))', spec))
+    spec = re.sub(r'[\w-]+=(?:"[^"]*"|\S+)', '', spec)
+    return [c.lstrip('.') for c in spec.split() if not c.startswith('#')], attrs
+
+
+def fenced_divs(md: str, gfm: bool = False) -> str:
+    """Turn Quarto fenced divs into HTML divs (site) or GitHub alerts (README, `gfm=True`).
+    Callouts get a title: the `title` attribute, a first `## heading` inside, or the callout type."""
+    out, stack, lines = [], [], md.splitlines()
+    i = 0
+    while i < len(lines):
+        line, m = lines[i], _re_fence.match(lines[i])
+        i += 1
+        if not m: out.append(('> ' + line).rstrip() if gfm and 'callout' in stack else line); continue
+        if not m[2]:  # closing fence
+            if not stack: out.append(line); continue
+            kind = stack.pop()
+            if not gfm: out += ['', '</div>' if kind == 'div' else '</div></div>', '']
+            else: out.append('')
+            continue
+        classes, attrs = _div_attrs(m[2])
+        callout = next((c[8:] for c in classes if c.startswith('callout-')), None)
+        if callout is None:
+            stack.append('div')
+            if not gfm: out += ['', f'<div class="{html.escape(" ".join(classes))}">', '']
+            continue
+        title = attrs.get('title')
+        if title is None and i < len(lines) and (h := re.match(r'^#{1,6}\s+(.*?)\s*$', lines[i])): title, i = h[1], i + 1
+        stack.append('callout')
+        if gfm:
+            out += ['', f'> [!{callout.upper()}]'] + ([f'> **{title}**', '>'] if title else [])
+        else:
+            title = html.escape(title or CALLOUT_TITLES.get(callout, callout.title()))
+            out += ['', f'<div class="callout callout-{callout}"><div class="callout-title">{title}</div>',
+                    '<div class="callout-body">', '']
+    return '\n'.join(out)
+
+
+def link_attrs(md: str, gfm: bool = False) -> str:
+    "Pandoc link attributes (nbdev's `[source](url){target=...}`): an HTML link for the site, dropped for GitHub."
+    def f(m: re.Match) -> str:
+        if gfm: return f'[{m[1]}]({m[2]})'
+        classes, attrs = _div_attrs(m[3])
+        if classes: attrs['class'] = ' '.join(classes)
+        extra = ''.join(f' {k}="{html.escape(v)}"' for k, v in attrs.items())
+        return f'<a href="{html.escape(m[2])}"{extra}>{m[1]}</a>'
+    return _re_link_attrs.sub(f, md)
+
+
+def slug(text: str) -> str:
+    "Pandoc/Quarto heading id: lowercase, punctuation except `_-.` dropped, spaces to hyphens."
+    s = re.sub(r'[^\w\s.-]', '', text.strip().lower())
+    s = re.sub(r'^[^a-z]+', '', re.sub(r'\s+', '-', s))
+    return s or 'section'
+
+
+# ---------------------------------------------------------------- sidebar
+def load_sidebar(nbs_path: Path) -> list:
+    "Sidebar `contents` from `nbs/sidebar.yml` (what Quarto reads), or nbdev's generated one if there is none."
+    p = nbs_path/'sidebar.yml'
+    if p.exists(): text = p.read_text()
+    else:  # nbdev_sidebar(printit=True) prints the YAML instead of writing into nbs/
+        with working_directory(nbs_path), contextlib.redirect_stdout(io.StringIO()) as f:
+            nbdev_sidebar.__wrapped__(path=str(nbs_path), printit=True, force=True)
+        text = f.getvalue()
+    sb = (yaml.safe_load(text) or {}).get('website', {}).get('sidebar', {})
+    if isinstance(sb, list): sb = sb[0] if sb else {}
+    contents = sb.get('contents', [])
+    return contents if isinstance(contents, list) else []
+
+
+def _page_href(target: str, cur: str) -> str:
+    "Relative URL from page `cur` to page `target` (both relative to the site root)."
+    return posixpath.relpath(target, posixpath.dirname(cur) or '.')
+
+
+def sidebar_html(contents: list, pages: dict, cur_out: str, title: str) -> str:
+    "HTML `<nav>` for the sidebar of page `cur_out`."
+    def entry(e) -> str:
+        if isinstance(e, str): e = {'href': e}
+        if 'section' in e:
+            sec = html.escape(str(e['section']))
+            head = f'<a href="{_page_href(pages[e["href"]][0], cur_out)}">{sec}</a>' if e.get('href') in pages else sec
+            items = ''.join(entry(x) for x in e.get('contents') or [])
+            return f'<li class="sidebar-section"><span class="sidebar-section-title">{head}</span><ul>{items}</ul></li>'
+        href = str(e.get('href', ''))
+        out, fm = pages.get(href, (_nbpath2html(Path(href)).as_posix() if href.endswith(PAGE_EXTS) else href, {}))
+        text = html.escape(str(e.get('text') or fm.get('title') or Path(href).stem))
+        cls = ' class="active"' if out == cur_out else ''
+        url = href if urlsplit(href).scheme else _page_href(out, cur_out)
+        return f'<li><a{cls} href="{html.escape(url)}">{text}</a></li>'
+    home = _page_href('index.html', cur_out)
+    return (f'<nav class="site-sidebar" aria-label="Site navigation"><a class="site-title" href="{home}">'
+            f'{html.escape(title)}</a><ul>{"".join(entry(e) for e in contents)}</ul></nav>')
+
+
+# ---------------------------------------------------------------- pages
+def rewrite_href(href: str, cur_rel: str, pages: dict, site_url: str) -> str:
+    "Notebook links (`../api/00_model.ipynb#x`) and absolute links into the published site become relative page URLs."
+    cur_out = pages[cur_rel][0]
+    if site_url and href.startswith(site_url + '/'):
+        return _page_href(href[len(site_url) + 1:] or 'index.html', cur_out)
+    u = urlsplit(href)
+    if u.scheme or u.netloc or not u.path.endswith(PAGE_EXTS): return href
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(cur_rel), u.path))
+    out = pages[target][0] if target in pages else _nbpath2html(Path(target)).as_posix()
+    return _page_href(out, cur_out) + (f'#{u.fragment}' if u.fragment else '')
+
+
+def finish_page(body: str, rel: str, pages: dict, sidebar: str, site_url: str, css: list[str]) -> str:
+    "Add sidebar, header, CSS and a table of contents to nbconvert's HTML; fix heading ids and links."
+    soup = BeautifulSoup(body, 'html.parser')
+    out, fm = pages[rel]
+    main = soup.body.find('main')
+    main['class'] = 'site-main'
+    seen: dict[str, int] = {}
+    toc = []
+    for h in main.find_all(re.compile('^h[1-6]$')):  # Quarto-style ids so `page.html#the-plot` links agree
+        a = h.find('a', class_='anchor-link')
+        if a: a.extract()
+        sid = slug(h.get_text())
+        seen[sid] = n = seen.get(sid, -1) + 1
+        h['id'] = sid if n == 0 else f'{sid}-{n}'
+        if a: a['href'] = '#' + h['id']; h.append(a)
+        if h.name in ('h2', 'h3'): toc.append((h.name, h['id'], h.get_text().rstrip('¶').strip()))
+    for cell in main.select('div.celltag_code-fold'):
+        inp = cell.select_one('.jp-Cell-inputWrapper')
+        if inp is None: continue
+        det = soup.new_tag('details', attrs={'class': 'code-fold'})
+        summary = soup.new_tag('summary'); summary.string = 'Exported source'
+        inp.wrap(det); det.insert(0, summary)
+    for a in soup.find_all('a', href=True): a['href'] = rewrite_href(a['href'], rel, pages, site_url)
+    for s in soup.find_all('script', src=True):  # CDN scripts (require, MathJax, widgets) must not block offline reading
+        if s['src'].startswith(('http:', 'https:', '//')): s['defer'] = ''
+    for c in css:
+        soup.head.append(soup.new_tag('link', rel='stylesheet', href=_page_href(c, out)))
+    header = f'<header class="page-header"><h1 class="title">{html.escape(str(fm.get("title", Path(rel).stem)))}</h1>'
+    if fm.get('description'):  # markdown, as in Quarto
+        desc = re.sub(r'^<p>|</p>\s*$', '', markdown2html_mistune(str(fm['description'])).strip())
+        header += f'<p class="description">{desc}</p>'
+    main.insert(0, BeautifulSoup(header + '</header>', 'html.parser'))
+    main.insert_before(BeautifulSoup(sidebar, 'html.parser'))
+    if toc:
+        items = ''.join(f'<li class="toc-{n}"><a href="#{i}">{html.escape(t)}</a></li>' for n, i, t in toc)
+        main.insert_after(BeautifulSoup(f'<aside class="site-toc"><h2>On this page</h2><ul>{items}</ul></aside>', 'html.parser'))
+    soup.body['class'] = soup.body.get('class', []) + ['site']
+    return str(soup)
+
+
+def render_page(exporter: HTMLExporter, proc_nb: Path, title: str) -> str:
+    "nbconvert HTML for one processed notebook, with cell options and fenced divs applied."
+    nb, _ = read_processed(proc_nb)
+    nb.cells = apply_cell_options(nb)
+    for c in nb.cells:
+        if c.cell_type != 'markdown': continue
+        c.source = link_attrs(fenced_divs(c.source))
+        if c.metadata.pop('api_doc', False): c.source = f'<div class="api-doc">\n\n{c.source}\n\n</div>'
+    nb.metadata['title'] = title
+    wkey = 'application/vnd.jupyter.widget-state+json'  # nbdev adds an empty widget state: skip the CDN widget loader then
+    if not nb.metadata.get('widgets', {}).get(wkey, {}).get('state'): nb.metadata.pop('widgets', None)
+    body, _ = exporter.from_notebook_node(nb, resources={'metadata': {'name': title}})
+    return body
+
+
+def copy_assets(nbs_path: Path, out_path: Path) -> list[str]:
+    "Copy non-notebook files of `nbs/` (images, styles.css, ...) into the site; returns copied CSS files."
+    css = []
+    for p in sorted(nbs_path.rglob('*')):
+        rel = p.relative_to(nbs_path)
+        if not p.is_file() or p.suffix in SKIP_ASSETS or any(o[0] in '._' for o in rel.parts): continue
+        (out_path/rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(p, out_path/rel)
+        if rel.as_posix() == 'styles.css': css.append('styles.css')
+    return css
+
+
+def build_site(nbs_path: str | Path = 'nbs', out_path: str | Path | None = None, force: bool = False) -> list[Path]:
+    "Build the static site for the notebooks in `nbs_path` into `out_path` (default: settings.ini `doc_path`)."
+    nbs_path = Path(nbs_path).resolve()
+    cfg = project_config(nbs_path)
+    out_path = Path(out_path or cfg.doc_path).resolve()
+    if out_path in (nbs_path, *nbs_path.parents) or (out_path.is_dir() and any(out_path.iterdir())
+                                                       and not (out_path/'index.html').exists()):
+        raise ValueError(f'refusing to replace {out_path}: not a site folder')
+    proc = process_notebooks(nbs_path, force=force)
+    rels = source_notebooks(nbs_path)
+    pages = page_map(proc, rels)
+    contents = load_sidebar(nbs_path)
+    site_title = cfg.get('title') or cfg.get('lib_name', 'docs')
+    site_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/')
+    shutil.rmtree(out_path, ignore_errors=True)
+    out_path.mkdir(parents=True)
+    shutil.copy2(ASSETS/'site.css', out_path/'site.css')
+    css = ['site.css'] + copy_assets(nbs_path, out_path)
+    exporter = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
+    written = []
+    for rel in rels:
+        out, fm = pages[rel]
+        body = render_page(exporter, proc/rel, str(fm.get('title', Path(rel).stem)))
+        sidebar = sidebar_html(contents, pages, out, site_title)
+        dest = out_path/out
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(finish_page(body, rel, pages, sidebar, site_url, css), encoding='utf-8')
+        written.append(dest)
+    return written
+
+
+# ---------------------------------------------------------------- README
+def _indent(text: str) -> str:
+    return '\n'.join(('    ' + l).rstrip() for l in text.rstrip('\n').splitlines())
+
+
+def render_readme(nbs_path: str | Path = 'nbs') -> tuple[str, dict[str, bytes]]:
+    """GitHub markdown for the README notebook (settings.ini `readme_nb`), processed like `nbdev_readme`:
+    hidden cells dropped, code as fenced blocks, text outputs indented, figures as files. Deterministic.
+    Returns the markdown and the figure files (paths relative to the project root)."""
+    nbs_path = Path(nbs_path).resolve()
+    cfg = project_config(nbs_path)
+    readme_nb = cfg.get('readme_nb', 'index.ipynb')
+    proc = process_notebooks(nbs_path, only=readme_nb)  # other pages' names are nbdev's `_nbpath2html`
+    site_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/')
+    nb, fm = read_processed(proc/readme_nb)
+    stem = Path(readme_nb).stem
+    blocks, files = [f'# {fm["title"]}'] if fm.get('title') else [], {}
+
+    def link(m: re.Match) -> str:
+        u = urlsplit(m[2])
+        if u.scheme or u.netloc or not u.path.endswith(PAGE_EXTS): return m[0]
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(readme_nb), u.path))
+        out = _nbpath2html(Path(target)).as_posix()
+        return f'{m[1]}({site_url}/{out}{"#" + u.fragment if u.fragment else ""})'
+
+    for i, cell in enumerate(apply_cell_options(nb)):
+        if cell.cell_type == 'markdown':
+            md = link_attrs(fenced_divs(cell.source, gfm=True), gfm=True)
+            blocks.append(re.sub(r'(\]\s*)\(([^)\s]+)\)', link, md).strip('\n'))
+            continue
+        if cell.cell_type != 'code': continue
+        if not cell.metadata.get('transient', {}).get('remove_source'): blocks.append(f'``` python\n{cell.source}\n```')
+        for j, o in enumerate(cell.get('outputs', []), 1):
+            d = o.get('data', {})
+            if o.get('output_type') == 'stream': blocks.append(_indent(o.get('text', '')))
+            elif 'image/png' in d:
+                name = f'{stem}_files/figure-commonmark/cell-{i + 1}-output-{j}.png'
+                files[name] = base64.b64decode(d['image/png'])
+                blocks.append(f'![]({name})')
+            elif 'text/markdown' in d: blocks.append(link_attrs(d['text/markdown'], gfm=True).strip('\n'))
+            elif 'text/html' in d: blocks.append(d['text/html'].strip('\n'))
+            elif 'text/plain' in d: blocks.append(_indent(d['text/plain']))
+    md = '\n\n'.join(b for b in blocks if b.strip())
+    return re.sub(r'\n{3,}', '\n\n', md).strip('\n') + '\n', files
+
+
+def write_readme(nbs_path: str | Path = 'nbs', check: bool = False) -> bool:
+    "Write README.md (and its figures) at the project root; with `check`, only report whether it is up to date."
+    nbs_path = Path(nbs_path).resolve()
+    root = project_config(nbs_path).config_path
+    md, files = render_readme(nbs_path)
+    readme = root/'README.md'
+    fresh = readme.exists() and readme.read_text(encoding='utf-8') == md and all(
+        (root/n).exists() and (root/n).read_bytes() == b for n, b in files.items())
+    if check or fresh: return fresh
+    readme.write_text(md, encoding='utf-8')
+    for n, b in files.items():
+        (root/n).parent.mkdir(parents=True, exist_ok=True)
+        (root/n).write_bytes(b)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    "Command line entry point."
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--nbs', default=None, help='notebooks folder (default: settings.ini nbs_path)')
+    ap.add_argument('--out', default=None, help='site folder (default: settings.ini doc_path)')
+    ap.add_argument('--force', action='store_true', help='reprocess all notebooks, ignoring the _proc cache')
+    ap.add_argument('--readme', action='store_true', help='write README.md instead of the site')
+    ap.add_argument('--check', action='store_true', help='with --readme: exit 1 if README.md is stale')
+    a = ap.parse_args(argv)
+    nbs = Path(a.nbs or get_config().nbs_path)
+    try: return _run(a, nbs)
+    except Exception as e:  # nbdev's processing errors come from worker processes: show the cause, not two tracebacks
+        cause = [l for l in str(e.__cause__ or '').splitlines() if re.match(r'^\w+(Error|Exception)\b', l)]
+        print(f'build failed: {e}'.rstrip() + (f'\ncaused by: {cause[-1]}' if cause else ''), file=sys.stderr)
+        return 1
+
+
+def _run(a: argparse.Namespace, nbs: Path) -> int:
+    if a.readme:
+        ok = write_readme(nbs, check=a.check)
+        if a.check and not ok: print('README.md is stale: run `python tools/build_site.py --readme`', file=sys.stderr)
+        elif not a.check: print('README.md written')
+        return 0 if ok else 1
+    pages = build_site(nbs, a.out, force=a.force)
+    print(f'built {len(pages)} pages into {Path(a.out or project_config(nbs.resolve()).doc_path)}')
+    return 0
+
+
+if __name__ == '__main__': sys.exit(main())
