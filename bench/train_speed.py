@@ -2,6 +2,7 @@
 
     python bench/train_speed.py                                   # W1, W2, W3-256, W3-64, 3 runs each
     python bench/train_speed.py --runs 5 --workloads W1,W2
+    python bench/train_speed.py --device cuda --workloads W3-256,W3-64 [--amp]   # the same table on a GPU
 
 Prints a markdown table: median (min-max) seconds of the textbook loop and of `fit`, their ratio, the final
 validation losses (same seeds, same number of updates), the peak RSS of each child, and the matrix-product floor
@@ -18,6 +19,13 @@ WORKLOADS = {  # name: rows, features, latent, hidden, epochs, batch size, valid
     'W3-64': dict(n=200_000, d=100, k=20, hidden=[256, 128], epochs=3, bs=64, val=0.2),
 }
 SEED = 0
+DEVICE = os.environ.get('PUFFIN_BENCH_DEVICE', 'cpu')  # set by --device for the child processes
+AMP = os.environ.get('PUFFIN_BENCH_AMP') == '1'
+
+def _sync():
+    "Wait for queued GPU work, so the clock measures it."
+    import torch
+    if DEVICE.startswith('cuda'): torch.cuda.synchronize()
 
 def make_data(w: dict):
     "The workload's rows as a float32 tensor: random normal (W1, W3) or a 5-factor model plus noise (W2, 'real-data shape')."
@@ -41,8 +49,8 @@ def run_textbook(w: dict) -> dict:
     from puffin.deep.loss import vae_loss
     torch.set_num_threads(1)
     X = make_data(w)
-    torch.manual_seed(SEED); model = VAE(w['d'], w['k'], w['hidden'])
-    t0 = time.perf_counter()
+    torch.manual_seed(SEED); model = VAE(w['d'], w['k'], w['hidden']).to(DEVICE)
+    _sync(); t0 = time.perf_counter()
     torch.manual_seed(SEED)
     idx = torch.randperm(len(X)); n_val = int(round(len(X) * w['val']))
     train_loader = DataLoader(TensorDataset(X[idx[:len(X) - n_val]]), batch_size=w['bs'], shuffle=True)
@@ -51,6 +59,7 @@ def run_textbook(w: dict) -> dict:
     for epoch in range(w['epochs']):
         model.train(); train_loss = 0.0
         for (batch,) in train_loader:
+            batch = batch.to(DEVICE)
             optimizer.zero_grad()
             recon, mu, log_var = model(batch)
             loss = vae_loss(recon, batch, mu, log_var, model.beta)
@@ -59,9 +68,11 @@ def run_textbook(w: dict) -> dict:
         model.eval(); val_loss = 0.0
         with torch.no_grad():
             for (batch,) in val_loader:
+                batch = batch.to(DEVICE)
                 recon, mu, log_var = model(batch)
                 val_loss += vae_loss(recon, batch, mu, log_var, model.beta).item() * len(batch)
         val_loss /= n_val
+    _sync()
     return dict(seconds=time.perf_counter() - t0, val_loss=val_loss, threads=1)
 
 def run_fit(w: dict) -> dict:
@@ -72,8 +83,9 @@ def run_fit(w: dict) -> dict:
     X = make_data(w)
     torch.manual_seed(SEED); model = VAE(w['d'], w['k'], w['hidden'])
     threads = auto_threads(model, w['bs'])
-    t0 = time.perf_counter()
-    h = AETrainer('cpu').fit(model, X, epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], seed=SEED)
+    _sync(); t0 = time.perf_counter()
+    h = AETrainer(DEVICE).fit(model, X, epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], seed=SEED, amp=AMP)
+    _sync()
     return dict(seconds=time.perf_counter() - t0, val_loss=h['val_loss'][-1], threads=threads, path=h['path'])
 
 def run_floor(w: dict) -> dict:
@@ -116,6 +128,8 @@ def child(kind: str, name: str) -> None:
     w = WORKLOADS[name]
     res = dict(textbook=run_textbook, fit=run_fit, floor=run_floor)[kind](w)
     res['peak_mb'] = peak_rss_mb()
+    if DEVICE.startswith('cuda'):
+        import torch; res['gpu_mb'], res['gpu'] = torch.cuda.max_memory_allocated() / 2**20, torch.cuda.get_device_name()
     print('RESULT ' + json.dumps(res))
 
 def spawn(kind: str, name: str) -> dict:
@@ -130,16 +144,22 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--workloads', default='W1,W2,W3-256,W3-64')
+    ap.add_argument('--device', default='cpu', help="'cpu' or 'cuda': where both loops run (the floor is timed on the CPU only)")
+    ap.add_argument('--amp', action='store_true', help='fit with amp=True (bf16 autocast)')
     ap.add_argument('--child', nargs=2, metavar=('KIND', 'WORKLOAD'), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child: return child(*args.child)
     names = args.workloads.split(',')
+    os.environ['PUFFIN_BENCH_DEVICE'], os.environ['PUFFIN_BENCH_AMP'] = args.device, '1' if args.amp else '0'
+    kinds = ('textbook', 'fit', 'floor') if args.device == 'cpu' else ('textbook', 'fit')
     res = {(k, n): [] for n in names for k in ('textbook', 'fit', 'floor')}
     for r in range(args.runs):
         for n in names:
-            for k in ('textbook', 'fit', 'floor'):
+            for k in kinds:
                 res[k, n].append(spawn(k, n))
                 print(f"run {r + 1}/{args.runs} {n:7s} {k:8s} {res[k, n][-1]['seconds']:.3f} s", file=sys.stderr, flush=True)
+    if args.device != 'cpu':
+        return print_gpu_table(res, names, args)
     print(f"\n{os.cpu_count()} CPUs; textbook loop on 1 thread, `fit` on `auto_threads`; {args.runs} runs each, fresh process per run.\n")
     print("| workload | textbook s | fit s | speed-up | fit path, threads | val loss textbook | val loss fit | peak MB textbook | peak MB fit | matmul floor s | fit / floor |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -152,5 +172,17 @@ def main(argv=None):
               f"{statistics.median(s(tb, 'val_loss')):.4f} | {statistics.median(s(ft, 'val_loss')):.4f} | "
               f"{statistics.median(s(tb, 'peak_mb')):.0f} | {statistics.median(s(ft, 'peak_mb')):.0f} | "
               f"{floor:.3g} | {statistics.median(s(ft)) / floor:.2f}x |")
+
+def print_gpu_table(res: dict, names: list, args) -> None:
+    "The GPU table: both loops on the same card, peak GPU memory instead of the CPU floor."
+    s = lambda rs, key='seconds': [x[key] for x in rs]
+    print(f"\n{res['fit', names[0]][0]['gpu']}; fit amp={args.amp}; {args.runs} runs each, fresh process per run.\n")
+    print("| workload | textbook s | fit s | speed-up | fit path | val loss textbook | val loss fit | peak GPU MB textbook | peak GPU MB fit |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in names:
+        tb, ft = res['textbook', n], res['fit', n]
+        print(f"| {n} | {fmt(s(tb))} | {fmt(s(ft))} | {statistics.median(s(tb)) / statistics.median(s(ft)):.1f}x | {ft[0]['path']} | "
+              f"{statistics.median(s(tb, 'val_loss')):.4f} | {statistics.median(s(ft, 'val_loss')):.4f} | "
+              f"{statistics.median(s(tb, 'gpu_mb')):.0f} | {statistics.median(s(ft, 'gpu_mb')):.0f} |")
 
 if __name__ == '__main__': main()
