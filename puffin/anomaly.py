@@ -12,7 +12,8 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE
+from .deep.model import VAE, eval_mode
+from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads
 
@@ -20,20 +21,15 @@ from .deep.training import AETrainer, as_tensor, seeded, num_threads
 __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector']
 
 # %% ../nbs/api/12_anomaly.ipynb #298b3817
-@torch.no_grad()
 def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X: torch.Tensor, # scaled rows, float32, shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         mu, log_var = model.encode(X)
-        res = (X - model.decode(mu)).double()
-        sse = res.pow(2).sum(1)
-        kl = (-0.5 * (1 + log_var - mu.pow(2) - log_var.exp())).double().sum(1)
-        share = sse / (X.double().pow(2).sum(1) + 1e-8)
-    finally: model.train(was_training)
+        sse = (X - model.decode(mu)).double().pow(2).sum(1)
+        kl = kl_per_sample(mu.double(), log_var.double())
+    share = sse / (X.double().pow(2).sum(1) + 1e-8)
     return dict(recon=(sse / X.shape[1]).cpu().numpy(), kl=kl.cpu().numpy(), share=share.cpu().numpy())
 
 # %% ../nbs/api/12_anomaly.ipynb #6bedb3ca
