@@ -1,0 +1,69 @@
+"""Cross-module reliability: every public entry point rejects bad input by name, seeded work repeats bit for bit and
+leaves torch's and numpy's global RNGs alone, and nothing returns NaN silently."""
+import numpy as np, pandas as pd, pytest, torch
+from puffin.deep.autoencoder import VAE, AETrainer, TrainingDiverged
+from puffin.data import chronological_split, fit_scaler, scale, unscale, log_returns
+from puffin.quality import quality_report
+from puffin.generate import latent_path, augment_events
+from puffin.anomaly import VAEAnomalyDetector
+
+RNG = np.random.default_rng(0)
+DAYS = pd.DataFrame(RNG.standard_normal((300, 4)) * 0.01, columns=list('ABCD'), index=pd.bdate_range('2010-01-01', periods=300))
+
+def _nan_days():
+    bad = DAYS.copy(); bad.iloc[5, 2] = np.nan
+    return bad
+
+@pytest.mark.parametrize('call, match', [
+    (lambda: AETrainer('cpu').fit(VAE(4, 2), _nan_days(), epochs=1), 'NaN'),
+    (lambda: quality_report(_nan_days(), DAYS), 'NaN'),
+    (lambda: fit_scaler(_nan_days()), 'NaN'),
+    (lambda: VAEAnomalyDetector(epochs=1).fit(_nan_days()), 'NaN'),
+    (lambda: VAEAnomalyDetector(contamination=0.7), 'contamination'),
+    (lambda: VAEAnomalyDetector(contamination=0), 'contamination'),
+    (lambda: chronological_split(DAYS, '2030-01-01'), 'split_date'),
+    (lambda: log_returns(DAYS.abs() + 1, tick=0), 'tick'),
+    (lambda: unscale(np.ones((3, 3)), fit_scaler(DAYS)), '4 columns'),
+    (lambda: latent_path(VAE(4, 2), np.zeros((1, 3)), np.zeros((1, 4))), 'x_a'),
+    (lambda: augment_events(VAE(4, 2), np.full((2, 4), np.inf)), 'X_events'),
+    (lambda: VAE(4, 2, beta=-0.1), 'beta'),
+    (lambda: AETrainer('cpu').fit(VAE(4, 2), DAYS.assign(E='x'), epochs=1), 'non-numeric'),
+])
+def test_bad_input_is_named(call, match):
+    with pytest.raises((ValueError, TypeError), match=match): call()
+
+def _global_rng_states():
+    return torch.get_rng_state(), np.random.get_state()[1].copy()
+
+def test_seeded_work_repeats_and_leaves_global_rngs_alone():
+    "Model construction draws its initial weights from torch's global RNG, as in PyTorch; everything seeded after it must not."
+    X, scaler = scale(DAYS, fit_scaler(DAYS)), fit_scaler(DAYS)
+    models = {}
+    for key in ('a', 'b', 'c'):
+        torch.manual_seed(0); models[key] = VAE(4, 2, hidden_dims=[8])
+    before = _global_rng_states()
+    def run(vae, seed):
+        h = AETrainer('cpu').fit(vae, X, epochs=3, seed=seed)
+        s = vae.sample(50, seed=seed)
+        aug = augment_events(vae, X[:3], n_per_event=5, seed=seed)
+        rep = quality_report(DAYS, unscale(s, scaler), seed=seed).summary.drop(columns='data')
+        return h, s, aug, rep
+    a, b, c = run(models['a'], 1), run(models['b'], 1), run(models['c'], 2)
+    after = _global_rng_states()
+    assert torch.equal(before[0], after[0]) and np.array_equal(before[1], after[1]), "a seeded call touched a global RNG"
+    assert a[0]['train_loss'] == b[0]['train_loss'] and a[0]['val_loss'] == b[0]['val_loss']
+    assert torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
+    pd.testing.assert_frame_equal(a[3], b[3])
+    assert a[0]['train_loss'] != c[0]['train_loss'] and not torch.equal(a[1], c[1])
+
+def test_detector_scores_repeat():
+    X = DAYS.to_numpy()
+    s1 = VAEAnomalyDetector(epochs=2, seed=3).fit(X).decision_function(X)
+    s2 = VAEAnomalyDetector(epochs=2, seed=3).fit(X).decision_function(X)
+    assert np.array_equal(s1, s2) and np.isfinite(s1).all()
+
+def test_divergence_names_epoch_and_keeps_finite_weights():
+    vae = VAE(4, 2, hidden_dims=[8])
+    with pytest.raises(TrainingDiverged, match=r'epoch \d+.*lower `lr`'):
+        AETrainer('cpu').fit(vae, DAYS.to_numpy() * 1e30, epochs=3, lr=1.0, seed=0)
+    assert all(torch.isfinite(p).all() for p in vae.parameters())
