@@ -3,7 +3,7 @@ weights, and the final validation loss matches a single-process fit with the sam
 import json, os, subprocess, sys
 import pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
-from puffin.deep.distributed import synthetic_workload
+from puffin.deep.launch import synthetic_workload
 
 ARGS = dict(rows=3000, features=12, latent=3, hidden=[32, 16], epochs=4, batch=64, seed=0)
 TOLERANCE = 0.05  # relative: the two runs see the same global batches but draw different reparameterisation noise
@@ -15,7 +15,7 @@ def _single_process_history():
     return AETrainer('cpu').fit(model, X, epochs=ARGS['epochs'], batch_size=ARGS['batch'], seed=ARGS['seed'], path='autograd')
 
 def test_torchrun_two_processes(tmp_path):
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'puffin.deep.distributed',
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'puffin.deep.launch',
            '--rows', str(ARGS['rows']), '--features', str(ARGS['features']), '--latent', str(ARGS['latent']),
            '--hidden', *map(str, ARGS['hidden']), '--epochs', str(ARGS['epochs']), '--batch-size', str(ARGS['batch']),
            '--seed', str(ARGS['seed']), '--threads', '1', '--out', str(tmp_path), '--dump-ranks']
