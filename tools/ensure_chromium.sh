@@ -11,7 +11,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 log=$(mktemp)
 export DEBIAN_FRONTEND=noninteractive
-if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium; } </dev/null >"$log" 2>&1; then
+install() { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium; }
+# a mirror hiccup should not fail a CI run: try three times, a little apart
+if ! { install || { sleep 5; install; } || { sleep 15; install; }; } </dev/null >"$log" 2>&1; then
   cat "$log" >&2; rm -f "$log"; echo "ensure_chromium: apt-get install chromium failed" >&2; exit 1
 fi
 rm -f "$log"
