@@ -147,6 +147,7 @@ class FastEngine:
         self._one = torch.ones(())
         self._adam_lists = ([self.flat], [self.gflat], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t])
         self._bufs, self._epochs = {}, {}
+        self._modules = list(model.modules())         # for `_mode`
 
     def grads(self) -> dict:
         "The last step's gradient of each named parameter (views into the flat gradient buffer)."
@@ -159,8 +160,8 @@ def _buffers(self: FastEngine, n: int) -> _Bufs:
     return self._bufs[n]
 
 @patch
-def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv):
-    "Forward pass into `B`'s buffers; the reconstruction lands in `B.r`, [mu | log_var] in `o`."
+def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv, std):
+    "Forward pass into `B`'s buffers; the reconstruction lands in `B.r`, [mu | log_var] in `o`, exp(log_var / 2) in `std`."
     mm, add, addcmul = torch.mm, torch.add, torch.addcmul
     h = x_aug
     for kind, WaT, v, t in B.fwd:
@@ -171,7 +172,7 @@ def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv):
             h = B.acts[t]
         elif kind == _HEAD:                                     # o = [mu | log_var] in one product
             mm(h, WaT, out=o)
-            std = B.std; torch.mul(lv, B.half, out=std); std.exp_()   # std = exp(log_var / 2)
+            torch.mul(lv, B.half, out=std); std.exp_()          # std = exp(log_var / 2)
             torch.mul(std, eps, out=B.es)                       # es = std * eps
             add(mu, B.es, out=B.z)                              # z = mu + std * eps
             addcmul(B.negc, std, std, value=B.c2, out=B.tlv)    # d(beta KL/n)/d log_var = beta/(2n) (exp(log_var) - 1)
@@ -181,21 +182,22 @@ def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv):
 
 # %% ../../nbs/api/04_fastpath.ipynb #64171d9c
 @patch
-def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv):
+def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     "One Adam step on one batch: forward, loss, the written-out backward, one fused Adam update over `flat`."
-    addmm, add, addcmul, tb = torch.addmm, torch.add, torch.addcmul, _tb
-    self._forward(B, x_aug, eps, masks, o, mu, lv)              # ---- forward
+    mm, addmm, add, addcmul, tb = torch.mm, torch.addmm, torch.add, torch.addcmul, _tb
+    self._forward(B, x_aug, eps, masks, o, mu, lv, std)              # ---- forward
     r = B.r; r.sub_(x); B.racc.addcmul_(r, r)                   # residual r - x; squared error summed per epoch
     for GW, gT, hin, g, Wx, d, s, pk, m, hv in B.bwd:           # ---- backward, last layer first
-        addmm(GW, gT, hin, beta=0, alpha=s, out=GW)             # [dW | db] = g^T [h_in | 1]
-        addmm(d, g, Wx, beta=0, alpha=s, out=d)                 # dh_in = g W
+        if s == 1: mm(gT, hin, out=GW); mm(g, Wx, out=d)         # [dW | db] = g^T [h_in | 1];  dh_in = g W
+        else: addmm(GW, gT, hin, beta=0, alpha=s, out=GW); addmm(d, g, Wx, beta=0, alpha=s, out=d)  # the same, times s
         if pk == _ACT:
             if m is not None: d.mul_(masks[m])
             tb(d, hv, 0, grad_input=d)                          # ReLU: keep the gradient where h > 0
         elif pk == _HEAD:                                       # d is dz
             add(d, mu, alpha=B.c, out=B.do_mu)                  # d mu = dz + beta mu / n
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)     # d log_var = dz eps std / 2 + beta (exp(log_var) - 1) / (2n)
-    addmm(B.GW0, B.g0T, x_aug, beta=0, alpha=B.s0, out=B.GW0)  # first layer: no gradient for the data
+    if B.s0 == 1: mm(B.g0T, x_aug, out=B.GW0)                  # first layer: no gradient for the data
+    else: addmm(B.GW0, B.g0T, x_aug, beta=0, alpha=B.s0, out=B.GW0)
     self.step_t.add_(self._one)                                 # ---- Adam, once over every parameter
     torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
                        eps=self.adam_eps, amsgrad=False, maximize=False)
@@ -203,37 +205,44 @@ def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv):
 # %% ../../nbs/api/04_fastpath.ipynb #b374e41b
 @patch
 def _plan(self: FastEngine, N: int, d: int, bs: int):
-    "Epoch-sized buffers (shuffled rows, eps, dropout masks, head outputs) and every step's views into them."
+    "Epoch-sized buffers (shuffled rows, eps, dropout masks, head outputs, std) and every step's views into them."
     key = (N, d, bs)
     if key in self._epochs: return self._epochs[key]
-    k = self.k
+    k, v = self.k, self.vae
     xp = torch.empty(N, d + 1); xp[:, d] = 1.
     ep = dict(perm=torch.empty(N, dtype=torch.long), xp=xp, xv=xp[:, :d],
-              eps=torch.empty(N, k) if self.vae else None, O=torch.empty(N, 2 * k) if self.vae else None,
+              eps=torch.empty(N, k) if v else None, O=torch.empty(N, 2 * k) if v else None, S=torch.empty(N, k) if v else None,
               masks={j: torch.empty(N, self.kinds[j][2]) for j in self.drop})
     steps = []
     for s in range(0, N, bs):
         e = min(s + bs, N); B = self._buffers(e - s)
         masks = [ep['masks'][j][s:e] if j in ep['masks'] else None for j in range(len(self.kinds))]
-        o = ep['O'][s:e] if self.vae else None
-        steps.append((B, xp[s:e], xp[s:e, :d], ep['eps'][s:e] if self.vae else None, masks,
-                      o, o[:, :k] if self.vae else None, o[:, k:] if self.vae else None))
+        o = ep['O'][s:e] if v else None
+        steps.append((B, xp[s:e], xp[s:e, :d], ep['eps'][s:e] if v else None, masks,
+                      o, o[:, :k] if v else None, o[:, k:] if v else None, ep['S'][s:e] if v else None))
     ep['steps'] = steps
     self._epochs = {key: ep}   # keep one epoch layout (the training set's)
     return ep
 
 @patch
-def _epoch_parts(self: FastEngine, rec_sum: Tensor, O: Tensor|None, n: int) -> Tensor:
-    "Per-row means of (loss, recon, KL) from the summed squared error and the head outputs `O`."
+def _mode(self: FastEngine, training: bool) -> None:
+    "`model.train()` / `model.eval()` without the recursive walk (~40 us each): the flag on every module, set directly."
+    for m in self._modules: m.training = training
+
+@patch
+def _parts(self: FastEngine, rec_sum: Tensor, O: Tensor|None, S: Tensor|None, n: int) -> Tensor:
+    "Per-row means of (loss, recon, KL) from the summed squared error, the head outputs `O` = [mu | log_var] and `S` = std."
     rec = rec_sum / n
     if O is None: return torch.stack([rec, rec, torch.zeros_like(rec)])
-    kl = kl_divergence(O[:, :self.k], O[:, self.k:]) / n
+    # KL = -1/2 sum(1 + log_var - mu^2 - exp(log_var)), with exp(log_var) = std^2 already computed by the forward pass
+    mu, lv = O[:, :self.k], O[:, self.k:]
+    kl = (mu.pow(2).sum() + S.pow(2).sum() - lv.sum() - mu.numel()) * (0.5 / n)
     return torch.stack([rec + self.beta * kl, rec, kl])
 
 @patch
 def train_epoch(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
     "One shuffled pass over `X`; per-row means of (loss, recon, KL)."
-    self.model.train()
+    self._mode(True)
     N, d = X.shape
     with torch.inference_mode():                                # no autograd bookkeeping at all: buffers are inference tensors
         ep = self._plan(N, d, batch_size)
@@ -247,41 +256,41 @@ def train_epoch(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
         try:
             for st in ep['steps']: step(*st)
         finally: torch.set_flush_denormal(False)
-        return self._epoch_parts(sum(B.racc.sum() for B in self._bufs.values()), ep['O'], N)
+        return self._parts(sum(B.racc.sum() for B in self._bufs.values()), ep['O'], ep['S'], N)
 
 @patch
 def evaluate(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
     "Per-row means of (loss, recon, KL) on `X`, in eval mode (no dropout; z is sampled, as the model's forward does)."
-    self.model.eval()
+    self._mode(False)
     N, d = X.shape; k = self.k
     with torch.inference_mode():
-        rec, kl = torch.zeros(()), torch.zeros(())
+        tot, v = None, self.vae
         for xb in X.split(max(batch_size, 1024)):
             n = len(xb); B = self._buffers(n)
             if B.xin is None: B.xin = torch.empty(n, d + 1); B.xin[:, d] = 1.; B.o = torch.empty(n, 2 * k); B.eps = torch.empty(n, k)
             B.xin[:, :d].copy_(xb)
-            if self.vae: B.eps.normal_()
-            self._forward(B, B.xin, B.eps, None, B.o, B.o[:, :k], B.o[:, k:])
-            r = B.r.sub_(xb).view(-1); rec += r.dot(r)
-            if self.vae: kl += kl_divergence(B.o[:, :k], B.o[:, k:])
-        rec, kl = rec / N, kl / N
-        return torch.stack([rec + self.beta * kl if self.vae else rec, rec, kl])
+            if v: B.eps.normal_()
+            self._forward(B, B.xin, B.eps, None, B.o, B.o[:, :k], B.o[:, k:], B.std if v else None)
+            r = B.r.sub_(xb).view(-1)
+            p = self._parts(r.dot(r), B.o if v else None, B.std if v else None, 1)   # sums over the batch's rows
+            tot = p if tot is None else tot + p
+        return tot / N if tot is not None else torch.full((3,), float('nan'))   # no rows: 0/0, as autograd's
 
 @patch
 @torch.inference_mode()
 def step(self: FastEngine, x: Tensor, eps: Tensor|None=None, masks: dict|None=None) -> Tensor:
     "One training step on the batch `x`, with optional injected `eps` (n, k) and dropout `masks` {layer: (n, width)} (scaled by 1/(1-p)); returns its (loss, recon, KL)."
-    self.model.train()
+    self._mode(True)
     n, d = x.shape; k = self.k
     B = self._buffers(n)
     x_aug = torch.cat([x, torch.ones(n, 1)], 1)
-    O = torch.empty(n, 2 * k) if self.vae else None
+    O, S = (torch.empty(n, 2 * k), torch.empty(n, k)) if self.vae else (None, None)
     if self.vae and eps is None: eps = torch.randn(n, k)
     if masks is None: masks = {j: torch.empty(n, self.kinds[j][2]).bernoulli_(1 - self.p).div_(1 - self.p) for j in self.drop}
     ml = [masks.get(j) for j in range(len(self.kinds))]
     B.racc.zero_()
-    self._step(B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None)
-    return self._epoch_parts(B.racc.sum(), O, n)
+    self._step(B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None, S)
+    return self._parts(B.racc.sum(), O, S, n)
 
 # %% ../../nbs/api/04_fastpath.ipynb #10d468d1
 @patch
@@ -296,8 +305,8 @@ def restore(self: FastEngine, snap: Tensor) -> None:
 
 @patch
 def params_finite(self: FastEngine) -> bool:
-    "Whether every parameter is finite: one check over the flat buffer."
-    return bool(torch.isfinite(self.flat).all())
+    "Whether every parameter is finite: one sum over the flat buffer (finite only if every term is), checked in full if not."
+    return bool(self.flat.sum().isfinite()) or bool(torch.isfinite(self.flat).all())
 
 # %% ../../nbs/api/04_fastpath.ipynb #c57f0d94
 @patch
