@@ -14,7 +14,7 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input
+from .model import VAE, mlp, _check_input, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from ..quality import _pair, _var, _es, compare_generators
 
@@ -92,13 +92,8 @@ def encode_means(model: VAE, # a (trained) VAE of any kind
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
     x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
-    p = next(model.parameters())
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(): mu, lv = model.encode(x.to(p.device))
-        return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
-    finally: model.train(was_training)
+    with eval_mode(model): mu, lv = model.encode(x.to(next(model.parameters()).device))
+    return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
 class LikelihoodVAE(VAE):
@@ -244,15 +239,10 @@ class LikelihoodVAE(VAE):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"`n` must be a positive int, got {n!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)): raise ValueError(f"`seed` must be an int or None, got {seed!r}")
         c = self._sample_cond(n, cond)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad(), torch.random.fork_rng(devices=[], enabled=seed is not None):
-                if seed is not None: torch.manual_seed(seed)
-                z = self._latents(n, from_)
-                d = self.decoder_dist(z, c)
-                return d.sample() if noise else d.mean
-        finally: self.train(was_training)
+        with eval_mode(self), torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None: torch.manual_seed(seed)
+            d = self.decoder_dist(self._latents(n, from_), c)
+            return d.sample() if noise else d.mean
 
     def _sample_cond(self, n: int, cond) -> Tensor|None:
         if cond is not None: raise ValueError("`cond` is only for a `ConditionalVAE`")
@@ -352,26 +342,22 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
     x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
     _check_input(x, model.input_dim, 'X')
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
-    was_training = model.training
-    model.eval()
     iw, elbo = [], []
-    try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for xb in x.split(batch_size):
-                data, c = split(xb)
-                mu, log_var = model.encode(xb)
-                std = torch.exp(0.5 * log_var)
-                z = mu + std * torch.randn(n_samples, *mu.shape)  # (S, n, k)
-                S, n, k = z.shape
-                cc = None if c is None else c.repeat(S, 1)
-                lp_x = _decoder_dist_any(model, z.reshape(S * n, k), cc).log_prob(data.repeat(S, 1)).view(S, n)
-                lp_z = Normal(0., 1.).log_prob(z).sum(-1)
-                lq_z = Normal(mu, std).log_prob(z).sum(-1)
-                lw = lp_x + lp_z - lq_z
-                iw.append(-(torch.logsumexp(lw, 0) - math.log(S)))
-                elbo.append(-(lp_x[0] - kl_elementwise(mu, log_var).sum(1)))
-    finally: model.train(was_training)
+    with eval_mode(model), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for xb in x.split(batch_size):
+            data, c = split(xb)
+            mu, log_var = model.encode(xb)
+            std = torch.exp(0.5 * log_var)
+            z = mu + std * torch.randn(n_samples, *mu.shape)  # (S, n, k)
+            S, n, k = z.shape
+            cc = None if c is None else c.repeat(S, 1)
+            lp_x = _decoder_dist_any(model, z.reshape(S * n, k), cc).log_prob(data.repeat(S, 1)).view(S, n)
+            lp_z = Normal(0., 1.).log_prob(z).sum(-1)
+            lq_z = Normal(mu, std).log_prob(z).sum(-1)
+            lw = lp_x + lp_z - lq_z
+            iw.append(-(torch.logsumexp(lw, 0) - math.log(S)))
+            elbo.append(-(lp_x[0] - kl_elementwise(mu, log_var).sum(1)))
     return dict(nll_iw=float(torch.cat(iw).mean()), neg_elbo=float(torch.cat(elbo).mean()))
 
 # %% ../../nbs/api/07_generative.ipynb #2f892db0
@@ -389,11 +375,7 @@ def kl_diagnostics(model: VAE, # a trained VAE of any kind
                   ) -> pd.DataFrame:
     "One row per latent dimension: mean KL (nats), variance of the posterior mean and whether the unit is active (collapse check)."
     x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(): mu, log_var = model.encode(x)
-    finally: model.train(was_training)
+    with eval_mode(model): mu, log_var = model.encode(x)
     var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
     return pd.DataFrame(dict(kl=kl_elementwise(mu, log_var).mean(0).numpy(), mu_var=var.numpy(), active=(var > threshold).numpy()),
                         index=pd.Index(range(mu.shape[1]), name='latent_dim'))
