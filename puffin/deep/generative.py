@@ -86,12 +86,16 @@ class _ZeroInflatedT(torch.distributions.Distribution):
             return torch.where(is_spike, self.spike.sample(sample_shape), self.t.sample(sample_shape))
 
 # %% ../../nbs/api/07_generative.ipynb #a187ae92
+def _rows(X) -> Tensor:
+    "`X` (array, DataFrame or tensor) as a float32 tensor of rows."
+    return torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
+
 def encode_means(model: VAE, # a (trained) VAE of any kind
                  X, # rows to encode (array, tensor or DataFrame)
                  log_var: bool=False, # also return the posterior log-variances
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
-    x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
+    x = _rows(X)
     with eval_mode(model): mu, lv = model.encode(x.to(next(model.parameters()).device))
     return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
@@ -339,7 +343,7 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
                ) -> dict:
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
     _positive_int(n_samples, 'n_samples')
-    x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
+    x = _rows(X)
     _check_input(x, model.input_dim, 'X')
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
@@ -374,7 +378,7 @@ def kl_diagnostics(model: VAE, # a trained VAE of any kind
                    threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                   ) -> pd.DataFrame:
     "One row per latent dimension: mean KL (nats), variance of the posterior mean and whether the unit is active (collapse check)."
-    x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
+    x = _rows(X)
     with eval_mode(model): mu, log_var = model.encode(x)
     var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
     return pd.DataFrame(dict(kl=kl_elementwise(mu, log_var).mean(0).numpy(), mu_var=var.numpy(), active=(var > threshold).numpy()),
@@ -407,8 +411,9 @@ def trailing_vol_condition(returns: pd.DataFrame, # daily returns, dates as inde
                           ) -> pd.DataFrame:
     "Log realised volatility of the equal-weight portfolio (and optionally of each asset) over trailing windows, using returns up to the *previous* day only (known before the day opens); the first max(windows) rows are NaN."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
-    if len(windows) == 0 or any(isinstance(w, bool) or not isinstance(w, int) or w < 2 for w in windows): raise ValueError(f"`windows` must be ints >= 2, got {windows!r}")
-    if any(isinstance(w, bool) or not isinstance(w, int) or w < 2 for w in asset_windows): raise ValueError(f"`asset_windows` must be ints >= 2, got {asset_windows!r}")
+    if len(windows) == 0: raise ValueError(f"`windows` must be ints >= 2, got {windows!r}")
+    for name, ws in (('windows', windows), ('asset_windows', asset_windows)):
+        if any(isinstance(w, bool) or not isinstance(w, int) or w < 2 for w in ws): raise ValueError(f"`{name}` must be ints >= 2, got {ws!r}")
     p = returns.mean(1)
     out = pd.DataFrame({f'log_rv{w}': np.log(np.sqrt((p ** 2).rolling(w).mean())).shift(1) for w in windows}, index=returns.index)
     for w in asset_windows:
