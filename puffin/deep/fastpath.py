@@ -93,7 +93,7 @@ class _Bufs:
             if kind in (_ACT, _CODE): t = aug(out); self.acts[j] = t; outs.append(t[:, :out])
             elif kind == _HEAD: outs.append(None)
             else: t = torch.empty(n, out); outs.append(t)
-            fwd.append((kind, e.WaT[j], outs[j], j if kind == _ACT else (self.acts[j] if kind == _CODE else None)))
+            fwd.append((kind, e.Wa[j], outs[j], j if kind == _ACT else (self.acts[j] if kind == _CODE else None)))
         if e.vae:
             z = aug(k); self.z_aug, self.z = z, z[:, :k]
             self.std, self.es, self.tlv = torch.empty(n, k), torch.empty(n, k), torch.empty(n, k)
@@ -108,9 +108,9 @@ class _Bufs:
             pk = e.kinds[j - 1][0]
             d = torch.empty(n, e.kinds[j][1])
             m = (j - 1) if (pk == _ACT and (j - 1) in e.drop) else None
-            bwd.append((e.GWa[j], g.t(), ins[j], g, e.Wx[j], d, s, pk, m, outs[j - 1] if pk == _ACT else None))
+            bwd.append((e.GWa[j], ins[j].t(), g, e.Wx[j], d, s, pk, m, outs[j - 1] if pk == _ACT else None))
             g, s = (self.do if pk == _HEAD else d), 1.0
-        self.bwd, self.GW0, self.g0T, self.s0 = bwd, e.GWa[0], g.t(), s
+        self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
 
 # %% ../../nbs/api/04_fastpath.ipynb #1b8c2497
 class FastEngine:
@@ -131,18 +131,17 @@ class FastEngine:
         off = 0
         with torch.no_grad():
             for (kind, ls), (o, i) in zip(layers, sizes):
-                Wa = self.flat[off:off + o * (i + 1)].view(o, i + 1); G = self.gflat[off:off + o * (i + 1)].view(o, i + 1)
-                off += o * (i + 1); r = 0
+                Wa = self.flat[off:off + o * (i + 1)].view(i + 1, o); G = self.gflat[off:off + o * (i + 1)].view(i + 1, o)
+                off += o * (i + 1); r = 0                  # block = [W^T ; b]: (inputs + 1) x outputs
                 for l in ls:
                     w = l.out_features
-                    Wa[r:r + w, :i].copy_(l.weight); Wa[r:r + w, i].copy_(l.bias)
-                    l.weight.data, l.bias.data = Wa[r:r + w, :i], Wa[r:r + w, i]   # the model's parameters ARE views of `flat`
-                    self._grad_of[l.weight], self._grad_of[l.bias] = G[r:r + w, :i], G[r:r + w, i]
+                    Wa[:i, r:r + w].copy_(l.weight.t()); Wa[i, r:r + w].copy_(l.bias)
+                    l.weight.data, l.bias.data = Wa[:i, r:r + w].t(), Wa[i, r:r + w]   # the model's parameters ARE views of `flat`
+                    self._grad_of[l.weight], self._grad_of[l.bias] = G[:i, r:r + w].t(), G[i, r:r + w]
                     r += w
                 self.kinds.append(({'act': _ACT, 'head': _HEAD, 'code': _CODE, 'out': _OUT}[kind], i, o))
                 self.Wa.append(Wa); self.GWa.append(G)
-        self.WaT = [W.t() for W in self.Wa]            # forward: h_aug @ Wa^T = h @ W^T + b
-        self.Wx = [W[:, :-1] for W in self.Wa]         # backward: dh = g @ W
+        self.Wx = [W[:-1].t() for W in self.Wa]        # forward: h_aug @ Wa = h @ W^T + b; backward: dh = g @ W
         self.drop = [j for j, (kd, _, _) in enumerate(self.kinds) if kd == _ACT] if self.p > 0 else []
         self._one = torch.ones(())
         self._adam_lists = ([self.flat], [self.gflat], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t])
@@ -164,21 +163,21 @@ def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv, std):
     "Forward pass into `B`'s buffers; the reconstruction lands in `B.r`, [mu | log_var] in `o`, exp(log_var / 2) in `std`."
     mm, add, addcmul = torch.mm, torch.add, torch.addcmul
     h = x_aug
-    for kind, WaT, v, t in B.fwd:
+    for kind, A, v, t in B.fwd:
         if kind == _ACT:
-            mm(h, WaT, out=v); torch.relu_(v)                   # h = relu(h_in W^T + b)
+            mm(h, A, out=v); torch.relu_(v)                     # h = relu([h_in | 1] A) = relu(h_in W^T + b)
             m = masks[t] if masks else None
             if m is not None: v.mul_(m)                         # inverted dropout: mask / (1 - p)
             h = B.acts[t]
         elif kind == _HEAD:                                     # o = [mu | log_var] in one product
-            mm(h, WaT, out=o)
+            mm(h, A, out=o)
             torch.mul(lv, B.half, out=std); std.exp_()          # std = exp(log_var / 2)
             torch.mul(std, eps, out=B.es)                       # es = std * eps
             add(mu, B.es, out=B.z)                              # z = mu + std * eps
             addcmul(B.negc, std, std, value=B.c2, out=B.tlv)    # d(beta KL/n)/d log_var = beta/(2n) (exp(log_var) - 1)
             h = B.z_aug
-        elif kind == _CODE: mm(h, WaT, out=v); h = t
-        else: mm(h, WaT, out=v)
+        elif kind == _CODE: mm(h, A, out=v); h = t
+        else: mm(h, A, out=v)
 
 # %% ../../nbs/api/04_fastpath.ipynb #64171d9c
 @patch
@@ -187,17 +186,17 @@ def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     mm, addmm, add, addcmul, tb = torch.mm, torch.addmm, torch.add, torch.addcmul, _tb
     self._forward(B, x_aug, eps, masks, o, mu, lv, std)              # ---- forward
     r = B.r; r.sub_(x); B.racc.addcmul_(r, r)                   # residual r - x; squared error summed per epoch
-    for GW, gT, hin, g, Wx, d, s, pk, m, hv in B.bwd:           # ---- backward, last layer first
-        if s == 1: mm(gT, hin, out=GW); mm(g, Wx, out=d)         # [dW | db] = g^T [h_in | 1];  dh_in = g W
-        else: addmm(GW, gT, hin, beta=0, alpha=s, out=GW); addmm(d, g, Wx, beta=0, alpha=s, out=d)  # the same, times s
+    for GW, hinT, g, Wx, d, s, pk, m, hv in B.bwd:              # ---- backward, last layer first
+        if s == 1: mm(hinT, g, out=GW); mm(g, Wx, out=d)         # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
+        else: addmm(GW, hinT, g, beta=0, alpha=s, out=GW); addmm(d, g, Wx, beta=0, alpha=s, out=d)  # the same, times s
         if pk == _ACT:
             if m is not None: d.mul_(masks[m])
             tb(d, hv, 0, grad_input=d)                          # ReLU: keep the gradient where h > 0
         elif pk == _HEAD:                                       # d is dz
             add(d, mu, alpha=B.c, out=B.do_mu)                  # d mu = dz + beta mu / n
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)     # d log_var = dz eps std / 2 + beta (exp(log_var) - 1) / (2n)
-    if B.s0 == 1: mm(B.g0T, x_aug, out=B.GW0)                  # first layer: no gradient for the data
-    else: addmm(B.GW0, B.g0T, x_aug, beta=0, alpha=B.s0, out=B.GW0)
+    if B.s0 == 1: mm(x_aug.t(), B.g0, out=B.GW0)               # first layer: no gradient for the data
+    else: addmm(B.GW0, x_aug.t(), B.g0, beta=0, alpha=B.s0, out=B.GW0)
     self.step_t.add_(self._one)                                 # ---- Adam, once over every parameter
     torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
                        eps=self.adam_eps, amsgrad=False, maximize=False)
@@ -226,8 +225,8 @@ def _plan(self: FastEngine, N: int, d: int, bs: int):
 
 @patch
 def _mode(self: FastEngine, training: bool) -> None:
-    "`model.train()` / `model.eval()` without the recursive walk (~40 us each): the flag on every module, set directly."
-    for m in self._modules: m.training = training
+    "`model.train()` / `model.eval()` without the recursive walk: the flag on every module, set directly."
+    for m in self._modules: object.__setattr__(m, 'training', training)   # skips nn.Module.__setattr__'s checks (~1 us each)
 
 @patch
 def _parts(self: FastEngine, rec_sum: Tensor, O: Tensor|None, S: Tensor|None, n: int) -> Tensor:
@@ -313,5 +312,5 @@ def params_finite(self: FastEngine) -> bool:
 def release(self: FastEngine) -> None:
     "Give each parameter its own contiguous storage again (called by `fit` when it ends): the model no longer aliases `flat`."
     with torch.no_grad():
-        for p in self.model.parameters(): p.data = p.data.clone()
+        for p in self.model.parameters(): p.data = p.data.clone(memory_format=torch.contiguous_format)
     self._bufs, self._epochs = {}, {}

@@ -5,6 +5,7 @@
 # %% ../../nbs/api/07_generative.ipynb #81818370
 from __future__ import annotations
 import math
+from pathlib import Path
 from typing import Sequence
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, _check_input, eval_mode
 from .loss import kl_elementwise, VAELossParts
+from .persist import _cpu, _write_payload, _read_payload
 from ..quality import _pair, _var, _es, compare_generators
 
 # %% auto #0
@@ -385,23 +387,25 @@ def kl_diagnostics(model: VAE, # a trained VAE of any kind
                         index=pd.Index(range(mu.shape[1]), name='latent_dim'))
 
 # %% ../../nbs/api/07_generative.ipynb #9984385b
+_GENERATIVE = {'LikelihoodVAE': LikelihoodVAE, 'ConditionalVAE': ConditionalVAE}
+
+
 def save_generative(model: LikelihoodVAE, # a `LikelihoodVAE` or `ConditionalVAE`
-                    path, # file to write
-                   ) -> None:
-    "Save the class, config, weights and the fitted aggregate posterior in one `torch.save` file."
-    if not isinstance(model, LikelihoodVAE): raise TypeError(f"`model` must be a LikelihoodVAE or ConditionalVAE, got {type(model).__name__}")
-    torch.save(dict(cls=type(model).__name__, config=model.config, state_dict=model.state_dict(), aggregate=model.aggregate_), path)
+                    path: str|Path, # file to write (conventionally `.pt`)
+                   ) -> Path:
+    "Write `model`'s class, config, weights and fitted aggregate posterior to `path` (`save_model`'s format, marker 'puffin-generative')."
+    kind = type(model).__name__
+    if _GENERATIVE.get(kind) is not type(model): raise TypeError(f"`model` must be a LikelihoodVAE or ConditionalVAE, got {kind}; save the chapter's VAE and Autoencoder with `save_model`")
+    return _write_payload(model, path, 'puffin-generative', aggregate=None if model.aggregate_ is None else _cpu(model.aggregate_))
 
 
-def load_generative(path, # file written by `save_generative`
+def load_generative(path: str|Path, # a file written by `save_generative`
                    ) -> LikelihoodVAE:
-    "Rebuild a model saved with `save_generative` (in eval mode)."
-    d = torch.load(path, weights_only=True)
-    cls = {'LikelihoodVAE': LikelihoodVAE, 'ConditionalVAE': ConditionalVAE}.get(d['cls'])
-    if cls is None: raise ValueError(f"unknown model class {d['cls']!r} in {path}")
-    model = cls(**d['config'])
-    model.load_state_dict(d['state_dict'])
-    model.aggregate_ = d['aggregate']
+    "The model saved at `path`, rebuilt from its stored config with its aggregate posterior, in eval mode."
+    payload = _read_payload(path, 'puffin-generative', _GENERATIVE)
+    model = _GENERATIVE[payload['kind']](**payload['config'])
+    model.load_state_dict(payload['state_dict'])
+    model.aggregate_ = payload['aggregate']
     return model.eval()
 
 # %% ../../nbs/api/07_generative.ipynb #8b3f29a2

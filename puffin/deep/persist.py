@@ -18,6 +18,16 @@ __all__ = ['save_model', 'load_model', 'load_history', 'save_scaler', 'load_scal
 _MODELS = {'VAE': VAE, 'Autoencoder': Autoencoder}
 _FORMAT = 'puffin-model'
 
+def _cpu(tensors: dict) -> dict:
+    "Detached CPU copies of a dict of tensors: what goes into a file (no autograd graph, no GPU storage, no views of live weights)."
+    return {k: v.detach().cpu().clone() for k, v in tensors.items()}
+
+def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path:
+    "Write `model`'s class name, config and weights, plus `fields`, under the format marker `fmt` (version 1) to `path`."
+    path = Path(path)
+    torch.save(dict(format=fmt, version=1, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields), path)
+    return path
+
 def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
                path: str|Path, # file to write (conventionally `.pt`)
                history: dict|None=None, # the training history from `AETrainer.fit`, kept beside the weights
@@ -25,28 +35,32 @@ def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
     "Write `model`'s class, config and weights (and optionally its training history) to `path`."
     kind = type(model).__name__
     if _MODELS.get(kind) is not type(model): raise TypeError(f"`model` must be a puffin VAE or Autoencoder, got {kind}; save a plain module with torch.save(model.state_dict(), path)")
-    path = Path(path)
-    payload = dict(format=_FORMAT, version=1, kind=kind, config=model.config,
-                   state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                   history=json.dumps(history) if history is not None else None)
-    torch.save(payload, path)
-    return path
+    return _write_payload(model, path, _FORMAT, history=json.dumps(history) if history is not None else None)
 
 # %% ../../nbs/api/05_persist.ipynb #60fdc4a4
-def _read_payload(path: Path) -> dict:
-    "The dict stored by `save_model`, with clear errors for missing, corrupted or foreign files."
-    if not path.exists(): raise FileNotFoundError(f"no model file at {path}")
+_FILES = {_FORMAT: ('model', 'save_model', 'load_model'),  # format marker -> what the file holds, its writer, its reader
+          'puffin-generative': ('generative model', 'save_generative', 'load_generative')}
+
+def _read_payload(path: str|Path, # the file to read
+                  fmt: str=_FORMAT, # the format marker it must carry (a key of `_FILES`)
+                  kinds=_MODELS, # the model class names it may hold
+                 ) -> dict:
+    "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin model file)."
+    path, (what, writer, _) = Path(path), _FILES[fmt]
+    if not path.exists(): raise FileNotFoundError(f"no {what} file at {path}")
     try: payload = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path} is not a readable puffin model file (corrupted or not saved by save_model): {e}") from e
-    if not isinstance(payload, dict) or payload.get('format') != _FORMAT or payload.get('kind') not in _MODELS:
-        raise ValueError(f"{path} is not a puffin model file (saved by something other than `save_model`)")
+    except Exception as e: raise ValueError(f"{path} is not a readable puffin {what} file (corrupted or not saved by `{writer}`): {e}") from e
+    found = payload.get('format') if isinstance(payload, dict) else None
+    if found != fmt or payload.get('kind') not in kinds:
+        hint = f"; it holds a puffin {_FILES[found][0]}: read it with `{_FILES[found][2]}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
+        raise ValueError(f"{path} is not a puffin {what} file (saved by something other than `{writer}`){hint}")
     return payload
 
 def load_model(path: str|Path, # a file written by `save_model`
                into: nn.Module|None=None, # load the weights into this existing model instead of building a new one
               ) -> nn.Module:
     "The model saved at `path`, rebuilt from its stored config, in eval mode."
-    payload = _read_payload(Path(path))
+    payload = _read_payload(path)
     model = into if into is not None else _MODELS[payload['kind']](**payload['config'])
     if into is not None and (type(into).__name__ != payload['kind'] or getattr(into, 'config', None) != payload['config']):
         raise ValueError(f"{path} holds a {payload['kind']} with config {payload['config']}, which does not match the given "
@@ -56,7 +70,7 @@ def load_model(path: str|Path, # a file written by `save_model`
 
 def load_history(path: str|Path) -> dict|None:
     "The training history saved with the model at `path` (None when none was saved)."
-    h = _read_payload(Path(path))['history']
+    h = _read_payload(path)['history']
     return None if h is None else json.loads(h)
 
 # %% ../../nbs/api/05_persist.ipynb #a03b6b76
