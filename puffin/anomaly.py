@@ -16,6 +16,7 @@ from .deep.model import VAE, eval_mode
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads
+from .deep.persist import _cpu, _read_payload
 
 # %% auto #0
 __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector']
@@ -131,7 +132,7 @@ class MahalanobisDetector(_Detector):
         return self.covariance_.mahalanobis(self.scaler_.transform(X) if self.scale else X)
 
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
-_FORMAT = 'puffin-anomaly'
+_FORMAT = 'puffin-anomaly'  # the marker in every detector file, known to `puffin.deep.persist._FILES`
 
 class VAEAnomalyDetector(_Detector):
     "VAE anomaly detector: `fit(X)`, `decision_function` (higher = more abnormal), `predict` (1 = anomaly), `threshold_`."
@@ -239,7 +240,7 @@ def save(self: VAEAnomalyDetector,
     t = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64).copy())
     sc = self.scaler_
     payload = dict(format=_FORMAT, version=1, settings={k: getattr(self, k) for k in self._SETTINGS},
-                   model_config=self.model_.config, state_dict={k: v.detach().cpu().clone() for k, v in self.model_.state_dict().items()},
+                   model_config=self.model_.config, state_dict=_cpu(self.model_.state_dict()),
                    scaler=None if sc is None else dict(mean=t(sc.mean_), scale=t(sc.scale_), var=t(sc.var_), n=int(sc.n_samples_seen_)),
                    n_features_in=self.n_features_in_, feature_names_in=self.feature_names_in_,
                    calibration_ref={k: t(c.ref) for k, c in self.calibrators_.items()},
@@ -252,11 +253,7 @@ def save(self: VAEAnomalyDetector,
 def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomalyDetector.save`
         ) -> VAEAnomalyDetector:
     "The fitted detector saved at `path`, ready to score."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no detector file at {path}")
-    try: d = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path} is not a readable puffin anomaly-detector file (corrupted or not saved by `save`): {e}") from e
-    if not isinstance(d, dict) or d.get('format') != _FORMAT: raise ValueError(f"{path} is not a puffin anomaly-detector file (saved by something other than `VAEAnomalyDetector.save`)")
+    d = _read_payload(path, _FORMAT, kinds=None)
     det = cls(**d['settings'])
     det.model_ = VAE(**d['model_config'])
     det.model_.load_state_dict(d['state_dict']); det.model_.eval()

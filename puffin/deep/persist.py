@@ -39,19 +39,21 @@ def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
 
 # %% ../../nbs/api/05_persist.ipynb #60fdc4a4
 _FILES = {_FORMAT: ('model', 'save_model', 'load_model'),  # format marker -> what the file holds, its writer, its reader
-          'puffin-generative': ('generative model', 'save_generative', 'load_generative')}
+          'puffin-generative': ('generative model', 'save_generative', 'load_generative'),
+          'puffin-scaler': ('scaler', 'save_scaler', 'load_scaler'),
+          'puffin-anomaly': ('anomaly-detector', 'VAEAnomalyDetector.save', 'VAEAnomalyDetector.load')}
 
 def _read_payload(path: str|Path, # the file to read
                   fmt: str=_FORMAT, # the format marker it must carry (a key of `_FILES`)
-                  kinds=_MODELS, # the model class names it may hold
+                  kinds=_MODELS, # the model class names it may hold (None: no `kind` to check, as in scaler and detector files)
                  ) -> dict:
-    "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin model file)."
+    "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin file)."
     path, (what, writer, _) = Path(path), _FILES[fmt]
     if not path.exists(): raise FileNotFoundError(f"no {what} file at {path}")
     try: payload = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{path} is not a readable puffin {what} file (corrupted or not saved by `{writer}`): {e}") from e
     found = payload.get('format') if isinstance(payload, dict) else None
-    if found != fmt or payload.get('kind') not in kinds:
+    if found != fmt or (kinds is not None and payload.get('kind') not in kinds):
         hint = f"; it holds a puffin {_FILES[found][0]}: read it with `{_FILES[found][2]}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
         raise ValueError(f"{path} is not a puffin {what} file (saved by something other than `{writer}`){hint}")
     return payload
@@ -89,9 +91,7 @@ def save_scaler(scaler, # a fitted sklearn `StandardScaler`
 def load_scaler(path: str|Path): # a file written by `save_scaler`
     "The `StandardScaler` saved at `path`, ready to `transform` and `inverse_transform`."
     from sklearn.preprocessing import StandardScaler
-    try: d = torch.load(path, weights_only=True)
-    except Exception as e: raise ValueError(f"{path} is not a readable puffin scaler file: {e}") from e
-    if not isinstance(d, dict) or d.get('format') != 'puffin-scaler': raise ValueError(f"{path} is not a puffin scaler file")
+    d = _read_payload(path, 'puffin-scaler', kinds=None)
     s = StandardScaler(with_mean=d['with_mean'], with_std=d['with_std'])
     for f, v in d['fields'].items(): setattr(s, f, v.numpy())
     s.n_samples_seen_ = d['n_samples_seen'].numpy() if d['n_samples_seen'].ndim else int(d['n_samples_seen'])
