@@ -17,15 +17,16 @@ __all__ = ['save_model', 'load_model', 'load_history', 'save_scaler', 'load_scal
 # %% ../../nbs/api/05_persist.ipynb #ca227dd5
 _MODELS = {'VAE': VAE, 'Autoencoder': Autoencoder}
 _FORMAT = 'puffin-model'
+_VERSION = 1  # the file layout this code writes and the newest it reads
 
 def _cpu(tensors: dict) -> dict:
     "Detached CPU copies of a dict of tensors: what goes into a file (no autograd graph, no GPU storage, no views of live weights)."
     return {k: v.detach().cpu().clone() for k, v in tensors.items()}
 
 def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path:
-    "Write `model`'s class name, config and weights, plus `fields`, under the format marker `fmt` (version 1) to `path`."
+    "Write `model`'s class name, config and weights, plus `fields`, under the format marker `fmt` (version `_VERSION`) to `path`."
     path = Path(path)
-    torch.save(dict(format=fmt, version=1, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields), path)
+    torch.save(dict(format=fmt, version=_VERSION, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields), path)
     return path
 
 def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
@@ -56,6 +57,9 @@ def _read_payload(path: str|Path, # the file to read
     if found != fmt or (kinds is not None and payload.get('kind') not in kinds):
         hint = f"; it holds a puffin {_FILES[found][0]}: read it with `{_FILES[found][2]}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
         raise ValueError(f"{path} is not a puffin {what} file (saved by something other than `{writer}`){hint}")
+    version = payload.get('version', 1)   # scaler files of the first layout carry none
+    if not isinstance(version, int) or version > _VERSION:
+        raise ValueError(f"{path} is a puffin {what} file of format version {version!r}, newer than this puffin reads ({_VERSION}): upgrade puffin-vae")
     return payload
 
 def load_model(path: str|Path, # a file written by `save_model`
@@ -84,7 +88,7 @@ def save_scaler(scaler, # a fitted sklearn `StandardScaler`
     "Write a fitted `StandardScaler`'s statistics to `path` (tensors, no pickle)."
     if not hasattr(scaler, 'n_features_in_'): raise ValueError("`scaler` is not fitted: call scaler.fit(X) first")
     fields = {f: torch.as_tensor(getattr(scaler, f)) for f in _SCALER_FIELDS if getattr(scaler, f, None) is not None}
-    torch.save(dict(format='puffin-scaler', fields=fields, n_samples_seen=torch.as_tensor(scaler.n_samples_seen_),
+    torch.save(dict(format='puffin-scaler', version=_VERSION, fields=fields, n_samples_seen=torch.as_tensor(scaler.n_samples_seen_),
                     with_mean=scaler.with_mean, with_std=scaler.with_std, columns=[str(c) for c in getattr(scaler, 'feature_names_in_', [])]), path)
     return Path(path)
 
