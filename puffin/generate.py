@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
-from .deep.model import VAE, eval_mode
+from .deep.model import VAE, _positive_int, eval_mode
 from .deep.training import as_tensor
 
 # %% auto #0
@@ -44,7 +44,7 @@ def augment_events(model: VAE, # a trained VAE
                    seed: int|torch.Generator|None=None, # seed or generator for the draws (None: torch's global RNG)
                   ) -> Tensor:
     "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event."
-    if isinstance(n_per_event, bool) or not isinstance(n_per_event, int) or n_per_event < 1: raise ValueError(f"`n_per_event` must be a positive int, got {n_per_event!r}")
+    _positive_int(n_per_event, 'n_per_event')
     if not 0 <= noise_scale < float('inf'): raise ValueError(f"`noise_scale` must be a finite number >= 0, got {noise_scale!r}")
     x = as_tensor(X_events, 'X_events', width=model.input_dim).to(next(model.parameters()).device)
     with eval_mode(model): mu, log_var = model.encode(x)

@@ -15,7 +15,7 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input, eval_mode
+from .model import VAE, mlp, _check_input, _positive_int, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload
 from ..quality import _pair, _var, _es, compare_generators
@@ -33,10 +33,6 @@ KL_SCHEDULES = ('constant', 'linear', 'cyclical')
 
 
 def _inv_softplus(y: float) -> float: return float(y + math.log(-math.expm1(-y)))
-
-
-def _positive_int(v, name):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{name}` must be a positive int, got {v!r}")
 
 
 class _SharedScaleT(torch.distributions.Distribution):
@@ -242,7 +238,7 @@ class LikelihoodVAE(VAE):
                cond=None, # conditions, for a `ConditionalVAE` only
               ) -> Tensor:
         "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"`n` must be a positive int, got {n!r}")
+        _positive_int(n, 'n')
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)): raise ValueError(f"`seed` must be an int or None, got {seed!r}")
         c = self._sample_cond(n, cond)
         with eval_mode(self), torch.random.fork_rng(devices=[], enabled=seed is not None):

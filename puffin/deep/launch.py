@@ -11,7 +11,7 @@ from torch import Tensor
 from .model import VAE
 from .persist import save_model
 from .training import AETrainer
-from .distributed import is_main_process
+from .distributed import is_main_process, world_size
 
 # %% auto #0
 __all__ = ['synthetic_workload', 'main']
@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
     model = VAE(a.features, a.latent, hidden_dims=a.hidden)
     start = time.perf_counter()
     history = AETrainer(a.device).fit(model, X, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads, verbose=False)
-    history['seconds'], history['world_size'] = time.perf_counter() - start, int(os.environ.get('WORLD_SIZE', '1'))
+    history['seconds'], history['world_size'] = time.perf_counter() - start, world_size()
     if a.out is not None:
         a.out.mkdir(parents=True, exist_ok=True)
         if a.dump_ranks: torch.save(model.state_dict(), a.out/f"rank{os.environ.get('RANK', '0')}.pt")

@@ -14,10 +14,13 @@ from fastcore.basics import patch
 __all__ = ['mlp', 'eval_mode', 'Autoencoder', 'VAE', 'is_vae']
 
 # %% ../../nbs/api/00_model.ipynb #f3e5b68f
+def _positive_int(v, name: str) -> None:
+    "Fail clearly unless `v` is an int >= 1 (a bool is not a count)."
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{name}` must be a positive int, got {v!r}")
+
 def _check_dims(input_dim: int, latent_dim: int, hidden_dims: Sequence[int], dropout: float) -> tuple[int, ...]:
     "Validate the layer sizes and dropout; return `hidden_dims` as a new tuple (the caller's list is never touched)."
-    for name, v in (('input_dim', input_dim), ('latent_dim', latent_dim)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{name}` must be a positive int, got {v!r}")
+    for name, v in (('input_dim', input_dim), ('latent_dim', latent_dim)): _positive_int(v, name)
     hidden = tuple(hidden_dims)
     if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
         raise ValueError(f"`hidden_dims` must hold positive ints, got {hidden_dims!r}")
@@ -154,7 +157,7 @@ def sample(self: VAE,
             seed: int|torch.Generator|None=None, # int or generator for a reproducible draw; None uses torch's global RNG
            ) -> Tensor:
     "Decode `n` draws from the prior N(0, I): new synthetic rows, shape (n, input_dim)."
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"`n` must be a positive int, got {n!r}")
+    _positive_int(n, 'n')
     p = next(self.parameters())
     gen = torch.Generator(device=p.device).manual_seed(seed) if isinstance(seed, int) else seed
     with eval_mode(self): return self.decoder(torch.randn(n, self.latent_dim, generator=gen, device=p.device, dtype=p.dtype))
