@@ -1,6 +1,6 @@
 """Data-parallel training across 2 CPU processes with torchrun (gloo): it finishes, every rank ends with the same
 weights, and the final validation loss matches a single-process fit with the same global batch and seed."""
-import json, os, subprocess, sys
+import json, math, os, subprocess, sys
 import pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.launch import synthetic_workload
@@ -30,6 +30,28 @@ def test_torchrun_two_processes(tmp_path):
     rel = abs(history['val_loss'][-1] - single['val_loss'][-1]) / single['val_loss'][-1]
     assert rel < TOLERANCE, f"DDP val loss {history['val_loss'][-1]:.4f} vs single process {single['val_loss'][-1]:.4f}"
     assert (tmp_path/'model.pt').exists() and 'ddp x2' in res.stdout
+
+TINY = """
+import json, torch
+from puffin.deep.autoencoder import VAE, AETrainer
+from puffin.deep.distributed import is_main_process
+torch.manual_seed(0); X = torch.randn(21, 6)
+h = AETrainer('cpu').fit(VAE(6, 2, hidden_dims=[8]), X, epochs=2, batch_size=8, validation_split=0.05, seed=0)  # 1 validation row, 2 ranks
+out = dict(val_loss=h['val_loss'])
+try: AETrainer('cpu').fit(VAE(6, 2, hidden_dims=[8]), X[:2], epochs=1, validation_split=0.5, seed=0); out['few'] = 'no error'
+except ValueError as e: out['few'] = str(e)
+if is_main_process(): print('RESULT ' + json.dumps(out))
+"""
+
+def test_torchrun_tiny_shards(tmp_path):
+    "A validation set smaller than the number of ranks still gives a finite loss; one training row for two ranks is a clear error."
+    (tmp_path/'tiny.py').write_text(TINY)
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(tmp_path/'tiny.py')]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ | {'OMP_NUM_THREADS': '1'})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = json.loads(next(l for l in res.stdout.splitlines() if l.startswith('RESULT '))[7:])
+    assert len(out['val_loss']) == 2 and all(math.isfinite(v) for v in out['val_loss']), out
+    assert 'cannot be shared by 2 processes' in out['few'], out
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 def test_cuda_fit_matches_history_shape():

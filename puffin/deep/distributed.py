@@ -54,10 +54,10 @@ class DDPEngine(AutogradEngine):
     "Trains a model wrapped in `DistributedDataParallel`, each rank on its share of every global batch."
     name = 'ddp'
     def __init__(self, model: nn.Module, lr: float=1e-3, weight_decay: float=0.0):
-        self.model, self.rank, self.world = model, dist.get_rank(), dist.get_world_size()
+        super().__init__(model, lr=lr, weight_decay=weight_decay)   # the model, its Adam, no autocast
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.device = next(model.parameters()).device
         self.ddp = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
-        self.opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         torch.manual_seed(torch.initial_seed() + 7919 * self.rank)  # different noise on each rank (inside fit's forked RNG)
 
     def _sum_over_ranks(self, total: Tensor, n: int) -> Tensor:
@@ -68,6 +68,7 @@ class DDPEngine(AutogradEngine):
 
     def train_epoch(self, X: Tensor, batch_size: int) -> Tensor:
         "One pass over `X` in global batches of `batch_size` rows, dealt out across ranks; per-row means of (loss, recon, KL)."
+        if len(X) < self.world: raise ValueError(f"{len(X)} training rows cannot be shared by {self.world} processes: give every process at least one row")
         self.model.train()
         perm = torch.randperm(len(X), device=X.device)
         dist.broadcast(perm, src=0)
@@ -82,10 +83,7 @@ class DDPEngine(AutogradEngine):
             total, n = total + parts.detach() * len(local), n + len(local)
         return self._sum_over_ranks(total, n)
 
-    @torch.no_grad()
     def evaluate(self, X: Tensor, batch_size: int) -> Tensor:
-        "Per-row means of (loss, recon, KL) on `X`, each rank scoring its shard, all-reduced."
-        self.model.eval()
-        shard, total = X[self.rank::self.world], torch.zeros(3, device=X.device)
-        for xb in shard.split(max(batch_size, 1024)): total += model_loss(self.model, xb) * len(xb)
-        return self._sum_over_ranks(total, len(shard))
+        "Per-row means of (loss, recon, KL) on `X`, each rank scoring its shard (empty when `X` has fewer rows than ranks), all-reduced."
+        shard = X[self.rank::self.world]
+        return self._sum_over_ranks(self._summed_parts(shard, batch_size), len(shard))

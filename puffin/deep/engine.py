@@ -53,13 +53,18 @@ class AutogradEngine:
         return total / len(X)
 
     @torch.no_grad()
-    def evaluate(self, X: Tensor, batch_size: int) -> Tensor:
-        "Per-row means of (loss, recon, KL) on `X`, in eval mode."
+    def _summed_parts(self, X: Tensor, batch_size: int) -> Tensor:
+        "Sums over the rows of `X` of (loss, recon, KL), in eval mode, in chunks of at least 1024 rows; zeros for no rows."
         self.model.eval()
         total = torch.zeros(3, device=X.device)
         with self._autocast(X):
-            for xb in X.split(max(batch_size, 1024)): total += model_loss(self.model, xb) * len(xb)
-        return total / len(X)
+            for xb in X.split(max(batch_size, 1024)):
+                if len(xb): total += model_loss(self.model, xb) * len(xb)   # an empty X still splits into one empty chunk
+        return total
+
+    def evaluate(self, X: Tensor, batch_size: int) -> Tensor:
+        "Per-row means of (loss, recon, KL) on `X`, in eval mode (NaN for no rows: 0/0)."
+        return self._summed_parts(X, batch_size) / len(X)
 
     def snapshot(self) -> dict:
         "A copy of the model's weights, for `restore`."

@@ -24,6 +24,7 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--latent', type=int, default=20); p.add_argument('--hidden', type=int, nargs='*', default=[256, 128])
     p.add_argument('--epochs', type=int, default=3); p.add_argument('--batch-size', type=int, default=256)
     p.add_argument('--lr', type=float, default=1e-3); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--validation-split', type=float, default=0.2, help='fraction of rows held out for the validation loss')
     p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None)
     p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
     p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
@@ -43,7 +44,7 @@ def main(argv=None) -> dict:
     torch.manual_seed(a.seed)
     model = VAE(a.features, a.latent, hidden_dims=a.hidden)
     start = time.perf_counter()
-    history = AETrainer(a.device).fit(model, X, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads, verbose=False)
+    history = AETrainer(a.device).fit(model, X, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, validation_split=a.validation_split, seed=a.seed, threads=a.threads, verbose=False)
     history['seconds'], history['world_size'] = time.perf_counter() - start, world_size()
     if a.out is not None:
         a.out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,8 @@ def main(argv=None) -> dict:
         if is_main_process():
             save_model(model, a.out/'model.pt', history=history)
             (a.out/'history.json').write_text(json.dumps(history))
-    if is_main_process(): print(f"{history['path']} x{history['world_size']}: {a.epochs} epochs in {history['seconds']:.1f} s, final val loss {history['val_loss'][-1]:.4f}")
+    kind = 'val' if history['val_loss'] else 'train'   # --validation-split 0 holds out no rows
+    if is_main_process(): print(f"{history['path']} x{history['world_size']}: {a.epochs} epochs in {history['seconds']:.1f} s, final {kind} loss {history[kind + '_loss'][-1]:.4f}")
     return history
 
 # %% ../../nbs/api/06a_launch.ipynb #2d16a1e4
