@@ -16,7 +16,7 @@ from .deep.model import VAE, eval_mode
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads
-from .deep.persist import _cpu, _read_payload
+from .deep.persist import _cpu, _read_payload, _save
 
 # %% auto #0
 __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector']
@@ -132,7 +132,7 @@ class MahalanobisDetector(_Detector):
         return self.covariance_.mahalanobis(self.scaler_.transform(X) if self.scale else X)
 
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
-_FORMAT = 'puffin-anomaly'  # the marker in every detector file, known to `puffin.deep.persist._FILES`
+_FORMAT = 'puffin-anomaly'  # the marker in every detector file, a key of `puffin.deep.persist._FILES` (which holds its version)
 
 class VAEAnomalyDetector(_Detector):
     "VAE anomaly detector: `fit(X)`, `decision_function` (higher = more abnormal), `predict` (1 = anomaly), `threshold_`."
@@ -239,15 +239,13 @@ def save(self: VAEAnomalyDetector,
     self._check_fitted()
     t = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64).copy())
     sc = self.scaler_
-    payload = dict(format=_FORMAT, version=1, settings={k: getattr(self, k) for k in self._SETTINGS},
+    payload = dict(settings={k: getattr(self, k) for k in self._SETTINGS},
                    model_config=self.model_.config, state_dict=_cpu(self.model_.state_dict()),
                    scaler=None if sc is None else dict(mean=t(sc.mean_), scale=t(sc.scale_), var=t(sc.var_), n=int(sc.n_samples_seen_)),
                    n_features_in=self.n_features_in_, feature_names_in=self.feature_names_in_,
                    calibration_ref={k: t(c.ref) for k, c in self.calibrators_.items()},
                    decision_scores=t(self.decision_scores_), threshold=self.threshold_, history=json.dumps(self.history_))
-    path = Path(path)
-    torch.save(payload, path)
-    return path
+    return _save(path, _FORMAT, **payload)
 
 @patch(cls_method=True)
 def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomalyDetector.save`

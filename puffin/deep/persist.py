@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json
 from pathlib import Path
+from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
@@ -16,18 +17,29 @@ __all__ = ['save_model', 'load_model', 'load_history', 'save_scaler', 'load_scal
 
 # %% ../../nbs/api/05_persist.ipynb #ca227dd5
 _MODELS = {'VAE': VAE, 'Autoencoder': Autoencoder}
-_FORMAT = 'puffin-model'
-_VERSION = 1  # the file layout this code writes and the newest it reads
+
+class _Format(NamedTuple):
+    "One kind of puffin file: what it holds, the functions that write and read it, and its layout `version` (written, and the newest read)."
+    what: str; writer: str; reader: str; version: int = 1
+
+_FILES = {'puffin-model': _Format('model', 'save_model', 'load_model'),   # the format marker stored in a file -> its kind
+          'puffin-generative': _Format('generative model', 'save_generative', 'load_generative'),
+          'puffin-scaler': _Format('scaler', 'save_scaler', 'load_scaler'),
+          'puffin-anomaly': _Format('anomaly-detector', 'VAEAnomalyDetector.save', 'VAEAnomalyDetector.load')}
 
 def _cpu(tensors: dict) -> dict:
     "Detached CPU copies of a dict of tensors: what goes into a file (no autograd graph, no GPU storage, no views of live weights)."
     return {k: v.detach().cpu().clone() for k, v in tensors.items()}
 
-def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path:
-    "Write `model`'s class name, config and weights, plus `fields`, under the format marker `fmt` (version `_VERSION`) to `path`."
+def _save(path: str|Path, fmt: str, **fields) -> Path:
+    "Write `fields` to `path` as one dict stamped with the marker `fmt` (a key of `_FILES`) and its version: every puffin file goes through here."
     path = Path(path)
-    torch.save(dict(format=fmt, version=_VERSION, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields), path)
+    torch.save(dict(format=fmt, version=_FILES[fmt].version, **fields), path)
     return path
+
+def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path:
+    "Write `model`'s class name, config and weights, plus `fields`, to `path` under the marker `fmt`."
+    return _save(path, fmt, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields)
 
 def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
                path: str|Path, # file to write (conventionally `.pt`)
@@ -36,30 +48,25 @@ def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
     "Write `model`'s class, config and weights (and optionally its training history) to `path`."
     kind = type(model).__name__
     if _MODELS.get(kind) is not type(model): raise TypeError(f"`model` must be a puffin VAE or Autoencoder, got {kind}; save a plain module with torch.save(model.state_dict(), path)")
-    return _write_payload(model, path, _FORMAT, history=json.dumps(history) if history is not None else None)
+    return _write_payload(model, path, 'puffin-model', history=json.dumps(history) if history is not None else None)
 
 # %% ../../nbs/api/05_persist.ipynb #60fdc4a4
-_FILES = {_FORMAT: ('model', 'save_model', 'load_model'),  # format marker -> what the file holds, its writer, its reader
-          'puffin-generative': ('generative model', 'save_generative', 'load_generative'),
-          'puffin-scaler': ('scaler', 'save_scaler', 'load_scaler'),
-          'puffin-anomaly': ('anomaly-detector', 'VAEAnomalyDetector.save', 'VAEAnomalyDetector.load')}
-
 def _read_payload(path: str|Path, # the file to read
-                  fmt: str=_FORMAT, # the format marker it must carry (a key of `_FILES`)
+                  fmt: str='puffin-model', # the format marker it must carry (a key of `_FILES`)
                   kinds=_MODELS, # the model class names it may hold (None: no `kind` to check, as in scaler and detector files)
                  ) -> dict:
     "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin file)."
-    path, (what, writer, _) = Path(path), _FILES[fmt]
+    path, (what, writer, _, newest) = Path(path), _FILES[fmt]
     if not path.exists(): raise FileNotFoundError(f"no {what} file at {path}")
     try: payload = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{path} is not a readable puffin {what} file (corrupted or not saved by `{writer}`): {e}") from e
     found = payload.get('format') if isinstance(payload, dict) else None
     if found != fmt or (kinds is not None and payload.get('kind') not in kinds):
-        hint = f"; it holds a puffin {_FILES[found][0]}: read it with `{_FILES[found][2]}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
+        hint = f"; it holds a puffin {_FILES[found].what}: read it with `{_FILES[found].reader}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
         raise ValueError(f"{path} is not a puffin {what} file (saved by something other than `{writer}`){hint}")
     version = payload.get('version', 1)   # scaler files of the first layout carry none
-    if not isinstance(version, int) or version > _VERSION:
-        raise ValueError(f"{path} is a puffin {what} file of format version {version!r}, newer than this puffin reads ({_VERSION}): upgrade puffin-vae")
+    if not isinstance(version, int) or version > newest:
+        raise ValueError(f"{path} is a puffin {what} file of format version {version!r}, newer than this puffin reads ({newest}): upgrade puffin-vae")
     return payload
 
 def load_model(path: str|Path, # a file written by `save_model`
@@ -88,9 +95,8 @@ def save_scaler(scaler, # a fitted sklearn `StandardScaler`
     "Write a fitted `StandardScaler`'s statistics to `path` (tensors, no pickle)."
     if not hasattr(scaler, 'n_features_in_'): raise ValueError("`scaler` is not fitted: call scaler.fit(X) first")
     fields = {f: torch.as_tensor(getattr(scaler, f)) for f in _SCALER_FIELDS if getattr(scaler, f, None) is not None}
-    torch.save(dict(format='puffin-scaler', version=_VERSION, fields=fields, n_samples_seen=torch.as_tensor(scaler.n_samples_seen_),
-                    with_mean=scaler.with_mean, with_std=scaler.with_std, columns=[str(c) for c in getattr(scaler, 'feature_names_in_', [])]), path)
-    return Path(path)
+    return _save(path, 'puffin-scaler', fields=fields, n_samples_seen=torch.as_tensor(scaler.n_samples_seen_),
+                 with_mean=scaler.with_mean, with_std=scaler.with_std, columns=[str(c) for c in getattr(scaler, 'feature_names_in_', [])])
 
 def load_scaler(path: str|Path): # a file written by `save_scaler`
     "The `StandardScaler` saved at `path`, ready to `transform` and `inverse_transform`."
