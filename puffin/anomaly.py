@@ -17,6 +17,7 @@ from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads
 from .deep.persist import _cpu, _read_payload, _save
+from .data import _column_difference
 
 # %% auto #0
 __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector']
@@ -80,7 +81,7 @@ class _Detector:
             return arr
         self._check_fitted()
         if cols is not None and self.feature_names_in_ is not None and cols != self.feature_names_in_:
-            raise ValueError(f"`X` columns {cols[:4]}... differ from those seen in fit {self.feature_names_in_[:4]}...")
+            raise ValueError(f"`X` {_column_difference(cols, self.feature_names_in_, 'the fitted')}")
         return as_tensor(X, 'X', width=self.n_features_in_, dtype=torch.float64).numpy()
 
     def _set_threshold(self, scores: np.ndarray):
@@ -205,6 +206,7 @@ def fit(self: VAEAnomalyDetector,
     "Scale `X`, train the VAE under `seed`, calibrate the score parts and set `decision_scores_` and `threshold_`."
     self._check_params()
     X = self._as_array(X, fitting=True)
+    if len(X) < 10: raise ValueError(f"`X` has {len(X)} rows; the detector needs at least 10 to calibrate its score parts and place its threshold")
     self.scaler_ = StandardScaler().fit(X) if self.scale else None
     with seeded(self.seed):
         self.model_ = VAE(X.shape[1], self.latent_dim, self.hidden_dims, beta=self.beta, dropout=self.dropout)

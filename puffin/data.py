@@ -108,11 +108,24 @@ def fit_scaler(train: pd.DataFrame, # training returns only, never the test part
     return StandardScaler().fit(_check_frame(train, 'train'))
 
 # %% ../nbs/api/10_data.ipynb #f00b4229
+def _column_difference(got: list, # the column names given
+                       expected: list, # the names expected, in order
+                       whose: str, # whose columns they are, e.g. "the scaler's"
+                      ) -> str:
+    "How `got` differs from `expected`, in words: the names missing and unknown, or the same names in another order."
+    missing, unknown = [c for c in expected if c not in got], [c for c in got if c not in expected]
+    short = lambda cs: f"{cs[:5]}{'...' if len(cs) > 5 else ''}"
+    if missing or unknown:
+        return ' and '.join(([f"lacks {whose} columns {short(missing)}"] if missing else []) + ([f"has columns {short(unknown)} unknown to it"] if unknown else []))
+    if len(got) != len(expected): return f"has {len(got)} columns, {whose} are {len(expected)} (a name repeated?)"
+    i = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+    return f"has {whose} columns in another order (position {i}: {got[i]!r} where {expected[i]!r} is expected)"
+
 def _check_columns(df: pd.DataFrame, scaler: StandardScaler, name: str='df'):
     "Raise if the columns of `df` differ from those `scaler` was fitted on."
     names = getattr(scaler, 'feature_names_in_', None)
     if names is not None and list(df.columns) != list(names):
-        raise ValueError(f"`{name}` columns {list(df.columns)[:4]}... differ from the scaler's {list(names)[:4]}...")
+        raise ValueError(f"`{name}` " + _column_difference(list(df.columns), list(names), "the scaler's"))
     if df.shape[1] != scaler.n_features_in_:
         raise ValueError(f"`{name}` has {df.shape[1]} columns, the scaler expects {scaler.n_features_in_}")
 

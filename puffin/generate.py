@@ -6,7 +6,8 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
-from .deep.model import VAE, _positive_int, eval_mode
+import numpy as np
+from .deep.model import VAE, _positive_int, _generator, eval_mode, is_vae
 from .deep.training import as_tensor
 
 # %% auto #0
@@ -14,23 +15,29 @@ __all__ = ['latent_path', 'augment_events', 'active_units']
 
 # %% ../nbs/api/13_generate.ipynb #4588187b
 def _encode_means(model: VAE, X, name: str) -> Tensor:
-    "Posterior means of the checked rows `X`, computed in eval mode without gradients."
+    "Posterior means of the checked rows `X` (the codes, for a plain autoencoder), computed in eval mode without gradients."
     x = as_tensor(X, name, width=model.input_dim).to(next(model.parameters()).device)
-    with eval_mode(model): return model.encode(x)[0]
+    with eval_mode(model): z = model.encode(x)
+    return z[0] if is_vae(model) else z
+
+def _need_vae(model, what: str) -> None:
+    "Fail clearly when `model` has no posterior (a plain `Autoencoder`)."
+    if not is_vae(model): raise TypeError(f"`{what}` needs a VAE (a posterior mean and variance per row), got {type(model).__name__}")
 
 def _decode(model: VAE, z: Tensor) -> Tensor:
     "Decoded rows for latent codes `z`, in eval mode without gradients."
     with eval_mode(model): return model.decode(z)
 
 # %% ../nbs/api/13_generate.ipynb #f93d5a46
-def latent_path(model: VAE, # a trained VAE
-                x_a, # the starting row (1 x features, or a 1-D vector)
+def latent_path(model: VAE, # a trained VAE (or a plain `Autoencoder`: the path then runs between codes)
+                x_a, # the starting row (1 x features, a 1-D vector or a pandas Series such as `df.iloc[i]`)
                 x_b, # the final row
                 n_steps: int=10, # points on the path, ends included
                ) -> tuple[Tensor, Tensor]:
     "Decoded rows and latent codes along the straight line between the latent means of `x_a` and `x_b`."
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 2: raise ValueError(f"`n_steps` must be an int >= 2, got {n_steps!r}")
-    ends = [_encode_means(model, torch.as_tensor(x).reshape(1, -1) if getattr(x, 'ndim', 2) == 1 else x, name) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]
+    _positive_int(n_steps, 'n_steps', least=2)
+    one_row = lambda x: np.asarray(x).reshape(1, -1) if getattr(x, 'ndim', 2) == 1 else x   # a 1-D vector or a pandas Series (df.iloc[i]) is one row
+    ends = [_encode_means(model, one_row(x), name) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]
     if any(len(e) != 1 for e in ends): raise ValueError("`x_a` and `x_b` must each be a single row")
     t = torch.linspace(0, 1, n_steps, dtype=ends[0].dtype, device=ends[0].device)[:, None]
     z = (1 - t) * ends[0] + t * ends[1]
@@ -44,12 +51,11 @@ def augment_events(model: VAE, # a trained VAE
                    seed: int|torch.Generator|None=None, # seed or generator for the draws (None: torch's global RNG)
                   ) -> Tensor:
     "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event."
-    _positive_int(n_per_event, 'n_per_event')
+    _need_vae(model, 'augment_events'); _positive_int(n_per_event, 'n_per_event')
     if not 0 <= noise_scale < float('inf'): raise ValueError(f"`noise_scale` must be a finite number >= 0, got {noise_scale!r}")
     x = as_tensor(X_events, 'X_events', width=model.input_dim).to(next(model.parameters()).device)
     with eval_mode(model): mu, log_var = model.encode(x)
-    gen = torch.Generator(device=mu.device).manual_seed(seed) if isinstance(seed, int) else seed
-    eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=gen, dtype=mu.dtype, device=mu.device)
+    eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)
     z = mu[:, None] + noise_scale * torch.exp(0.5 * log_var)[:, None] * eps
     return _decode(model, z.reshape(-1, mu.shape[1]))
 
@@ -59,6 +65,7 @@ def active_units(model: VAE, # a trained VAE
                  threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                 ) -> Tensor:
     "Boolean mask over latent dimensions: True where the posterior mean varies across `X` (Burda et al., 2016)."
+    _need_vae(model, 'active_units')
     mu = _encode_means(model, X, 'X')
     if len(mu) < 2: raise ValueError("`X` needs at least 2 rows to measure the variance of the latent means")
     return mu.var(dim=0) > threshold

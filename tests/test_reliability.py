@@ -28,6 +28,11 @@ def _nan_days():
     (lambda: augment_events(VAE(4, 2), np.full((2, 4), np.inf)), 'X_events'),
     (lambda: VAE(4, 2, beta=-0.1), 'beta'),
     (lambda: AETrainer('cpu').fit(VAE(4, 2), DAYS.assign(E='x'), epochs=1), 'non-numeric'),
+    (lambda: AETrainer('cpu').fit(VAE(1, 1, [4]), DAYS['A'], epochs=1), 'one feature'),     # a Series: 1-D, with the reshape to use
+    (lambda: AETrainer('cpu').fit(VAE(4, 2), DAYS, epochs=1, threads=0), 'threads'),
+    (lambda: VAEAnomalyDetector(epochs=1).fit(DAYS.iloc[:8]), 'at least 10'),
+    (lambda: scale(DAYS[list('DCBA')], fit_scaler(DAYS)), 'another order'),
+    (lambda: VAE(4, 2).sample(3, seed=1.5), '`seed`'),
 ])
 def test_bad_input_is_named(call, match):
     with pytest.raises((ValueError, TypeError), match=match): call()

@@ -15,10 +15,11 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input, _positive_int, eval_mode
+from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload
 from ..quality import _pair, _var, _es, compare_generators
+from ..data import _check_columns
 
 # %% auto #0
 __all__ = ['DECODERS', 'KL_SCHEDULES', 'SCORE_COLS', 'encode_means', 'LikelihoodVAE', 'ConditionalVAE', 'heldout_nll',
@@ -84,9 +85,11 @@ class _ZeroInflatedT(torch.distributions.Distribution):
             return torch.where(is_spike, self.spike.sample(sample_shape), self.t.sample(sample_shape))
 
 # %% ../../nbs/api/07_generative.ipynb #a187ae92
-def _rows(X) -> Tensor:
-    "`X` (array, DataFrame or tensor) as a float32 tensor of rows."
-    return torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
+def _rows(X, name: str='X') -> Tensor:
+    "`X` (array, DataFrame or tensor) as a float32 tensor of rows, refused when it holds NaN or inf."
+    x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
+    if not torch.isfinite(x).all(): raise ValueError(f"`{name}` contains NaN or inf; fill or drop those rows first")
+    return x
 
 def encode_means(model: VAE, # a (trained) VAE of any kind
                  X, # rows to encode (array, tensor or DataFrame)
@@ -239,10 +242,10 @@ class LikelihoodVAE(VAE):
               ) -> Tensor:
         "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
         _positive_int(n, 'n')
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)): raise ValueError(f"`seed` must be an int or None, got {seed!r}")
+        if seed is not None and not _is_int(seed): raise ValueError(f"`seed` must be an int or None, got {seed!r}")
         c = self._sample_cond(n, cond)
         with eval_mode(self), torch.random.fork_rng(devices=[], enabled=seed is not None):
-            if seed is not None: torch.manual_seed(seed)
+            if seed is not None: torch.manual_seed(int(seed))
             d = self.decoder_dist(self._latents(n, from_), c)
             return d.sample() if noise else d.mean
 
@@ -285,7 +288,7 @@ class ConditionalVAE(LikelihoodVAE):
                 ):
         _positive_int(data_dim, 'data_dim'); _positive_int(cond_dim, 'cond_dim')
         super().__init__(data_dim + cond_dim, latent_dim, hidden_dims, beta, dropout, **kwargs)
-        self.data_dim, self.cond_dim = data_dim, cond_dim
+        self.data_dim, self.cond_dim = int(data_dim), int(cond_dim)
         self._build_decoder(latent_dim + cond_dim, data_dim)
 
     @property
@@ -319,7 +322,7 @@ class ConditionalVAE(LikelihoodVAE):
     def _sample_cond(self, n: int, cond) -> Tensor:
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
         p = next(self.parameters())
-        c = torch.as_tensor(np.asarray(cond, dtype=np.float32), device=p.device).reshape(-1, self.cond_dim) if not isinstance(cond, Tensor) else cond.to(p.device, p.dtype)
+        c = cond.to(p.device, p.dtype) if isinstance(cond, Tensor) else torch.as_tensor(np.asarray(cond, dtype=np.float32), device=p.device)   # never reshaped: a wrong width is an error
         if c.ndim == 1: c = c.reshape(1, -1)
         if c.shape[1] != self.cond_dim: raise ValueError(f"`cond` must have {self.cond_dim} columns, got shape {tuple(c.shape)}")
         if len(c) == 1: c = c.expand(n, -1)
@@ -368,6 +371,7 @@ def gaussian_nll(train, # training rows (scaled), fits the mean and covariance
                 ) -> float:
     "Mean NLL per row of `X` under the multivariate Gaussian fitted to `train`: the reference a likelihood decoder must beat."
     t, x = np.asarray(train, dtype=np.float64), np.asarray(X, dtype=np.float64)
+    if t.ndim != 2 or len(t) <= t.shape[1]: raise ValueError(f"`train` needs more rows than columns to fit a covariance, got shape {t.shape}")
     return float(-stats.multivariate_normal(t.mean(0), np.cov(t, rowvar=False)).logpdf(x).mean())
 
 # %% ../../nbs/api/07_generative.ipynb #df194fc2
@@ -498,6 +502,7 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
     from arch import arch_model
     x, cols = _pair(train, train)[0], None
     _positive_int(n, 'n')
+    if not (isinstance(burn, int) and burn >= 0): raise ValueError(f"`burn` must be an int >= 0, got {burn!r}")
     fits = [arch_model(100 * x[:, j], mean='Constant', vol='GARCH', p=1, q=1, dist='t').fit(disp='off') for j in range(x.shape[1])]
     P = np.array([[f.params['mu'], f.params['omega'], f.params['alpha[1]'], f.params['beta[1]'], f.params['nu']] for f in fits])
     mu, om, al, be, nu = P.T
@@ -553,10 +558,14 @@ def _per_path(returns, lags, stat) -> pd.DataFrame:
     return pd.DataFrame({'EW portfolio': port, 'asset mean': assets}, index=pd.Index(ks, name='lag'))
 
 
+def _check_varies(x: np.ndarray, what: str) -> None:
+    "Fail clearly when `x` is constant up to rounding (its correlations would be 0/0, or rounding noise)."
+    if np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())): raise ValueError(f"{what}: the series is constant, so it has no correlations")
+
 def _acf(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    _check_varies(x, 'autocorrelation of |returns|')
     d = x - x.mean()
     v = (d ** 2).sum()
-    if v == 0: raise ValueError("a constant series has no autocorrelation")
     return np.array([(d[:-k] * d[k:]).sum() / v for k in ks])
 
 
@@ -568,6 +577,7 @@ def abs_return_acf(returns, # one path (DataFrame/array, days x assets) or a lis
 
 # %% ../../nbs/api/07_generative.ipynb #8d2223ac
 def _lev(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    _check_varies(x, 'leverage effect'); _check_varies(np.abs(x), 'leverage effect (|returns|)')
     return np.array([np.corrcoef(x[:-k], np.abs(x[k:]))[0, 1] for k in ks])
 
 
@@ -605,10 +615,11 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     if not isinstance(history, pd.DataFrame): raise TypeError(f"`history` must be a DataFrame, got {type(history).__name__}")
     _positive_int(n_days, 'n_days')
     if n_paths is not None: _positive_int(n_paths, 'n_paths')
-    if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"`seed` must be an int, got {seed!r}")
+    if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
     L = max((*windows, *asset_windows))
     if len(history) < L: raise ValueError(f"`history` has {len(history)} days; the condition needs at least {L}")
     if history.shape[1] != model.data_dim: raise ValueError(f"`history` has {history.shape[1]} columns, the model generates {model.data_dim}")
+    _check_columns(history, scaler, 'history')   # the same assets, in the scaler's order
     nc = len(windows) + len(asset_windows) * model.data_dim
     if nc != model.cond_dim: raise ValueError(f"windows {tuple(windows)} and asset_windows {tuple(asset_windows)} give {nc} condition columns, the model expects {model.cond_dim}")
     mean = np.zeros(nc) if cond_mean is None else np.asarray(cond_mean, dtype=np.float64).reshape(-1)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 from contextlib import contextmanager, nullcontext
 from typing import Sequence
+import numbers
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
@@ -14,18 +15,30 @@ from fastcore.basics import patch
 __all__ = ['mlp', 'eval_mode', 'Autoencoder', 'VAE', 'is_vae']
 
 # %% ../../nbs/api/00_model.ipynb #f3e5b68f
-def _positive_int(v, name: str) -> None:
-    "Fail clearly unless `v` is an int >= 1 (a bool is not a count)."
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{name}` must be a positive int, got {v!r}")
+def _is_int(v) -> bool:
+    "Whether `v` is an integer, Python's or numpy's (`numbers.Integral`), and not a bool."
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+def _positive_int(v, name: str, least: int=1) -> None:
+    "Fail clearly unless `v` is an integer >= `least` (numpy integers too; a bool is not a count)."
+    if not _is_int(v) or v < least: raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
+
+def _generator(seed, # an int (numpy ints too), a `torch.Generator`, or None
+               device: torch.device|str='cpu', # where the generator draws
+              ) -> torch.Generator|None:
+    "A generator seeded with `seed`, the generator `seed` itself, or None (torch's global RNG); anything else fails clearly."
+    if seed is None or isinstance(seed, torch.Generator): return seed
+    if not _is_int(seed): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
+    return torch.Generator(device=device).manual_seed(int(seed))
 
 def _check_dims(input_dim: int, latent_dim: int, hidden_dims: Sequence[int], dropout: float) -> tuple[int, ...]:
     "Validate the layer sizes and dropout; return `hidden_dims` as a new tuple (the caller's list is never touched)."
     for name, v in (('input_dim', input_dim), ('latent_dim', latent_dim)): _positive_int(v, name)
     hidden = tuple(hidden_dims)
-    if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+    if any(not _is_int(h) or h < 1 for h in hidden):
         raise ValueError(f"`hidden_dims` must hold positive ints, got {hidden_dims!r}")
     if not 0.0 <= float(dropout) < 1.0: raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
-    return hidden
+    return tuple(int(h) for h in hidden)
 
 # %% ../../nbs/api/00_model.ipynb #9fd99a46
 def mlp(sizes: Sequence[int], # layer widths, input first
@@ -64,7 +77,7 @@ class Autoencoder(nn.Module):
                 ):
         super().__init__()
         self.hidden_dims = _check_dims(input_dim, latent_dim, (128, 64) if hidden_dims is None else hidden_dims, dropout)
-        self.input_dim, self.latent_dim, self.dropout = input_dim, latent_dim, float(dropout)
+        self.input_dim, self.latent_dim, self.dropout = int(input_dim), int(latent_dim), float(dropout)
         enc = (input_dim, *self.hidden_dims)
         self.encoder = nn.Sequential(mlp(enc, dropout), nn.Linear(enc[-1], latent_dim))
         dec = (latent_dim, *self.hidden_dims[::-1])
@@ -100,7 +113,7 @@ class VAE(nn.Module):
         super().__init__()
         self.hidden_dims = _check_dims(input_dim, latent_dim, (128, 64) if hidden_dims is None else hidden_dims, dropout)
         if not float(beta) >= 0 or float(beta) == float('inf'): raise ValueError(f"`beta` must be a finite number >= 0, got {beta!r}")
-        self.input_dim, self.latent_dim, self.beta, self.dropout = input_dim, latent_dim, float(beta), float(dropout)
+        self.input_dim, self.latent_dim, self.beta, self.dropout = int(input_dim), int(latent_dim), float(beta), float(dropout)
         enc = (input_dim, *self.hidden_dims)
         self.encoder = mlp(enc, dropout)
         self.fc_mu, self.fc_log_var = nn.Linear(enc[-1], latent_dim), nn.Linear(enc[-1], latent_dim)
@@ -159,8 +172,7 @@ def sample(self: VAE,
     "Decode `n` draws from the prior N(0, I): new synthetic rows, shape (n, input_dim)."
     _positive_int(n, 'n')
     p = next(self.parameters())
-    gen = torch.Generator(device=p.device).manual_seed(seed) if isinstance(seed, int) else seed
-    with eval_mode(self): return self.decoder(torch.randn(n, self.latent_dim, generator=gen, device=p.device, dtype=p.dtype))
+    with eval_mode(self): return self.decoder(torch.randn(n, self.latent_dim, generator=_generator(seed, p.device), device=p.device, dtype=p.dtype))
 
 # %% ../../nbs/api/00_model.ipynb #ccb45e32
 def is_vae(model: nn.Module) -> bool:

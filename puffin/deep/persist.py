@@ -47,7 +47,10 @@ def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
               ) -> Path:
     "Write `model`'s class, config and weights (and optionally its training history) to `path`."
     kind = type(model).__name__
-    if _MODELS.get(kind) is not type(model): raise TypeError(f"`model` must be a puffin VAE or Autoencoder, got {kind}; save a plain module with torch.save(model.state_dict(), path)")
+    if _MODELS.get(kind) is not type(model):
+        how = ("save it with `puffin.deep.generative.save_generative`" if kind in ('LikelihoodVAE', 'ConditionalVAE')
+               else "save a plain module with torch.save(model.state_dict(), path)")
+        raise TypeError(f"`model` must be a puffin VAE or Autoencoder, got {kind}; {how}")
     return _write_payload(model, path, 'puffin-model', history=json.dumps(history) if history is not None else None)
 
 # %% ../../nbs/api/05_persist.ipynb #60fdc4a4
@@ -95,7 +98,7 @@ def save_scaler(scaler, # a fitted sklearn `StandardScaler`
     "Write a fitted `StandardScaler`'s statistics to `path` (tensors, no pickle)."
     if not hasattr(scaler, 'n_features_in_'): raise ValueError("`scaler` is not fitted: call scaler.fit(X) first")
     fields = {f: torch.as_tensor(getattr(scaler, f)) for f in _SCALER_FIELDS if getattr(scaler, f, None) is not None}
-    return _save(path, 'puffin-scaler', fields=fields, n_samples_seen=torch.as_tensor(scaler.n_samples_seen_),
+    return _save(path, 'puffin-scaler', fields=fields, n_features_in=int(scaler.n_features_in_), n_samples_seen=torch.as_tensor(scaler.n_samples_seen_),
                  with_mean=scaler.with_mean, with_std=scaler.with_std, columns=[str(c) for c in getattr(scaler, 'feature_names_in_', [])])
 
 def load_scaler(path: str|Path): # a file written by `save_scaler`
@@ -105,6 +108,6 @@ def load_scaler(path: str|Path): # a file written by `save_scaler`
     s = StandardScaler(with_mean=d['with_mean'], with_std=d['with_std'])
     for f, v in d['fields'].items(): setattr(s, f, v.numpy())
     s.n_samples_seen_ = d['n_samples_seen'].numpy() if d['n_samples_seen'].ndim else int(d['n_samples_seen'])
-    s.n_features_in_ = len(next(iter(d['fields'].values())))
+    s.n_features_in_ = d['n_features_in'] if 'n_features_in' in d else len(next(iter(d['fields'].values())))   # older files: from the statistics
     if d['columns']: s.feature_names_in_ = np.array(d['columns'], dtype=object)
     return s

@@ -4,14 +4,14 @@
 
 # %% ../../nbs/api/02_training.ipynb #76c0a4d8
 from __future__ import annotations
-import math
+import math, numbers
 from contextlib import contextmanager, nullcontext
 import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .model import VAE, is_vae, eval_mode
+from .model import VAE, is_vae, eval_mode, _positive_int
 from .loss import vae_loss
 from .fastpath import FastEngine, fast_path_reason
 from .engine import model_loss, AutogradEngine
@@ -38,16 +38,19 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
               dtype: torch.dtype=torch.float32, # dtype of the result
              ) -> Tensor:
     "`X` as a checked 2-D floating tensor: finite, numeric, with `width` columns."
-    if hasattr(X, 'dtypes') and hasattr(X, 'to_numpy'):
+    if hasattr(X, 'dtypes') and hasattr(X, 'to_numpy') and getattr(X, 'ndim', 2) == 2:   # a DataFrame (a Series goes the numpy way)
         if bad := _non_numeric_columns(X): raise TypeError(f"`{name}` has non-numeric columns {bad}: drop them or set them as the index")
         X = X.to_numpy()
     if not isinstance(X, Tensor):
         X = np.asarray(X)
         if not _is_numeric(X.dtype): raise TypeError(f"`{name}` must be numeric, got dtype {X.dtype}")
-        X = torch.from_numpy(np.ascontiguousarray(X))
+        X = np.ascontiguousarray(X)
+        X = torch.from_numpy(X if X.flags.writeable else X.copy())   # pandas' copy-on-write arrays are read-only; torch wants its own
     if X.dtype in (torch.float16, torch.bfloat16): raise TypeError(f"`{name}` is {X.dtype}: too coarse for training; cast it to float32 first")
     if X.is_complex(): raise TypeError(f"`{name}` must be real-valued, got {X.dtype}")
-    if X.ndim != 2: raise ValueError(f"`{name}` must be 2-D (rows x features), got shape {tuple(X.shape)}")
+    if X.ndim != 2:
+        hint = ": one row? pass it as X.reshape(1, -1) or df.iloc[[i]]; one feature? X.reshape(-1, 1)" if X.ndim == 1 else ""
+        raise ValueError(f"`{name}` must be 2-D (rows x features), got shape {tuple(X.shape)}{hint}")
     if width is not None and X.shape[1] != width: raise ValueError(f"`{name}` has {X.shape[1]} features but the model expects {width}")
     if X.shape[0] < min_rows: raise ValueError(f"`{name}` has {X.shape[0]} rows; at least {min_rows} needed")
     X = X.to(dtype)
@@ -126,12 +129,24 @@ class AETrainer:
 # %% ../../nbs/api/02_training.ipynb #19b3c951
 _HISTORY_KEYS = ('train_loss', 'train_recon', 'train_kl', 'val_loss', 'val_recon', 'val_kl')
 
-def _check_fit_args(epochs, lr, batch_size, patience) -> None:
-    "Fail clearly on non-positive sizes or rates."
-    for name, v in (('epochs', epochs), ('batch_size', batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"`{name}` must be a positive int, got {v!r}")
-    if not (isinstance(lr, (int, float)) and 0 < lr < math.inf): raise ValueError(f"`lr` must be a positive number, got {lr!r}")
-    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1): raise ValueError(f"`patience` must be a positive int or None, got {patience!r}")
+def _is_real(v) -> bool:
+    "Whether `v` is a real number, Python's or numpy's, and not a bool."
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+def _check_fit_args(epochs, lr, batch_size, patience, min_delta=0.0, threads=None) -> None:
+    "Fail clearly on non-positive sizes or rates (numpy numbers are numbers)."
+    _positive_int(epochs, 'epochs'); _positive_int(batch_size, 'batch_size')
+    if not (_is_real(lr) and 0 < lr < math.inf): raise ValueError(f"`lr` must be a positive number, got {lr!r}")
+    if patience is not None: _positive_int(patience, 'patience')
+    if not (_is_real(min_delta) and 0 <= min_delta < math.inf): raise ValueError(f"`min_delta` must be a finite number >= 0, got {min_delta!r}")
+    if threads is not None: _positive_int(threads, 'threads')
+
+def _train_dtype(model: nn.Module) -> torch.dtype:
+    "The dtype `fit` gives the data: the model's, float32 or float64."
+    p = next(model.parameters(), None)
+    dtype = torch.float32 if p is None else p.dtype
+    if dtype not in (torch.float32, torch.float64): raise TypeError(f"`model` has {dtype} parameters; fit trains float32 or float64 models (for bf16 use amp=True on a float32 model)")
+    return dtype
 
 def _record(history: dict, prefix: str, parts: Tensor) -> None:
     "Append the (loss, recon, KL) numbers of one epoch to `history`."
@@ -181,9 +196,9 @@ def fit(self: AETrainer,
         amp: bool=False, # mixed precision: bf16 autocast for the forward pass, loss and KL summed in fp32 (autograd engine)
        ) -> dict:
     "Train `model` on `X`; return the per-epoch history of the loss and its reconstruction and KL parts."
-    _check_fit_args(epochs, lr, batch_size, patience)
+    _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
     with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
-        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1).to(self.device)
+        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(self.device)
         model.to(self.device)
         ddp = distributed.launched_by_torchrun()
         with distributed.process_group(self.device) if ddp else nullcontext():
@@ -228,6 +243,6 @@ def extract_features(self: AETrainer,
                      X, # rows to encode: numpy array, torch tensor or DataFrame
                     ) -> np.ndarray:
     "Latent features of each row: the posterior mean `mu` for a VAE (deterministic), the code `z` otherwise."
-    X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None)).to(self.device)
+    X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=_train_dtype(model)).to(self.device)
     with eval_mode(model): z = model.encode(X)
     return (z[0] if isinstance(z, tuple) else z).cpu().numpy()
