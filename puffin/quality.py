@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
@@ -99,6 +99,11 @@ def portfolio_tail_metrics(real, # real returns, rows x assets
     return out
 
 # %% ../nbs/api/11_quality.ipynb #0a8fe641
+def _copy_groups(X: np.ndarray) -> np.ndarray|None:
+    "Group ids that put identical rows together (a real row and its exact copy), or None when every row is unique."
+    _, ids = np.unique(X, axis=0, return_inverse=True)
+    return None if ids.max() + 1 == len(X) else ids.ravel()
+
 def discriminator_auc(real, # real returns, rows x assets
                       synthetic, # synthetic returns with the same columns
                       seed: int=0, # seeds subsampling, folds and the classifier
@@ -109,13 +114,17 @@ def discriminator_auc(real, # real returns, rows x assets
     "Cross-validated ROC AUC of a classifier separating real (1) from synthetic (0) rows: mean, std and rows per class."
     r, s, _ = _pair(real, synthetic)
     n = min(len(r), len(s), max_rows)
+    if max_rows < 2 * n_splits: raise ValueError(f"`max_rows` must be at least {2 * n_splits} for {n_splits}-fold CV, got {max_rows}")
     if n < 2 * n_splits: raise ValueError(f"`real` and `synthetic` need at least {2 * n_splits} rows each for {n_splits}-fold CV, got {n}")
     rng = np.random.default_rng(seed)
     X = np.vstack([r[rng.choice(len(r), n, replace=False)], s[rng.choice(len(s), n, replace=False)]])
     y = np.r_[np.ones(n), np.zeros(n)]
     clf = HistGradientBoostingClassifier(max_iter=max_iter, early_stopping=False, random_state=seed)
+    groups = _copy_groups(X)   # a copy and its original share a fold: otherwise the classifier meets the copy's twin, labelled the other way
+    cv = (StratifiedKFold(n_splits, shuffle=True, random_state=seed) if groups is None else
+          StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed))
     with threadpool_limits(1, user_api='openmp'):  # small data: one thread is faster and immune to CPU contention
-        auc = cross_val_score(clf, X, y, cv=StratifiedKFold(n_splits, shuffle=True, random_state=seed), scoring='roc_auc')
+        auc = cross_val_score(clf, X, y, groups=groups, cv=cv, scoring='roc_auc')
     return dict(disc_auc=float(auc.mean()), disc_auc_std=float(auc.std()), disc_rows=n)
 
 # %% ../nbs/api/11_quality.ipynb #08db25db
@@ -134,6 +143,7 @@ def dcr_metrics(synthetic, # synthetic returns, rows x assets
     # recompute the distance to the nearest row exactly: the fast search formula leaves ~1e-7 on exact copies
     ds = np.linalg.norm(s - t[nn.kneighbors(s, return_distance=False)[:, 0]], axis=1)
     dh = np.linalg.norm(h - t[nn.kneighbors(h, return_distance=False)[:, 0]], axis=1)
+    if np.median(dh) == 0: raise ValueError("`holdout` rows sit on training rows (median distance 0): the memorisation check needs days the generator never saw")
     return dict(dcr_synthetic=float(np.median(ds)), dcr_holdout=float(np.median(dh)),
                 dcr_ratio=float(np.median(ds) / np.median(dh)), exact_copies=float((ds < copy_tol).mean()))
 
@@ -144,7 +154,7 @@ def gaussian_baseline(train, # training returns, rows x assets
                      ) -> np.ndarray:
     "`n` rows from the multivariate normal with the training mean and covariance."
     x, _ = _as_2d(train, 'train')
-    if n < 1: raise ValueError(f"`n` must be a positive number of rows, got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"`n` must be a positive int (rows), got {n!r}")
     cov = np.atleast_2d(np.cov(x, rowvar=False))
     return np.random.default_rng(seed).multivariate_normal(x.mean(0), cov, size=n)
 
@@ -155,7 +165,7 @@ def bootstrap_baseline(train, # training returns, rows x assets
                       ) -> np.ndarray:
     "`n` training rows drawn with replacement (whole rows, so cross-asset dependence is kept)."
     x, _ = _as_2d(train, 'train')
-    if n < 1: raise ValueError(f"`n` must be a positive number of rows, got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"`n` must be a positive int (rows), got {n!r}")
     return x[np.random.default_rng(seed).integers(0, len(x), size=n)]
 
 # %% ../nbs/api/11_quality.ipynb #7c7bf759
