@@ -12,6 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+from .data import _column_difference
 
 # %% auto #0
 __all__ = ['per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics', 'discriminator_auc', 'dcr_metrics',
@@ -43,10 +44,15 @@ def _pair(real, synthetic, # the two samples to compare
     "Validated arrays of `real` and `synthetic` plus shared column names; raise if the columns differ."
     (r, rc), (s, sc) = _as_2d(real, names[0]), _as_2d(synthetic, names[1])
     if r.shape[1] != s.shape[1]: raise ValueError(f"`{names[1]}` has {s.shape[1]} columns, `{names[0]}` has {r.shape[1]}")
-    if rc is not None and sc is not None and rc != sc: raise ValueError(f"`{names[1]}` columns {sc[:4]}... differ from `{names[0]}` columns {rc[:4]}...")
+    if rc is not None and sc is not None and rc != sc: raise ValueError(f"`{names[1]}` " + _column_difference(sc, rc, f"`{names[0]}`'s"))
     return r, s, rc or sc or [f'asset_{i}' for i in range(r.shape[1])]
 
 # %% ../nbs/api/11_quality.ipynb #5ba75da6
+def _check_no_constant(x: np.ndarray, cols: list, name: str) -> None:
+    "Fail clearly when a column of `x` is constant: its volatility ratio, kurtosis and tails would be 0/0."
+    flat = np.ptp(x, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(x).max(0))
+    if flat.any(): raise ValueError(f"`{name}` has constant columns {[c for c, f in zip(cols, flat) if f][:5]}: their ratios and tails are undefined; drop them")
+
 def _var(x: np.ndarray, level: float) -> np.ndarray:
     "Historical Value-at-Risk per column, as a positive loss."
     return -np.quantile(x, level, axis=0)
@@ -62,6 +68,7 @@ def per_asset_metrics(real, # real returns, rows x assets
                      ) -> pd.DataFrame:
     "One row per asset: KS statistic, Wasserstein distance, volatilities, excess kurtosis, VaR 1%/5% and ES 1%."
     r, s, cols = _pair(real, synthetic)
+    _check_no_constant(r, cols, 'real')
     out = pd.DataFrame(index=pd.Index(cols, name='asset'))
     out['ks'] = [stats.ks_2samp(r[:, j], s[:, j]).statistic for j in range(r.shape[1])]
     out['wasserstein'] = [stats.wasserstein_distance(r[:, j], s[:, j]) for j in range(r.shape[1])]

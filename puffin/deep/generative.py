@@ -18,7 +18,7 @@ from scipy import stats
 from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload
-from ..quality import _pair, _var, _es, compare_generators
+from ..quality import _pair, _var, _es, _check_no_constant, compare_generators
 from ..data import _check_columns
 
 # %% auto #0
@@ -437,7 +437,9 @@ def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
     if k < 2 or k >= len(a): raise ValueError(f"`tail`={tail} keeps {k} of {len(a)} rows; need at least 2 and fewer than all")
     s = -np.sort(-np.abs(a), axis=0)
     if (s[k] <= 0).any(): raise ValueError("the (k+1)-th largest |x| is 0 in some column: too many zeros for a Hill estimate")
-    return 1.0 / np.log(s[:k] / s[k]).mean(0)
+    mean_log = np.log(s[:k] / s[k]).mean(0)
+    if (mean_log <= 0).any(): raise ValueError(f"the {k + 1} largest |x| are all equal in some column (ties or a constant column): no tail to estimate")
+    return 1.0 / mean_log
 
 # %% ../../nbs/api/07_generative.ipynb #4b930213
 def tail_metrics(real, # real returns, rows x assets
@@ -447,6 +449,7 @@ def tail_metrics(real, # real returns, rows x assets
                 ) -> pd.DataFrame:
     "Per asset and for the equal-weight portfolio (last row): vol ratio, excess kurtosis, Hill tail index, VaR and ES, and relative errors |synthetic/real - 1|."
     r, s, cols = _pair(real, synthetic)
+    _check_no_constant(r, cols, 'real')
     r, s = np.c_[r, r.mean(1)], np.c_[s, s.mean(1)]
     out = pd.DataFrame(index=pd.Index(cols + ['EW portfolio'], name='asset'))
     out['vol_ratio'] = s.std(0, ddof=1) / r.std(0, ddof=1)
@@ -620,6 +623,7 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     if len(history) < L: raise ValueError(f"`history` has {len(history)} days; the condition needs at least {L}")
     if history.shape[1] != model.data_dim: raise ValueError(f"`history` has {history.shape[1]} columns, the model generates {model.data_dim}")
     _check_columns(history, scaler, 'history')   # the same assets, in the scaler's order
+    if not np.isfinite(history.to_numpy(np.float64)[-L:]).all(): raise ValueError(f"`history` holds NaN or inf in its last {L} days, which set the first condition")
     nc = len(windows) + len(asset_windows) * model.data_dim
     if nc != model.cond_dim: raise ValueError(f"windows {tuple(windows)} and asset_windows {tuple(asset_windows)} give {nc} condition columns, the model expects {model.cond_dim}")
     mean = np.zeros(nc) if cond_mean is None else np.asarray(cond_mean, dtype=np.float64).reshape(-1)
