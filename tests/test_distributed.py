@@ -44,7 +44,7 @@ if is_main_process(): print('RESULT ' + json.dumps(out))
 """
 
 def test_torchrun_tiny_shards(tmp_path):
-    "A validation set smaller than the number of ranks still gives a finite loss; one training row for two ranks is a clear error."
+    "A validation set smaller than the number of ranks gives a finite loss; one training row for two ranks is a clear error; two fits in one script do not hang."
     (tmp_path/'tiny.py').write_text(TINY)
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(tmp_path/'tiny.py')]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ | {'OMP_NUM_THREADS': '1'})

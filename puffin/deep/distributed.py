@@ -4,7 +4,7 @@
 
 # %% ../../nbs/api/06_distributed.ipynb #84dda308
 from __future__ import annotations
-import os
+import atexit, os
 from contextlib import contextmanager
 import torch
 import torch.distributed as dist
@@ -33,14 +33,21 @@ def is_main_process() -> bool:
     return int(os.environ.get('RANK', '0')) == 0
 
 # %% ../../nbs/api/06_distributed.ipynb #b1dcc03d
+def _leave_process_group() -> None:
+    "Leave the job's process group (at interpreter exit)."
+    if dist.is_initialized(): dist.destroy_process_group()
+
 @contextmanager
 def process_group(device: torch.device):
-    "Join the `torchrun` job's process group (gloo on CPU, NCCL on CUDA) for the block, and leave it afterwards."
-    if dist.is_initialized(): yield; return
-    if device.type == 'cuda': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
-    dist.init_process_group(backend='nccl' if device.type == 'cuda' else 'gloo')
-    try: yield
-    finally: dist.destroy_process_group()
+    "Be in the `torchrun` job's process group (gloo on CPU, NCCL on CUDA) for the block: joined on first use, kept for later fits, left at exit."
+    backend = 'nccl' if device.type == 'cuda' else 'gloo'
+    if not dist.is_initialized():   # leaving and re-joining within one process races on the job's store: a second fit could hang
+        if device.type == 'cuda': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
+        dist.init_process_group(backend=backend)
+        atexit.register(_leave_process_group)
+    elif dist.get_backend() != backend and dist.get_world_size() > 1:
+        raise ValueError(f"this process is in the job's {dist.get_backend()} group; a fit on {device.type} needs {backend}: one device kind per torchrun job")
+    yield
 
 # %% ../../nbs/api/06_distributed.ipynb #8e0b39fb
 def shared_seed(seed: int|None, device: torch.device) -> int:
