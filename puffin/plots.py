@@ -22,13 +22,15 @@ def plot_history(history: dict, # from `AETrainer.fit`
                  parts: bool=True, # also draw the reconstruction and KL parts
                 ):
     "Training and validation loss per epoch, with the reconstruction and KL parts as thinner lines."
+    if not isinstance(history, dict) or not history.get('train_loss'):
+        got = 'None (was the model saved without one?)' if history is None else f"{type(history).__name__} without 'train_loss'"
+        raise ValueError(f"`history` must be the dict `AETrainer.fit` returns, with a 'train_loss' list; got {got}")
     fig, ax = _fig_ax(ax)
     for split, ls in (('train', '-'), ('val', '--')):
         if not history.get(f'{split}_loss'): continue
         ax.plot(history[f'{split}_loss'], ls, color='C0', label=f'{split} loss')
-        if parts:
-            ax.plot(history[f'{split}_recon'], ls, color='C1', lw=1, label=f'{split} reconstruction')
-            ax.plot(history[f'{split}_kl'], ls, color='C2', lw=1, label=f'{split} KL')
+        for part, color, name in (('recon', 'C1', 'reconstruction'), ('kl', 'C2', 'KL')):
+            if parts and history.get(f'{split}_{part}'): ax.plot(history[f'{split}_{part}'], ls, color=color, lw=1, label=f'{split} {name}')
     ax.set(xlabel='epoch', ylabel='loss per row', title=f"Training ({history.get('path', '?')} path)")
     ax.legend(fontsize='small')
     return fig, ax
@@ -41,7 +43,11 @@ def plot_cross_sections(rows, # rows x assets: each row one day's returns across
                         title: str='Cross-sections', # axes title
                        ):
     "One line per row across the assets, coloured from first to last (e.g. along a latent path)."
-    rows = np.asarray(rows.detach().cpu() if hasattr(rows, 'detach') else rows)
+    if labels is None and hasattr(rows, 'columns'): labels = [str(c) for c in rows.columns]   # a DataFrame names its assets
+    rows = np.asarray(rows.detach().cpu() if hasattr(rows, 'detach') else rows, dtype=np.float64)
+    if rows.ndim == 1: rows = rows[None]                                                     # one day (e.g. `sample(1)[0]`)
+    if rows.ndim != 2: raise ValueError(f"`rows` must be rows x assets, got shape {rows.shape}")
+    if labels is not None and len(labels) != rows.shape[1]: raise ValueError(f"`labels` has {len(labels)} names for {rows.shape[1]} assets")
     fig, ax = _fig_ax(ax, figsize=(8, 3.5))
     colors = plt.get_cmap(cmap)(np.linspace(0, 1, len(rows)))
     for r, c in zip(rows, colors): ax.plot(r, color=c, marker='.', lw=1)

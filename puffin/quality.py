@@ -246,8 +246,10 @@ def _asset_index(assets, # None, or asset names / column positions
         if isinstance(a, str):
             if a not in cols: raise ValueError(f"`assets`: unknown asset {a!r}; choose from {cols}")
             out.append(cols.index(a))
-        elif 0 <= int(a) < len(cols): out.append(int(a))
+        elif isinstance(a, bool) or not isinstance(a, (int, np.integer)): raise ValueError(f"`assets`: {a!r} is neither an asset name nor a column position")
+        elif 0 <= a < len(cols): out.append(int(a))
         else: raise ValueError(f"`assets`: position {a} out of range for {len(cols)} columns")
+    if not out: raise ValueError("`assets` is empty: name at least one asset (or None for the first few)")
     return out
 
 # %% ../nbs/api/11_quality.ipynb #32632667
@@ -274,6 +276,7 @@ def plot_marginals(real, # real returns, rows x assets
     "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)
     idx = _asset_index(assets, cols)
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1: raise ValueError(f"`bins` must be a positive int, got {bins!r}")
     fig, axes = _axes(ax, len(idx))
     for a, j in zip(axes, idx):
         edges = np.linspace(*np.quantile(np.r_[r[:, j], s[:, j]], [0.001, 0.999]), bins + 1)
@@ -293,6 +296,7 @@ def plot_qq(real, # real returns, rows x assets
     import matplotlib.pyplot as plt
     r, s, cols = _pair(real, synthetic)
     if asset is None: x, y, title = r.mean(1), s.mean(1), 'equal-weight portfolio'
+    elif not isinstance(asset, (str, int, np.integer)): raise ValueError(f"`asset` must be one asset name or position, got {asset!r}")
     else: j = _asset_index(asset, cols)[0]; x, y, title = r[:, j], s[:, j], cols[j]
     p = 1 / (1 + np.exp(-np.linspace(-np.log(999), np.log(999), 201)))  # 0.001 .. 0.999, logit-spaced
     qx, qy = np.quantile(x, p), np.quantile(y, p)

@@ -10,7 +10,8 @@ import torch
 import ipywidgets as W
 import matplotlib.pyplot as plt
 from IPython.display import display
-from .deep.model import VAE
+import math
+from .deep.model import VAE, eval_mode
 
 # %% auto #0
 __all__ = ['LatentExplorer', 'PathExplorer']
@@ -19,7 +20,7 @@ __all__ = ['LatentExplorer', 'PathExplorer']
 class _Explorer:
     "Base of the explorers: decode `self.latent()` and redraw whenever a control changes."
     def __init__(self, model: VAE, controls: list, labels=None, unscale: Callable|None=None):
-        self.model, self.controls, self.labels, self.unscale = model.eval(), controls, labels, unscale
+        self.model, self.controls, self.labels, self.unscale = model, controls, labels, unscale   # the caller's train/eval mode is left alone
         self.out, self.redraws = W.Output(), 0
         for c in controls: c.observe(lambda change: self.refresh(), names='value')
         self.widget = W.HBox([W.VBox(controls), self.out])
@@ -30,7 +31,8 @@ class _Explorer:
     def refresh(self):
         "Recompute `z` and `decoded` from the controls and redraw the figure into the output area."
         self.z = self.latent()
-        with torch.no_grad(): row = self.model.decode(self.z[None]).numpy()
+        p = next(self.model.parameters())   # decode on the model's device, in its dtype (float64 models too)
+        with eval_mode(self.model): row = self.model.decode(self.z[None].to(p.device, p.dtype)).cpu().numpy()
         self.decoded = (self.unscale(row) if self.unscale is not None else row)[0]
         self.redraws += 1
         with self.out:
@@ -57,10 +59,12 @@ class LatentExplorer(_Explorer):
                  z0=None, # starting latent point (default: the prior mean, zeros)
                  labels: Sequence[str]|None=None, # asset names for the x axis
                  unscale: Callable|None=None, # maps decoded rows back to returns, e.g. `scaler.inverse_transform`
-                 limit: float=3.0, # sliders run from -limit to +limit (prior standard deviations)
+                 limit: float=3.0, # sliders run from -limit to +limit (prior standard deviations), widened to reach `z0`
                 ):
         z0 = torch.zeros(model.latent_dim) if z0 is None else torch.as_tensor(z0, dtype=torch.float32).flatten()
         if z0.shape != (model.latent_dim,): raise ValueError(f"`z0` must have {model.latent_dim} values, got {tuple(z0.shape)}")
+        if not 0 < limit < math.inf: raise ValueError(f"`limit` must be a positive number, got {limit!r}")
+        limit = max(float(limit), math.ceil(float(z0.abs().max()) * 10) / 10)   # a slider clamps its value: a crash day's mu can sit at 8
         sliders = [W.FloatSlider(value=float(v), min=-limit, max=limit, step=0.05, description=f'z{i}', continuous_update=False)
                    for i, v in enumerate(z0)]
         super().__init__(model, sliders, labels, unscale)

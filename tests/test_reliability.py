@@ -72,3 +72,11 @@ def test_divergence_names_epoch_and_keeps_finite_weights():
     with pytest.raises(TrainingDiverged, match=r'epoch \d+.*lower `lr`'):
         AETrainer('cpu').fit(vae, DAYS.to_numpy() * 1e30, epochs=3, lr=1.0, seed=0)
     assert all(torch.isfinite(p).all() for p in vae.parameters())
+    assert not vae.training, "a failed fit left the model in train mode (dropout on)"
+
+def test_early_stop_ends_with_a_full_progress_bar(capsys):
+    "Early stopping is a normal end: the terminal bar ends at epochs_run/epochs_run (a short bar reads as an error; red in a notebook)."
+    h = AETrainer('cpu').fit(VAE(4, 2, hidden_dims=[8]), DAYS.to_numpy(), epochs=200, patience=1, min_delta=10.0, verbose=True, seed=0)
+    n = h['epochs_run']
+    assert h['stopped_early'] and n < 200
+    assert f"| {n}/{n} " in capsys.readouterr().err

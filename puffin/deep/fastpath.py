@@ -223,6 +223,10 @@ def _plan(self: FastEngine, N: int, d: int, bs: int):
     self._epochs = {key: ep}   # keep one epoch layout (the training set's)
     return ep
 
+def _flushing_denormals() -> bool:
+    "Whether denormal floats are flushed to zero now (torch has a setter, no getter: a tiny denormal times 1 tells)."
+    return float(torch.tensor([1e-39]) * 1.0) == 0.0
+
 @patch
 def _mode(self: FastEngine, training: bool) -> None:
     "`model.train()` / `model.eval()` without the recursive walk: the flag on every module, set directly."
@@ -251,10 +255,11 @@ def train_epoch(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
         for m in ep['masks'].values(): m.bernoulli_(1 - self.p).mul_(1 / (1 - self.p))  # every dropout mask
         for B in self._bufs.values(): B.racc.zero_()
         step = self._step
+        was = _flushing_denormals()
         torch.set_flush_denormal(True)                          # denormal floats are slow on x86; flush them to 0
         try:
             for st in ep['steps']: step(*st)
-        finally: torch.set_flush_denormal(False)
+        finally: torch.set_flush_denormal(was)                  # the caller's setting back
         return self._parts(sum(B.racc.sum() for B in self._bufs.values()), ep['O'], ep['S'], N)
 
 @patch
@@ -276,9 +281,24 @@ def evaluate(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
         return tot / N if tot is not None else torch.full((3,), float('nan'))   # no rows: 0/0, as autograd's
 
 @patch
+def _check_step_args(self: FastEngine, x, eps, masks) -> None:
+    "Fail clearly on a batch, noise or dropout masks that do not fit the model (the step writes into fixed-shape buffers)."
+    d = self.kinds[0][1]
+    if not (isinstance(x, Tensor) and x.dtype == torch.float32 and x.ndim == 2 and x.shape[1] == d and len(x) > 0):
+        raise ValueError(f"`x` must be a non-empty float32 tensor of shape (n, {d}), got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+    if not torch.isfinite(x).all(): raise ValueError("`x` contains NaN or inf")
+    n = len(x)
+    if self.vae and eps is not None and tuple(eps.shape) != (n, self.k): raise ValueError(f"`eps` must have shape ({n}, {self.k}), got {tuple(eps.shape)}")
+    if masks is not None:
+        if set(masks) != set(self.drop): raise ValueError(f"`masks` needs one mask for each dropout layer {self.drop}, got layers {sorted(masks)}")
+        for j, m in masks.items():
+            if tuple(m.shape) != (n, self.kinds[j][2]): raise ValueError(f"`masks[{j}]` must have shape ({n}, {self.kinds[j][2]}), got {tuple(m.shape)}")
+
+@patch
 @torch.inference_mode()
 def step(self: FastEngine, x: Tensor, eps: Tensor|None=None, masks: dict|None=None) -> Tensor:
     "One training step on the batch `x`, with optional injected `eps` (n, k) and dropout `masks` {layer: (n, width)} (scaled by 1/(1-p)); returns its (loss, recon, KL)."
+    self._check_step_args(x, eps, masks)
     self._mode(True)
     n, d = x.shape; k = self.k
     B = self._buffers(n)

@@ -17,15 +17,27 @@ from .distributed import is_main_process, world_size
 __all__ = ['synthetic_workload', 'main']
 
 # %% ../../nbs/api/06a_launch.ipynb #3d79d7db
+def _checked(convert, ok, what: str):
+    "An argparse `type` that converts a flag's text and refuses values outside `ok` with a usage error naming the flag."
+    def f(text: str):
+        try: v = convert(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not ok(v): raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return v
+    return f
+
+_count = _checked(int, lambda v: v >= 1, 'a positive int')
+
 def _parse_args(argv=None) -> argparse.Namespace:
     "Command-line options of the entry point."
-    p = argparse.ArgumentParser(prog='python -m puffin.deep.launch', description='Train a VAE on a synthetic workload, data-parallel under torchrun.')
-    p.add_argument('--rows', type=int, default=200_000); p.add_argument('--features', type=int, default=100)
-    p.add_argument('--latent', type=int, default=20); p.add_argument('--hidden', type=int, nargs='*', default=[256, 128])
-    p.add_argument('--epochs', type=int, default=3); p.add_argument('--batch-size', type=int, default=256)
-    p.add_argument('--lr', type=float, default=1e-3); p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--validation-split', type=float, default=0.2, help='fraction of rows held out for the validation loss')
-    p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=int, default=None)
+    p = argparse.ArgumentParser(prog='python -m puffin.deep.launch', description='Train a VAE on a synthetic workload, data-parallel under torchrun.',
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--rows', type=_count, default=200_000); p.add_argument('--features', type=_count, default=100)
+    p.add_argument('--latent', type=_count, default=20); p.add_argument('--hidden', type=_count, nargs='*', default=[256, 128])
+    p.add_argument('--epochs', type=_count, default=3); p.add_argument('--batch-size', type=_count, default=256)
+    p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
+    p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=_count, default=None)
     p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
     p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
     return p.parse_args(argv)

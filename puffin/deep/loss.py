@@ -21,10 +21,16 @@ def reconstruction_loss(recon: Tensor, # decoder output, shape (n, d)
     return (recon - x).pow(2).sum()
 
 # %% ../../nbs/api/01_loss.ipynb #2711677a
+def _check_latents(mu: Tensor, log_var: Tensor) -> None:
+    "Fail clearly unless `mu` and `log_var` are (rows, latent) tensors of one shape (a broadcast would give a wrong KL silently)."
+    if not (isinstance(mu, Tensor) and isinstance(log_var, Tensor)): raise TypeError(f"`mu` and `log_var` must be torch tensors, got {type(mu).__name__} and {type(log_var).__name__}")
+    if mu.ndim != 2 or mu.shape != log_var.shape: raise ValueError(f"`mu` {tuple(mu.shape)} and `log_var` {tuple(log_var.shape)} must both be (rows, latent)")
+
 def kl_elementwise(mu: Tensor, # latent means, shape (n, k)
                    log_var: Tensor, # latent log-variances, shape (n, k)
                   ) -> Tensor:
     "KL(N(mu, sigma^2) || N(0, 1)) for every row and latent dimension, shape (n, k)."
+    _check_latents(mu, log_var)
     return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp())
 
 # %% ../../nbs/api/01_loss.ipynb #1e3e343f
@@ -55,6 +61,9 @@ def vae_loss_parts(recon: Tensor, # decoder output, shape (n, d)
                    beta: float=1.0, # weight of the KL term
                   ) -> VAELossParts:
     "The chapter's loss `(recon + beta * kl) / n` together with its parts."
+    if x.ndim != 2: raise ValueError(f"`x` must be (rows, features), got shape {tuple(x.shape)}: a single row is x[None]")
+    if len(mu) != len(x): raise ValueError(f"`mu` has {len(mu)} rows, `x` has {len(x)}")
+    if not 0 <= float(beta) < float('inf'): raise ValueError(f"`beta` must be a finite number >= 0, got {beta!r}")
     n = x.size(0)
     rec, kl = reconstruction_loss(recon, x) / n, kl_divergence(mu, log_var) / n
     return VAELossParts(rec + beta * kl, rec, kl)

@@ -41,6 +41,14 @@ def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path
     "Write `model`'s class name, config and weights, plus `fields`, to `path` under the marker `fmt`."
     return _save(path, fmt, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields)
 
+def _history_json(history: dict) -> str:
+    "`history` as JSON text; numpy and torch numbers (a user's own entries) become plain ones, anything else is refused by name."
+    def plain(v):
+        if isinstance(v, (np.generic, torch.Tensor)) and getattr(v, 'ndim', 0) == 0: return v.item()
+        if isinstance(v, (np.ndarray, torch.Tensor)): return v.tolist()
+        raise TypeError(f"`history` holds a {type(v).__name__}, which a model file cannot store: keep numbers, strings, lists and dicts")
+    return json.dumps(history, default=plain)
+
 def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
                path: str|Path, # file to write (conventionally `.pt`)
                history: dict|None=None, # the training history from `AETrainer.fit`, kept beside the weights
@@ -51,7 +59,7 @@ def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
         how = ("save it with `puffin.deep.generative.save_generative`" if kind in ('LikelihoodVAE', 'ConditionalVAE')
                else "save a plain module with torch.save(model.state_dict(), path)")
         raise TypeError(f"`model` must be a puffin VAE or Autoencoder, got {kind}; {how}")
-    return _write_payload(model, path, 'puffin-model', history=json.dumps(history) if history is not None else None)
+    return _write_payload(model, path, 'puffin-model', history=None if history is None else _history_json(history))
 
 # %% ../../nbs/api/05_persist.ipynb #60fdc4a4
 def _read_payload(path: str|Path, # the file to read

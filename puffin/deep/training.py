@@ -197,22 +197,23 @@ def fit(self: AETrainer,
        ) -> dict:
     "Train `model` on `X`; return the per-epoch history of the loss and its reconstruction and KL parts."
     _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
-    with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
-        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(self.device)
-        model.to(self.device)
-        ddp = distributed.launched_by_torchrun()
-        with distributed.process_group(self.device) if ddp else nullcontext():
-            if ddp: seed, verbose = distributed.shared_seed(seed, self.device), verbose and distributed.is_main_process()
-            engine_cls = distributed.DDPEngine if ddp else _pick_engine(model, self.device, path, amp)
-            history = {k: [] for k in _HISTORY_KEYS} | dict(path=engine_cls.name, amp=amp, best_epoch=None, stopped_early=False, epochs_run=0)
-            with seeded(seed, self.device):
-                tr, va = split_indices(len(X), validation_split, chronological)
-                Xtr, Xva = X[tr.to(self.device)], X[va.to(self.device)]
-                engine = engine_cls(model, lr=lr, weight_decay=weight_decay, **(dict(amp=True) if amp else {}))
-                try: self._run(engine, Xtr, Xva, epochs, batch_size, history, verbose, patience, min_delta, restore_best, lr)
-                finally:
-                    if hasattr(engine, 'release'): engine.release()
-    model.eval()
+    try:
+        with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
+            X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(self.device)
+            model.to(self.device)
+            ddp = distributed.launched_by_torchrun()
+            with distributed.process_group(self.device) if ddp else nullcontext():
+                if ddp: seed, verbose = distributed.shared_seed(seed, self.device), verbose and distributed.is_main_process()
+                engine_cls = distributed.DDPEngine if ddp else _pick_engine(model, self.device, path, amp)
+                history = {k: [] for k in _HISTORY_KEYS} | dict(path=engine_cls.name, amp=amp, best_epoch=None, stopped_early=False, epochs_run=0)
+                with seeded(seed, self.device):
+                    tr, va = split_indices(len(X), validation_split, chronological)
+                    Xtr, Xva = X[tr.to(self.device)], X[va.to(self.device)]
+                    engine = engine_cls(model, lr=lr, weight_decay=weight_decay, **(dict(amp=True) if amp else {}))
+                    try: self._run(engine, Xtr, Xva, epochs, batch_size, history, verbose, patience, min_delta, restore_best, lr)
+                    finally:
+                        if hasattr(engine, 'release'): engine.release()
+    finally: model.eval()   # also when training fails (divergence, Ctrl-C): no dropout left switched on
     return history
 
 # %% ../../nbs/api/02_training.ipynb #f1049384
@@ -220,20 +221,25 @@ def fit(self: AETrainer,
 def _run(self: AETrainer, engine, Xtr, Xva, epochs, batch_size, history, verbose, patience, min_delta, restore_best, lr):
     "The epoch loop: train, validate, check for divergence, track the best epoch, stop early."
     best, best_state, waited = math.inf, None, 0
-    bar = tqdm(range(epochs), desc='epochs', disable=not verbose)  # tqdm.auto: a widget in a notebook, a text bar in a terminal
-    for epoch in bar:
-        snapshot = engine.snapshot()
-        parts = engine.train_epoch(Xtr, batch_size)
-        _check_finite(engine, parts, epoch, snapshot, lr)
-        _record(history, 'train', parts)
-        if len(Xva): _record(history, 'val', engine.evaluate(Xva, batch_size))
-        history['epochs_run'] = epoch + 1
-        monitored = history['val_loss' if len(Xva) else 'train_loss'][-1]
-        if verbose: bar.set_postfix(train=f"{history['train_loss'][-1]:.4f}", **({'val': f"{history['val_loss'][-1]:.4f}"} if len(Xva) else {}), refresh=False)  # drawn at tqdm's pace, not every epoch
-        if monitored < best - min_delta: best, waited, history['best_epoch'] = monitored, 0, epoch
-        else: waited += 1
-        if patience is not None and history['best_epoch'] == epoch: best_state = engine.snapshot()
-        if patience is not None and waited >= patience: history['stopped_early'] = True; break
+    bar = tqdm(total=epochs, desc='epochs', disable=not verbose)  # tqdm.auto: a widget in a notebook, a text bar in a terminal
+    try:
+        for epoch in range(epochs):
+            snapshot = engine.snapshot()
+            parts = engine.train_epoch(Xtr, batch_size)
+            _check_finite(engine, parts, epoch, snapshot, lr)
+            _record(history, 'train', parts)
+            if len(Xva): _record(history, 'val', engine.evaluate(Xva, batch_size))
+            history['epochs_run'] = epoch + 1
+            monitored = history['val_loss' if len(Xva) else 'train_loss'][-1]
+            if verbose: bar.set_postfix(train=f"{history['train_loss'][-1]:.4f}", **({'val': f"{history['val_loss'][-1]:.4f}"} if len(Xva) else {}), refresh=False)  # drawn at tqdm's pace
+            bar.update(1)
+            if monitored < best - min_delta: best, waited, history['best_epoch'] = monitored, 0, epoch
+            else: waited += 1
+            if patience is not None and history['best_epoch'] == epoch: best_state = engine.snapshot()
+            if patience is not None and waited >= patience: history['stopped_early'] = True; break
+    finally:
+        if history['stopped_early']: bar.total = bar.n   # early stopping is a normal end: a full bar, not a red one
+        bar.close()                                      # an error leaves it short (red in a notebook), as it should
     if best_state is not None and restore_best: engine.restore(best_state)
 
 # %% ../../nbs/api/02_training.ipynb #bad1c51d
