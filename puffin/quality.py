@@ -218,6 +218,7 @@ def compare_generators(real, # real returns to compare against, rows x assets
                       ) -> QualityReport:
     "Side-by-side report: a noise floor (half vs half of `real`), Gaussian and bootstrap baselines, then `generators`."
     r, cols = _as_2d(real, 'real')
+    if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
     generators = dict(generators or {})
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
