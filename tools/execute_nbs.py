@@ -31,8 +31,14 @@ def execute(nb_path: Path, slow: bool=False) -> float:
         os.chdir(nb_path.parent)
         shell.run_all(nb, exc_stop=True, preproc=_skip({'notest'} if slow else {'notest', 'slow'}))
     finally: os.chdir(cwd)
+    for cell in nb.cells:
+        if cell.cell_type == 'code': cell['outputs'] = [o for o in cell.outputs if not _empty(o)]
     write_nb(nb, nb_path)
     return time.time() - start
+
+def _empty(output) -> bool:
+    "A display or result with nothing to show (an object that displays itself, e.g. a widget, leaves one behind)."
+    return output.get('output_type') in ('display_data', 'execute_result') and not output.get('data')
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
