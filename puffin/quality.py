@@ -48,9 +48,17 @@ def _pair(real, synthetic, # the two samples to compare
     return r, s, rc or sc or [f'asset_{i}' for i in range(r.shape[1])]
 
 # %% ../nbs/api/11_quality.ipynb #5ba75da6
+def _flat(x: np.ndarray) -> np.ndarray:
+    "Per column (a scalar for a 1-D `x`): whether it is constant up to rounding."
+    return np.ptp(x, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(x).max(0))
+
+def _check_count(v, name: str) -> None:
+    "Fail clearly unless `v` is a positive integer (numpy's too, not a bool); `puffin.deep.model._positive_int`'s twin, kept here so this module needs no torch."
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"`{name}` must be a positive int, got {v!r}")
+
 def _check_no_constant(x: np.ndarray, cols: list, name: str) -> None:
     "Fail clearly when a column of `x` is constant: its volatility ratio, kurtosis and tails would be 0/0."
-    flat = np.ptp(x, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(x).max(0))
+    flat = _flat(x)
     if flat.any(): raise ValueError(f"`{name}` has constant columns {[c for c, f in zip(cols, flat) if f][:5]}: their ratios and tails are undefined; drop them")
 
 def _var(x: np.ndarray, level: float) -> np.ndarray:
@@ -161,7 +169,7 @@ def gaussian_baseline(train, # training returns, rows x assets
                      ) -> np.ndarray:
     "`n` rows from the multivariate normal with the training mean and covariance."
     x, _ = _as_2d(train, 'train')
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"`n` must be a positive int (rows), got {n!r}")
+    _check_count(n, 'n')
     cov = np.atleast_2d(np.cov(x, rowvar=False))
     return np.random.default_rng(seed).multivariate_normal(x.mean(0), cov, size=n)
 
@@ -172,7 +180,7 @@ def bootstrap_baseline(train, # training returns, rows x assets
                       ) -> np.ndarray:
     "`n` training rows drawn with replacement (whole rows, so cross-asset dependence is kept)."
     x, _ = _as_2d(train, 'train')
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"`n` must be a positive int (rows), got {n!r}")
+    _check_count(n, 'n')
     return x[np.random.default_rng(seed).integers(0, len(x), size=n)]
 
 # %% ../nbs/api/11_quality.ipynb #7c7bf759
@@ -277,7 +285,7 @@ def plot_marginals(real, # real returns, rows x assets
     "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)
     idx = _asset_index(assets, cols)
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1: raise ValueError(f"`bins` must be a positive int, got {bins!r}")
+    _check_count(bins, 'bins')
     fig, axes = _axes(ax, len(idx))
     for a, j in zip(axes, idx):
         edges = np.linspace(*np.quantile(np.r_[r[:, j], s[:, j]], [0.001, 0.999]), bins + 1)

@@ -18,7 +18,7 @@ from scipy import stats
 from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload
-from ..quality import _pair, _var, _es, _check_no_constant, compare_generators
+from ..quality import _pair, _var, _es, _flat, _check_no_constant, compare_generators
 from ..data import _check_columns
 
 # %% auto #0
@@ -505,7 +505,7 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
     from arch import arch_model
     x, cols = _pair(train, train)[0], None
     _positive_int(n, 'n')
-    if not (isinstance(burn, int) and burn >= 0): raise ValueError(f"`burn` must be an int >= 0, got {burn!r}")
+    if not (_is_int(burn) and burn >= 0): raise ValueError(f"`burn` must be an int >= 0, got {burn!r}")
     fits = [arch_model(100 * x[:, j], mean='Constant', vol='GARCH', p=1, q=1, dist='t').fit(disp='off') for j in range(x.shape[1])]
     P = np.array([[f.params['mu'], f.params['omega'], f.params['alpha[1]'], f.params['beta[1]'], f.params['nu']] for f in fits])
     mu, om, al, be, nu = P.T
@@ -563,7 +563,7 @@ def _per_path(returns, lags, stat) -> pd.DataFrame:
 
 def _check_varies(x: np.ndarray, what: str) -> None:
     "Fail clearly when `x` is constant up to rounding (its correlations would be 0/0, or rounding noise)."
-    if np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())): raise ValueError(f"{what}: the series is constant, so it has no correlations")
+    if _flat(x): raise ValueError(f"{what}: the series is constant, so it has no correlations")
 
 def _acf(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
     _check_varies(x, 'autocorrelation of |returns|')
