@@ -27,6 +27,7 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X: torch.Tensor, # scaled rows, float32, shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
+    X = X.to(next(model.parameters()).device)   # rows on the CPU score a CUDA model too
     with eval_mode(model):
         mu, log_var = model.encode(X)
         sse = (X - model.decode(mu)).double().pow(2).sum(1)

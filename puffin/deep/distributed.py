@@ -16,6 +16,7 @@ __all__ = ['launched_by_torchrun', 'world_size', 'is_main_process', 'process_gro
 
 # %% ../../nbs/api/06_distributed.ipynb #6c96400d
 from .engine import AutogradEngine, model_loss
+from .model import _seed_rngs
 
 # %% ../../nbs/api/06_distributed.ipynb #5088d965
 def launched_by_torchrun() -> bool:
@@ -65,7 +66,7 @@ class DDPEngine(AutogradEngine):
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.device = next(model.parameters()).device
         self.ddp = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
-        torch.manual_seed(torch.initial_seed() + 7919 * self.rank)  # different noise on each rank (inside fit's forked RNG)
+        _seed_rngs(torch.initial_seed() + 7919 * self.rank, self.device)  # different noise on each rank (inside fit's forked RNG)
 
     def _sum_over_ranks(self, total: Tensor, n: int) -> Tensor:
         "Per-row means over all ranks from each rank's summed parts and row count."

@@ -16,6 +16,7 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode
+from .training import seeded
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload
 from ..quality import _pair, _var, _es, _flat, _check_no_constant, compare_generators
@@ -96,8 +97,8 @@ def encode_means(model: VAE, # a (trained) VAE of any kind
                  log_var: bool=False, # also return the posterior log-variances
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
-    x = _rows(X)
-    with eval_mode(model): mu, lv = model.encode(x.to(next(model.parameters()).device))
+    p = next(model.parameters())
+    with eval_mode(model): mu, lv = model.encode(_rows(X).to(p.device, p.dtype))   # the model's device and dtype (float64 models too)
     return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
@@ -244,8 +245,7 @@ class LikelihoodVAE(VAE):
         _positive_int(n, 'n')
         if seed is not None and not _is_int(seed): raise ValueError(f"`seed` must be an int or None, got {seed!r}")
         c = self._sample_cond(n, cond)
-        with eval_mode(self), torch.random.fork_rng(devices=[], enabled=seed is not None):
-            if seed is not None: torch.manual_seed(int(seed))
+        with eval_mode(self), seeded(None if seed is None else int(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
             d = self.decoder_dist(self._latents(n, from_), c)
             return d.sample() if noise else d.mean
 
@@ -344,17 +344,17 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
                ) -> dict:
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
     _positive_int(n_samples, 'n_samples')
-    x = _rows(X)
+    p = next(model.parameters())
+    x = _rows(X).to(p.device, p.dtype)   # the model's device: a CUDA model scores CPU rows too
     _check_input(x, model.input_dim, 'X')
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
-    with eval_mode(model), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with eval_mode(model), seeded(seed, p.device):
         for xb in x.split(batch_size):
             data, c = split(xb)
             mu, log_var = model.encode(xb)
             std = torch.exp(0.5 * log_var)
-            z = mu + std * torch.randn(n_samples, *mu.shape)  # (S, n, k)
+            z = mu + std * torch.randn(n_samples, *mu.shape, dtype=mu.dtype, device=mu.device)  # (S, n, k)
             S, n, k = z.shape
             cc = None if c is None else c.repeat(S, 1)
             lp_x = _decoder_dist_any(model, z.reshape(S * n, k), cc).log_prob(data.repeat(S, 1)).view(S, n)
@@ -380,8 +380,7 @@ def kl_diagnostics(model: VAE, # a trained VAE of any kind
                    threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                   ) -> pd.DataFrame:
     "One row per latent dimension: mean KL (nats), variance of the posterior mean and whether the unit is active (collapse check)."
-    x = _rows(X)
-    with eval_mode(model): mu, log_var = model.encode(x)
+    mu, log_var = encode_means(model, X, log_var=True)   # on the CPU, whatever the model's device
     var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
     return pd.DataFrame(dict(kl=kl_elementwise(mu, log_var).mean(0).numpy(), mu_var=var.numpy(), active=(var > threshold).numpy()),
                         index=pd.Index(range(mu.shape[1]), name='latent_dim'))
@@ -633,8 +632,7 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     H = np.repeat(history.to_numpy(np.float64)[None, -L:], P, 0)  # (paths, L, assets): the trailing window, rolled forward
     out, conds = np.empty((P, n_days, model.data_dim)), np.empty((P, n_days, nc))
     sc_mean, sc_scale = np.asarray(scaler.mean_), np.asarray(scaler.scale_)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(int(seed), next(model.parameters()).device):
         for t in range(n_days):
             c = (_vol_cond_rows(H, windows, asset_windows) - mean) / std
             x = model.sample(P, from_=from_, cond=c.astype(np.float32)).double().cpu().numpy()

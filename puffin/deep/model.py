@@ -31,6 +31,15 @@ def _generator(seed, # an int (numpy ints too), a `torch.Generator`, or None
     if not _is_int(seed): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
     return torch.Generator(device=device).manual_seed(int(seed))
 
+def _seed_rngs(seed: int, # the seed
+               device: torch.device, # the device whose generator is seeded besides the CPU's
+              ) -> None:
+    "Seed the CPU's global RNG and `device`'s own; unlike `torch.manual_seed`, which seeds every GPU, no other device's state changes."
+    torch.default_generator.manual_seed(seed)
+    if device.type == 'cuda':
+        with torch.cuda.device(device): torch.cuda.manual_seed(seed)
+    elif device.type != 'cpu': torch.manual_seed(seed)   # MPS and others: seeded the way torch does it
+
 def _check_dims(input_dim: int, latent_dim: int, hidden_dims: Sequence[int], dropout: float) -> tuple[int, ...]:
     "Validate the layer sizes and dropout; return `hidden_dims` as a new tuple (the caller's list is never touched)."
     for name, v in (('input_dim', input_dim), ('latent_dim', latent_dim)): _positive_int(v, name)

@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .model import VAE, is_vae, eval_mode, _positive_int
+from .model import VAE, is_vae, eval_mode, _positive_int, _seed_rngs
 from .loss import vae_loss
 from .fastpath import FastEngine, fast_path_reason
 from .engine import model_loss, AutogradEngine
@@ -112,7 +112,7 @@ def seeded(seed: int|None, # seed for everything random inside the block; None l
     "Seed torch's RNG inside the block and restore the caller's RNG state afterwards."
     if seed is None: yield; return
     with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        torch.manual_seed(seed)
+        _seed_rngs(seed, device)   # only the RNGs forked here: on a GPU machine a CPU fit leaves the GPUs' RNGs alone
         yield
 
 # %% ../../nbs/api/02_training.ipynb #847a708a
