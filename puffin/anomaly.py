@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from .deep.model import VAE, eval_mode
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
-from .deep.training import AETrainer, as_tensor, seeded, num_threads
+from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real
 from .deep.persist import _cpu, _read_payload, _save
 from .data import _column_difference
 
@@ -67,7 +67,7 @@ class _Detector:
     "Shared plumbing: parameter and input checks, threshold, `predict`, `score_samples`."
     def _check_contamination(self):
         c = self.contamination
-        if isinstance(c, bool) or not isinstance(c, (int, float, np.floating)) or not 0 < c <= 0.5:
+        if not (_is_real(c) and 0 < c <= 0.5):   # numpy numbers too, never a bool
             raise ValueError(f"`contamination` must be a number in (0, 0.5], got {c!r}")
 
     def _check_fitted(self):
@@ -173,8 +173,8 @@ class VAEAnomalyDetector(_Detector):
         self._check_contamination()
         if self.score not in _SCORES: raise ValueError(f"`score` must be one of {_SCORES}, got {self.score!r}")
         w = self.kl_weight
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < np.inf: raise ValueError(f"`kl_weight` must be a finite number >= 0, got {w!r}")
-        if not 0 < self.tail_q < 1: raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
+        if not (_is_real(w) and 0 <= w < np.inf): raise ValueError(f"`kl_weight` must be a finite number >= 0, got {w!r}")
+        if not (_is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
 
 # %% ../nbs/api/12_anomaly.ipynb #e02d9e2c
 @patch
