@@ -4,6 +4,7 @@
 
 # %% ../nbs/api/11_quality.ipynb #ac8a0d00
 from __future__ import annotations
+import math
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
@@ -15,9 +16,10 @@ from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 from .data import _column_difference
 
 # %% auto #0
-__all__ = ['per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics', 'discriminator_auc', 'dcr_metrics',
+__all__ = ['SCORE_COLS', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics', 'discriminator_auc', 'dcr_metrics',
            'gaussian_baseline', 'bootstrap_baseline', 'QualityReport', 'quality_report', 'compare_generators',
-           'plot_marginals', 'plot_qq', 'plot_correlations']
+           'plot_marginals', 'plot_qq', 'plot_correlations', 'hill_tail_index', 'tail_metrics', 'goal_metrics',
+           'scorecard', 'garch_t_copula', 'abs_return_acf', 'leverage_effect']
 
 # %% ../nbs/api/11_quality.ipynb #13cfc531
 def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
@@ -52,9 +54,10 @@ def _flat(x: np.ndarray) -> np.ndarray:
     "Per column (a scalar for a 1-D `x`): whether it is constant up to rounding."
     return np.ptp(x, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(x).max(0))
 
-def _check_count(v, name: str) -> None:
-    "Fail clearly unless `v` is a positive integer (numpy's too, not a bool); `puffin.deep.model._positive_int`'s twin, kept here so this module needs no torch."
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"`{name}` must be a positive int, got {v!r}")
+def _check_count(v, name: str, least: int=1) -> None:
+    "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.model._positive_int`'s twin, kept here so this module needs no torch."
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+        raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
 
 def _check_no_constant(x: np.ndarray, cols: list, name: str) -> None:
     "Fail clearly when a column of `x` is constant: its volatility ratio, kurtosis and tails would be 0/0."
@@ -332,3 +335,165 @@ def plot_correlations(real, # real returns, rows x assets
         a.set_xticks(range(len(cols)), cols, rotation=90, fontsize=6); a.set_yticks(range(len(cols)), cols, fontsize=6)
     fig.colorbar(im, ax=list(axes), shrink=0.8)
     return fig, axes
+
+# %% ../nbs/api/11_quality.ipynb #7fc27289
+def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
+                    tail: float=0.025, # fraction of the largest |returns| used
+                   ) -> np.ndarray:
+    "Hill estimate of the tail index alpha of |x| per column (smaller alpha = heavier tail): 1 / mean log(x_(i) / x_(k+1)) over the top k."
+    a, _ = _pair(x, x)[0:2]
+    if not 0 < tail < 0.5: raise ValueError(f"`tail` must be in (0, 0.5), got {tail!r}")
+    k = int(math.ceil(tail * len(a)))
+    if k < 2 or k >= len(a): raise ValueError(f"`tail`={tail} keeps {k} of {len(a)} rows; need at least 2 and fewer than all")
+    s = -np.sort(-np.abs(a), axis=0)
+    if (s[k] <= 0).any(): raise ValueError("the (k+1)-th largest |x| is 0 in some column: too many zeros for a Hill estimate")
+    mean_log = np.log(s[:k] / s[k]).mean(0)
+    if (mean_log <= 0).any(): raise ValueError(f"the {k + 1} largest |x| are all equal in some column (ties or a constant column): no tail to estimate")
+    return 1.0 / mean_log
+
+# %% ../nbs/api/11_quality.ipynb #4b930213
+def tail_metrics(real, # real returns, rows x assets
+                 synthetic, # synthetic returns with the same columns
+                 level: float=0.01, # VaR/ES level
+                 tail: float=0.025, # Hill tail fraction
+                ) -> pd.DataFrame:
+    "Per asset and for the equal-weight portfolio (last row): vol ratio, excess kurtosis, Hill tail index, VaR and ES, and relative errors |synthetic/real - 1|."
+    r, s, cols = _pair(real, synthetic)
+    _check_no_constant(r, cols, 'real')
+    r, s = np.c_[r, r.mean(1)], np.c_[s, s.mean(1)]
+    out = pd.DataFrame(index=pd.Index(cols + ['EW portfolio'], name='asset'))
+    out['vol_ratio'] = s.std(0, ddof=1) / r.std(0, ddof=1)
+    out['kurtosis_real'], out['kurtosis_synthetic'] = stats.kurtosis(r, axis=0), stats.kurtosis(s, axis=0)
+    out['hill_real'], out['hill_synthetic'] = hill_tail_index(r, tail), hill_tail_index(s, tail)
+    out['var_real'], out['var_synthetic'] = _var(r, level), _var(s, level)
+    out['es_real'], out['es_synthetic'] = _es(r, level), _es(s, level)
+    for m in ('hill', 'var', 'es'): out[f'{m}_err'] = (out[f'{m}_synthetic'] / out[f'{m}_real'] - 1).abs()
+    return out
+
+
+def goal_metrics(real, synthetic, level: float=0.01, tail: float=0.025) -> dict:
+    "The issue's goal lines as numbers: kurtosis ratio (mean synthetic / mean real), worst and mean per-asset Hill, VaR and ES errors, portfolio VaR/ES errors, vol-ratio range."
+    t = tail_metrics(real, synthetic, level, tail)
+    a, p = t.iloc[:-1], t.iloc[-1]
+    return dict(kurt_ratio=a.kurtosis_synthetic.mean() / a.kurtosis_real.mean(), hill_err_mean=a.hill_err.mean(), hill_err_max=a.hill_err.max(),
+                var_err_mean=a.var_err.mean(), var_err_max=a.var_err.max(), es_err_mean=a.es_err.mean(), es_err_max=a.es_err.max(),
+                port_var_err=p.var_err, port_es_err=p.es_err, vol_ratio_min=a.vol_ratio.min(), vol_ratio_max=a.vol_ratio.max())
+
+# %% ../nbs/api/11_quality.ipynb #bbd8b274
+SCORE_COLS = ['disc_auc', 'vol_ratio_mean', 'kurtosis_real', 'kurtosis_synthetic', 'corr_frobenius', 'mean_corr_synthetic', 'dcr_ratio', 'exact_copies']
+
+
+def scorecard(real, # real returns to compare against (DataFrame)
+              generators: dict, # name -> synthetic returns (array or DataFrame)
+              *,
+              train=None, # training rows (fits the baselines; enables DCR with `holdout`)
+              holdout=None, # real rows no generator saw
+              seed: int=0, # as in `compare_generators`
+              max_rows: int=4000, # discriminator rows per class
+             ) -> pd.DataFrame:
+    "`compare_generators`'s summary (noise floor, Gaussian, bootstrap, then `generators`) joined with `goal_metrics` of every row, each against the same half of `real`."
+    rep = compare_generators(real, generators, train=train, holdout=holdout, seed=seed, max_rows=max_rows)
+    r = _pair(real, real)[0]
+    s_split, s_gauss, s_boot = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(3))
+    perm = np.random.default_rng(s_split).permutation(len(r))
+    h = len(r) // 2
+    ref = r[perm[:h]]
+    fit_on = real if train is None else train
+    samples = {'noise floor': r[perm[h:2 * h]], 'gaussian': gaussian_baseline(fit_on, h, s_gauss), 'bootstrap': bootstrap_baseline(fit_on, h, s_boot)} | dict(generators)
+    goals = pd.DataFrame({k: goal_metrics(ref, v) for k, v in samples.items()}).T
+    return rep.summary[SCORE_COLS].join(goals)
+
+# %% ../nbs/api/11_quality.ipynb #cf46d3eb
+def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
+                   n: int, # number of days to simulate (one path)
+                   seed: int=0, # seed of the simulation
+                   burn: int=500, # days simulated and dropped before the path starts
+                   max_persistence: float=0.999, # alpha + beta above this is scaled down to it (omega then targets the sample variance)
+                  ) -> np.ndarray:
+    "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
+    from arch import arch_model
+    x = _pair(train, train)[0]
+    _check_count(n, 'n'); _check_count(burn, 'burn', least=0)
+    fits = [arch_model(100 * x[:, j], mean='Constant', vol='GARCH', p=1, q=1, dist='t').fit(disp='off') for j in range(x.shape[1])]
+    P = np.array([[f.params['mu'], f.params['omega'], f.params['alpha[1]'], f.params['beta[1]'], f.params['nu']] for f in fits])
+    mu, om, al, be, nu = P.T
+    var = (100 * x).var(0)
+    cap = al + be > max_persistence  # near-integrated fits (e.g. RRC): cap the persistence, target the sample variance
+    scale_ab = np.where(cap, max_persistence / (al + be), 1.0)
+    al, be = al * scale_ab, be * scale_ab
+    om = np.where(cap, var * (1 - al - be), om)
+    sr = np.column_stack([np.asarray(f.std_resid) for f in fits])
+    sr = sr[np.isfinite(sr).all(1)]
+    u = stats.t.cdf(sr * np.sqrt(nu / (nu - 2)), nu)
+    R = np.corrcoef(stats.norm.ppf(np.clip(u, 1e-10, 1 - 1e-10)), rowvar=False)
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((burn + n, x.shape[1])) @ np.linalg.cholesky(R).T
+    e = stats.t.ppf(stats.norm.cdf(g), nu) * np.sqrt((nu - 2) / nu)
+    s2 = om / (1 - al - be)
+    out = np.empty_like(e)
+    for t in range(len(e)):
+        out[t] = mu + np.sqrt(s2) * e[t]
+        s2 = om + al * (out[t] - mu) ** 2 + be * s2
+    return out[burn:] / 100
+
+# %% ../nbs/api/11_quality.ipynb #d1aefec8
+def _path_list(returns) -> list[np.ndarray]:
+    "One path (DataFrame, Series or array) or a list of independent paths -> list of 2-D float arrays (days x assets)."
+    items = list(returns) if isinstance(returns, (list, tuple)) else [returns]
+    if not items: raise ValueError("`returns` is an empty list")
+    out = []
+    for a in items:
+        a = np.asarray(a.detach().cpu() if hasattr(a, 'detach') else a, dtype=np.float64)
+        if a.ndim == 1: a = a[:, None]
+        if a.ndim != 2: raise ValueError(f"each path must be 1-D or 2-D (days x assets), got shape {a.shape}")
+        if not np.isfinite(a).all(): raise ValueError("`returns` holds NaN/inf values")
+        out.append(a)
+    if len({a.shape[1] for a in out}) > 1: raise ValueError("all paths need the same number of assets")
+    return out
+
+
+def _lags(lags, n: int) -> np.ndarray:
+    ks = np.arange(1, lags + 1) if isinstance(lags, (int, np.integer)) and not isinstance(lags, bool) else np.asarray(lags, dtype=int)
+    if ks.ndim != 1 or len(ks) == 0 or (ks < 1).any(): raise ValueError(f"`lags` must be a positive int or a list of positive ints, got {lags!r}")
+    if ks.max() >= n - 1: raise ValueError(f"lag {ks.max()} is too long for a path of {n} days")
+    return ks
+
+
+def _per_path(returns, lags, stat) -> pd.DataFrame:
+    "Apply `stat(series, ks)` to the equal-weight portfolio and to each asset of each path; average over paths (weighted by length)."
+    paths = _path_list(returns)
+    ks = _lags(lags, min(len(a) for a in paths))
+    w = np.array([len(a) for a in paths], dtype=np.float64)
+    port = np.average([stat(a.mean(1), ks) for a in paths], axis=0, weights=w)
+    assets = np.average([np.mean([stat(a[:, j], ks) for j in range(a.shape[1])], 0) for a in paths], axis=0, weights=w)
+    return pd.DataFrame({'EW portfolio': port, 'asset mean': assets}, index=pd.Index(ks, name='lag'))
+
+
+def _check_varies(x: np.ndarray, what: str) -> None:
+    "Fail clearly when `x` is constant up to rounding (its correlations would be 0/0, or rounding noise)."
+    if _flat(x): raise ValueError(f"{what}: the series is constant, so it has no correlations")
+
+def _acf(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    _check_varies(x, 'autocorrelation of |returns|')
+    d = x - x.mean()
+    v = (d ** 2).sum()
+    return np.array([(d[:-k] * d[k:]).sum() / v for k in ks])
+
+
+def abs_return_acf(returns, # one path (DataFrame/array, days x assets) or a list of independent paths
+                   lags=250, # an int L (lags 1..L) or a list of lags
+                  ) -> pd.DataFrame:
+    "Sample autocorrelation of |returns| by lag (volatility clustering): for the equal-weight portfolio and the mean over assets; averaged over paths."
+    return _per_path(returns, lags, lambda x, ks: _acf(np.abs(x), ks))
+
+# %% ../nbs/api/11_quality.ipynb #8d2223ac
+def _lev(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    _check_varies(x, 'leverage effect'); _check_varies(np.abs(x), 'leverage effect (|returns|)')
+    return np.array([np.corrcoef(x[:-k], np.abs(x[k:]))[0, 1] for k in ks])
+
+
+def leverage_effect(returns, # one path (DataFrame/array, days x assets) or a list of independent paths
+                    lags=20, # an int L (lags 1..L) or a list of lags
+                   ) -> pd.DataFrame:
+    "Leverage effect by lag k: the correlation of r_t with |r_{t+k}| (negative in equity data: falls are followed by higher volatility); for the equal-weight portfolio and the mean over assets; averaged over paths."
+    return _per_path(returns, lags, _lev)
