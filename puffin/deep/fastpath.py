@@ -8,7 +8,6 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE, Autoencoder
-from .loss import vae_loss_parts, reconstruction_loss, kl_divergence
 
 # %% auto #0
 __all__ = ['fast_path_reason', 'FastEngine']
@@ -16,7 +15,7 @@ __all__ = ['fast_path_reason', 'FastEngine']
 # %% ../../nbs/api/04_fastpath.ipynb #2d3650ef
 def _linear_chain(seq, dropout: float, with_final: bool):
     "The `nn.Linear`s of an `mlp` (Linear, ReLU[, Dropout])* optionally followed by one bare Linear, or None."
-    mods, lins, i = list(seq), [], 0
+    mods, lins = list(seq), []
     body = mods[:-1] if with_final else mods
     step = 3 if dropout > 0 else 2
     if len(body) % step: return None

@@ -5,7 +5,6 @@
 # %% ../../nbs/api/01_loss.ipynb #7135ba43
 from __future__ import annotations
 from typing import NamedTuple
-import torch
 from torch import Tensor
 
 # %% auto #0

@@ -11,10 +11,10 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .model import VAE, is_vae, eval_mode, _positive_int, _seed_rngs
+from .model import eval_mode, _positive_int, _seed_rngs
 from .loss import vae_loss
 from .fastpath import FastEngine, fast_path_reason
-from .engine import model_loss, AutogradEngine
+from .engine import AutogradEngine
 from . import distributed
 
 # %% auto #0
