@@ -74,15 +74,15 @@ def split_indices(n: int, # number of rows
     return idx[:n - n_val], idx[n - n_val:]
 
 # %% ../../nbs/api/02_training.ipynb #1585dbdf
-def resolve_device(device: str|torch.device|None=None, # 'cpu', 'cuda', 'cuda:N', 'mps', or None to pick the best available
+def resolve_device(device: str|torch.device='auto', # 'cpu', 'cuda', 'cuda:N', 'mps', or 'auto' for the best available
                   ) -> torch.device:
-    "A checked `torch.device`: CUDA, then MPS, then CPU when `device` is None."
-    if device is None:
+    "A checked `torch.device`; 'auto' picks CUDA, then MPS, then the CPU."
+    if isinstance(device, str) and device == 'auto':
         if torch.cuda.is_available(): return torch.device('cuda')
         mps = getattr(torch.backends, 'mps', None)
         return torch.device('mps' if mps is not None and mps.is_available() else 'cpu')
     try: dev = torch.device(device)
-    except (RuntimeError, TypeError) as e: raise ValueError(f"unknown `device` {device!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps'") from e
+    except (RuntimeError, TypeError) as e: raise ValueError(f"unknown `device` {device!r}: use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from e
     if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"`device` {device!r} asked for CUDA, but no CUDA GPU is available")
     if dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"`device` {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
@@ -123,8 +123,14 @@ class TrainingDiverged(FloatingPointError):
 class AETrainer:
     "Trains `Autoencoder`, `VAE` or any autoencoder `nn.Module`; `fit` returns the per-epoch history."
     vae_loss = staticmethod(vae_loss)
-    def __init__(self, device: str|torch.device|None=None): # 'cpu', 'cuda', 'cuda:N', 'mps'; None picks the best available
-        self.device = resolve_device(device)
+    def __init__(self, device: str|torch.device|None=None): # None: where the model is (a new model is on the CPU); 'cpu', 'cuda', 'cuda:N', 'mps', or 'auto' (the best available)
+        self.device = None if device is None else resolve_device(device)
+
+    def _device_for(self, model: nn.Module) -> torch.device:
+        "Where `model` trains: the trainer's device, or the model's own when the trainer was given none."
+        if self.device is not None: return self.device
+        p = next(model.parameters(), None)
+        return torch.device('cpu') if p is None else p.device
 
 # %% ../../nbs/api/02_training.ipynb #19b3c951
 _HISTORY_KEYS = ('train_loss', 'train_recon', 'train_kl', 'val_loss', 'val_recon', 'val_kl')
@@ -197,18 +203,19 @@ def fit(self: AETrainer,
        ) -> dict:
     "Train `model` on `X`; return the per-epoch history of the loss and its reconstruction and KL parts."
     _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
+    device = self._device_for(model)
     try:
         with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
-            X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(self.device)
-            model.to(self.device)
+            X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(device)
+            model.to(device)
             ddp = distributed.launched_by_torchrun()
-            with distributed.process_group(self.device) if ddp else nullcontext():
-                if ddp: seed, verbose = distributed.shared_seed(seed, self.device), verbose and distributed.is_main_process()
-                engine_cls = distributed.DDPEngine if ddp else _pick_engine(model, self.device, path, amp)
+            with distributed.process_group(device) if ddp else nullcontext():
+                if ddp: seed, verbose = distributed.shared_seed(seed, device), verbose and distributed.is_main_process()
+                engine_cls = distributed.DDPEngine if ddp else _pick_engine(model, device, path, amp)
                 history = {k: [] for k in _HISTORY_KEYS} | dict(path=engine_cls.name, amp=amp, best_epoch=None, stopped_early=False, epochs_run=0)
-                with seeded(seed, self.device):
+                with seeded(seed, device):
                     tr, va = split_indices(len(X), validation_split, chronological)
-                    Xtr, Xva = X[tr.to(self.device)], X[va.to(self.device)]
+                    Xtr, Xva = X[tr.to(device)], X[va.to(device)]
                     engine = engine_cls(model, lr=lr, weight_decay=weight_decay, **(dict(amp=True) if amp else {}))
                     try: self._run(engine, Xtr, Xva, epochs, batch_size, history, verbose, patience, min_delta, restore_best, lr)
                     finally:
@@ -249,6 +256,7 @@ def extract_features(self: AETrainer,
                      X, # rows to encode: numpy array, torch tensor or DataFrame
                     ) -> np.ndarray:
     "Latent features of each row: the posterior mean `mu` for a VAE (deterministic), the code `z` otherwise."
-    X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=_train_dtype(model)).to(self.device)
+    p = next(model.parameters())   # encode where the model is, whatever the trainer's device
+    X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=_train_dtype(model)).to(p.device)
     with eval_mode(model): z = model.encode(X)
     return (z[0] if isinstance(z, tuple) else z).cpu().numpy()
