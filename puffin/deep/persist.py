@@ -41,12 +41,21 @@ def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path
     "Write `model`'s class name, config and weights, plus `fields`, to `path` under the marker `fmt`."
     return _save(path, fmt, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields)
 
+def _check_str_keys(v, where: str='history') -> None:
+    "Refuse dict keys that are not strings anywhere in `v`: JSON would turn them into strings, and `load_history` would not give back what was saved."
+    if isinstance(v, dict):
+        if bad := [k for k in v if not isinstance(k, str)][:3]: raise TypeError(f"`{where}` has keys {bad} that are not strings: JSON would load them back as strings")
+        for k, x in v.items(): _check_str_keys(x, f"{where}[{k!r}]")
+    elif isinstance(v, (list, tuple)):
+        for i, x in enumerate(v): _check_str_keys(x, f"{where}[{i}]")
+
 def _history_json(history: dict) -> str:
     "`history` as JSON text; numpy and torch numbers (a user's own entries) become plain ones, anything else is refused by name."
     def plain(v):
         if isinstance(v, (np.generic, torch.Tensor)) and getattr(v, 'ndim', 0) == 0: return v.item()
         if isinstance(v, (np.ndarray, torch.Tensor)): return v.tolist()
         raise TypeError(f"`history` holds a {type(v).__name__}, which a model file cannot store: keep numbers, strings, lists and dicts")
+    _check_str_keys(history)
     return json.dumps(history, default=plain)
 
 def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
