@@ -25,6 +25,13 @@ def _check_frame(df: pd.DataFrame, # the frame to validate
     if n_bad: raise ValueError(f"`{name}` holds {n_bad} NaN/inf values; clean them before use")
     return df
 
+def _check_dates(df: pd.DataFrame, name: str) -> None:
+    "Fail clearly unless the rows of `df` run forward in time without repeats: returns taken or written by date would silently go wrong."
+    idx = df.index
+    if idx.has_duplicates: raise ValueError(f"`{name}` has repeated dates (e.g. {idx[idx.duplicated()][0]}); drop or merge them first")
+    if isinstance(idx, pd.DatetimeIndex) and not idx.is_monotonic_increasing:
+        raise ValueError(f"`{name}` dates must be in ascending order (oldest first); sort them with `.sort_index()`")
+
 # %% ../nbs/api/10_data.ipynb #02bc79d4
 def load_sp500_prices() -> pd.DataFrame:
     "Daily adjusted close prices of 20 S&P 500 stocks (1990-01-02 to 2022-12-28); days with any missing price are dropped."
@@ -43,6 +50,7 @@ def log_returns(prices: pd.DataFrame, # daily prices, one column per asset, date
     "Daily log returns `log(p_t / p_{t-1})`, indexed by the later date, optionally dequantised."
     _check_frame(prices, 'prices')
     if len(prices) < 2: raise ValueError(f"`prices` needs at least 2 rows, got {len(prices)}")
+    _check_dates(prices, 'prices')
     if not tick > 0: raise ValueError(f"`tick` must be positive, got {tick}")
     p = prices.to_numpy(dtype=np.float64)
     if (p <= 0).any(): raise ValueError("`prices` must be strictly positive to take logs")
@@ -55,10 +63,13 @@ def log_returns(prices: pd.DataFrame, # daily prices, one column per asset, date
 def find_splits(returns: pd.DataFrame, # daily log returns, dates as index
                 max_factor: int=10, # largest split factor k to look for
                 tol: float=0.005, # relative tolerance of the price ratio around 1/k (or k)
-                min_move: float=0.8, # only |log return| >= min_move is a candidate (0.8 ~ a 55% loss)
+                min_move: float=0.8, # only |log return| >= min_move is a candidate (0.8 ~ a 55% loss; it leaves out 2:1 splits, |log 2| = 0.69, which would also catch real crashes such as AAPL's on 2000-09-29)
                ) -> pd.DataFrame:
     "Table of split-like days: the price ratio is within `tol` of 1/k or k for an integer k in 2..`max_factor`."
-    _check_frame(returns, 'returns')
+    _check_frame(returns, 'returns'); _check_dates(returns, 'returns')
+    if isinstance(max_factor, bool) or not isinstance(max_factor, (int, np.integer)) or max_factor < 2: raise ValueError(f"`max_factor` must be an int >= 2, got {max_factor!r}")
+    if not 0 < tol < 0.5: raise ValueError(f"`tol` must be in (0, 0.5), got {tol!r}")
+    if not 0 < min_move < np.inf: raise ValueError(f"`min_move` must be a positive number, got {min_move!r}")
     rows = []
     for (i, j) in zip(*np.nonzero(np.abs(returns.to_numpy(dtype=np.float64)) >= min_move)):
         r = float(returns.iat[i, j]); ratio = np.exp(-abs(r))  # ratio < 1 for drops and rises alike
@@ -95,6 +106,7 @@ def chronological_split(df: pd.DataFrame, # frame with a sorted DatetimeIndex
     if not isinstance(df.index, pd.DatetimeIndex): raise ValueError(f"`df` needs a DatetimeIndex, got {type(df.index).__name__}")
     if not df.index.is_monotonic_increasing: raise ValueError("`df` index must be sorted in ascending order")
     ts = pd.Timestamp(split_date)
+    if df.index.tz is not None and ts.tz is None: ts = ts.tz_localize(df.index.tz)   # a plain date on a time-zone-aware index means that zone's date
     train, test = df.loc[df.index < ts], df.loc[df.index >= ts]
     if train.empty or test.empty:
         raise ValueError(f"`split_date`={ts.date()} leaves the {'train' if train.empty else 'test'} part empty; "
@@ -104,8 +116,11 @@ def chronological_split(df: pd.DataFrame, # frame with a sorted DatetimeIndex
 # %% ../nbs/api/10_data.ipynb #06d700c9
 def fit_scaler(train: pd.DataFrame, # training returns only, never the test part
               ) -> StandardScaler:
-    "A `StandardScaler` fitted on `train` (remembers its column names)."
-    return StandardScaler().fit(_check_frame(train, 'train'))
+    "A `StandardScaler` fitted on `train` (remembers its column names, so later frames are checked column by column)."
+    _check_frame(train, 'train')
+    if bad := [c for c in train.columns if not isinstance(c, str)][:5]:   # sklearn records string names only: others could come back reordered unnoticed
+        raise ValueError(f"`train` has column names that are not strings {bad}: name the assets, e.g. `df.columns = df.columns.astype(str)`")
+    return StandardScaler().fit(train)
 
 # %% ../nbs/api/10_data.ipynb #f00b4229
 def _column_difference(got: list, # the column names given

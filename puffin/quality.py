@@ -49,6 +49,11 @@ def _pair(real, synthetic, # the two samples to compare
     if rc is not None and sc is not None and rc != sc: raise ValueError(f"`{names[1]}` " + _column_difference(sc, rc, f"`{names[0]}`'s"))
     return r, s, rc or sc or [f'asset_{i}' for i in range(r.shape[1])]
 
+def _check_like_real(real, train=None, holdout=None) -> None:
+    "Fail clearly unless `train` and `holdout` (where given) have `real`'s columns, in its order: baselines fitted on them are compared with `real` column by column."
+    for other, name in ((train, 'train'), (holdout, 'holdout')):
+        if other is not None: _pair(real, other, ('real', name))
+
 # %% ../nbs/api/11_quality.ipynb #5ba75da6
 def _flat(x: np.ndarray) -> np.ndarray:
     "Per column (a scalar for a 1-D `x`): whether it is constant up to rounding."
@@ -60,9 +65,10 @@ def _check_count(v, name: str, least: int=1) -> None:
         raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
 
 def _check_no_constant(x: np.ndarray, cols: list, name: str) -> None:
-    "Fail clearly when a column of `x` is constant: its volatility ratio, kurtosis and tails would be 0/0."
+    "Fail clearly when a column of `x` is constant: its volatility ratio, kurtosis, tails and correlations would be 0/0."
     flat = _flat(x)
-    if flat.any(): raise ValueError(f"`{name}` has constant columns {[c for c, f in zip(cols, flat) if f][:5]}: their ratios and tails are undefined; drop them")
+    if flat.any(): raise ValueError(f"`{name}` has constant columns {[c for c, f in zip(cols, flat) if f][:5]}: their ratios, tails and correlations "
+                                    f"are undefined; {'a generator that collapsed to a constant?' if name == 'synthetic' else 'drop them'}")
 
 def _var(x: np.ndarray, level: float) -> np.ndarray:
     "Historical Value-at-Risk per column, as a positive loss."
@@ -79,7 +85,7 @@ def per_asset_metrics(real, # real returns, rows x assets
                      ) -> pd.DataFrame:
     "One row per asset: KS statistic, Wasserstein distance, volatilities, excess kurtosis, VaR 1%/5% and ES 1%."
     r, s, cols = _pair(real, synthetic)
-    _check_no_constant(r, cols, 'real')
+    _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     out = pd.DataFrame(index=pd.Index(cols, name='asset'))
     out['ks'] = [stats.ks_2samp(r[:, j], s[:, j]).statistic for j in range(r.shape[1])]
     out['wasserstein'] = [stats.wasserstein_distance(r[:, j], s[:, j]) for j in range(r.shape[1])]
@@ -99,7 +105,8 @@ def correlation_metrics(real, # real returns, rows x assets
                         synthetic, # synthetic returns with the same columns
                        ) -> dict:
     "Frobenius distance between the two correlation matrices and the mean pairwise correlation of each."
-    r, s, _ = _pair(real, synthetic)
+    r, s, cols = _pair(real, synthetic)
+    _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     cr, cs = np.atleast_2d(np.corrcoef(r, rowvar=False)), np.atleast_2d(np.corrcoef(s, rowvar=False))
     return dict(corr_frobenius=float(np.linalg.norm(cr - cs)), mean_corr_real=_mean_offdiag(cr),
                 mean_corr_synthetic=_mean_offdiag(cs))
@@ -117,10 +124,13 @@ def portfolio_tail_metrics(real, # real returns, rows x assets
     return out
 
 # %% ../nbs/api/11_quality.ipynb #0a8fe641
-def _copy_groups(X: np.ndarray) -> np.ndarray|None:
-    "Group ids that put identical rows together (a real row and its exact copy), or None when every row is unique."
-    _, ids = np.unique(X, axis=0, return_inverse=True)
-    return None if ids.max() + 1 == len(X) else ids.ravel()
+def _copy_groups(X: np.ndarray, n_splits: int) -> np.ndarray|None:
+    "Group ids that put identical rows together (a real row and its exact copy), or None when every row is unique. A row value shared by more than 1/(4 n_splits) of the rows is a common value of tied data, not a copy: its rows stay apart."
+    _, ids, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
+    ids = ids.ravel()
+    common = counts[ids] > max(1, len(X) // (4 * n_splits))   # whole folds of one value would hide it from the classifier
+    ids = np.where(common, len(counts) + np.arange(len(X)), ids)
+    return None if len(np.unique(ids)) == len(X) else ids
 
 def discriminator_auc(real, # real returns, rows x assets
                       synthetic, # synthetic returns with the same columns
@@ -131,14 +141,15 @@ def discriminator_auc(real, # real returns, rows x assets
                      ) -> dict:
     "Cross-validated ROC AUC of a classifier separating real (1) from synthetic (0) rows: mean, std and rows per class."
     r, s, _ = _pair(real, synthetic)
+    _check_count(n_splits, 'n_splits', least=2); _check_count(max_rows, 'max_rows', least=2 * n_splits); _check_count(max_iter, 'max_iter')
     n = min(len(r), len(s), max_rows)
-    if max_rows < 2 * n_splits: raise ValueError(f"`max_rows` must be at least {2 * n_splits} for {n_splits}-fold CV, got {max_rows}")
     if n < 2 * n_splits: raise ValueError(f"`real` and `synthetic` need at least {2 * n_splits} rows each for {n_splits}-fold CV, got {n}")
     rng = np.random.default_rng(seed)
     X = np.vstack([r[rng.choice(len(r), n, replace=False)], s[rng.choice(len(s), n, replace=False)]])
     y = np.r_[np.ones(n), np.zeros(n)]
-    clf = HistGradientBoostingClassifier(max_iter=max_iter, early_stopping=False, random_state=seed)
-    groups = _copy_groups(X)   # a copy and its original share a fold: otherwise the classifier meets the copy's twin, labelled the other way
+    leaf = max(1, min(20, 2 * n * (n_splits - 1) // n_splits // 10))   # sklearn's 20, smaller where a fold is too small to split at all
+    clf = HistGradientBoostingClassifier(max_iter=max_iter, min_samples_leaf=leaf, early_stopping=False, random_state=seed)
+    groups = _copy_groups(X, n_splits)   # a copy and its original share a fold: otherwise the classifier meets the copy's twin, labelled the other way
     cv = (StratifiedKFold(n_splits, shuffle=True, random_state=seed) if groups is None else
           StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed))
     with threadpool_limits(1, user_api='openmp'):  # small data: one thread is faster and immune to CPU contention
@@ -152,6 +163,7 @@ def dcr_metrics(synthetic, # synthetic returns, rows x assets
                 copy_tol: float=1e-8, # a synthetic row closer than this to a training row is an exact copy
                ) -> dict:
     "Median distance to the closest training row, synthetic vs holdout, their ratio and the fraction of exact copies."
+    if not 0 <= copy_tol < np.inf: raise ValueError(f"`copy_tol` must be a finite number >= 0, got {copy_tol!r}")
     t, s, _ = _pair(train, synthetic, ('train', 'synthetic'))
     _, h, _ = _pair(train, holdout, ('train', 'holdout'))
     mu, sd = t.mean(0), t.std(0)
@@ -209,6 +221,7 @@ def quality_report(real, # real returns, rows x assets (array or DataFrame)
     "Compare `synthetic` with `real`: per-asset marginals and tails, correlations, portfolio tails, discriminator AUC and DCR."
     r, s, cols = _pair(real, synthetic)
     if (train is None) != (holdout is None): raise ValueError("pass both `train` and `holdout` for the DCR check, or neither")
+    _check_like_real(real, train, holdout)
     pa = per_asset_metrics(pd.DataFrame(r, columns=cols), pd.DataFrame(s, columns=cols))
     row = dict(data=data_label, n_real=len(r), n_synthetic=len(s), ks_mean=pa.ks.mean(), wasserstein_mean=pa.wasserstein.mean(),
                vol_ratio_mean=pa.vol_ratio.mean(), kurtosis_real=pa.kurtosis_real.mean(), kurtosis_synthetic=pa.kurtosis_synthetic.mean())
@@ -231,6 +244,7 @@ def compare_generators(real, # real returns to compare against, rows x assets
     r, cols = _as_2d(real, 'real')
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
+    _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
     generators = dict(generators or {})
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
@@ -341,7 +355,7 @@ def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
                     tail: float=0.025, # fraction of the largest |returns| used
                    ) -> np.ndarray:
     "Hill estimate of the tail index alpha of |x| per column (smaller alpha = heavier tail): 1 / mean log(x_(i) / x_(k+1)) over the top k."
-    a, _ = _pair(x, x)[0:2]
+    a = _pair(x, x, ('x', 'x'))[0]
     if not 0 < tail < 0.5: raise ValueError(f"`tail` must be in (0, 0.5), got {tail!r}")
     k = int(math.ceil(tail * len(a)))
     if k < 2 or k >= len(a): raise ValueError(f"`tail`={tail} keeps {k} of {len(a)} rows; need at least 2 and fewer than all")
@@ -358,8 +372,9 @@ def tail_metrics(real, # real returns, rows x assets
                  tail: float=0.025, # Hill tail fraction
                 ) -> pd.DataFrame:
     "Per asset and for the equal-weight portfolio (last row): vol ratio, excess kurtosis, Hill tail index, VaR and ES, and relative errors |synthetic/real - 1|."
+    if not 0 < level < 0.5: raise ValueError(f"`level` must be in (0, 0.5), got {level!r}")
     r, s, cols = _pair(real, synthetic)
-    _check_no_constant(r, cols, 'real')
+    _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     r, s = np.c_[r, r.mean(1)], np.c_[s, s.mean(1)]
     out = pd.DataFrame(index=pd.Index(cols + ['EW portfolio'], name='asset'))
     out['vol_ratio'] = s.std(0, ddof=1) / r.std(0, ddof=1)
@@ -392,6 +407,7 @@ def scorecard(real, # real returns to compare against (DataFrame)
               max_rows: int=4000, # discriminator rows per class
              ) -> pd.DataFrame:
     "`compare_generators`'s summary (noise floor, Gaussian, bootstrap, then `generators`) joined with `goal_metrics` of every row, each against the same half of `real`."
+    generators = dict(generators or {})
     rep = compare_generators(real, generators, train=train, holdout=holdout, seed=seed, max_rows=max_rows)
     r = _pair(real, real)[0]
     s_split, s_gauss, s_boot = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(3))
@@ -412,8 +428,9 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                   ) -> np.ndarray:
     "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
     from arch import arch_model
-    x = _pair(train, train)[0]
+    x = _pair(train, train, ('train', 'train'))[0]
     _check_count(n, 'n'); _check_count(burn, 'burn', least=0)
+    if not 0 < max_persistence < 1: raise ValueError(f"`max_persistence` must be in (0, 1) (alpha + beta < 1: a stationary variance), got {max_persistence!r}")
     fits = [arch_model(100 * x[:, j], mean='Constant', vol='GARCH', p=1, q=1, dist='t').fit(disp='off') for j in range(x.shape[1])]
     P = np.array([[f.params['mu'], f.params['omega'], f.params['alpha[1]'], f.params['beta[1]'], f.params['nu']] for f in fits])
     mu, om, al, be, nu = P.T
@@ -425,7 +442,7 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
     sr = np.column_stack([np.asarray(f.std_resid) for f in fits])
     sr = sr[np.isfinite(sr).all(1)]
     u = stats.t.cdf(sr * np.sqrt(nu / (nu - 2)), nu)
-    R = np.corrcoef(stats.norm.ppf(np.clip(u, 1e-10, 1 - 1e-10)), rowvar=False)
+    R = np.atleast_2d(np.corrcoef(stats.norm.ppf(np.clip(u, 1e-10, 1 - 1e-10)), rowvar=False))   # 1 x 1 for one asset
     rng = np.random.default_rng(seed)
     g = rng.standard_normal((burn + n, x.shape[1])) @ np.linalg.cholesky(R).T
     e = stats.t.ppf(stats.norm.cdf(g), nu) * np.sqrt((nu - 2) / nu)
@@ -453,7 +470,8 @@ def _path_list(returns) -> list[np.ndarray]:
 
 
 def _lags(lags, n: int) -> np.ndarray:
-    ks = np.arange(1, lags + 1) if isinstance(lags, (int, np.integer)) and not isinstance(lags, bool) else np.asarray(lags, dtype=int)
+    ks = np.arange(1, lags + 1) if isinstance(lags, (int, np.integer)) and not isinstance(lags, bool) else np.asarray(lags)
+    if ks.dtype.kind not in 'iu': raise ValueError(f"`lags` must be a positive int or a list of positive ints, got {lags!r}")
     if ks.ndim != 1 or len(ks) == 0 or (ks < 1).any(): raise ValueError(f"`lags` must be a positive int or a list of positive ints, got {lags!r}")
     if ks.max() >= n - 1: raise ValueError(f"lag {ks.max()} is too long for a path of {n} days")
     return ks
