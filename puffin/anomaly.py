@@ -12,7 +12,7 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE, eval_mode
+from .deep.model import VAE, eval_mode, _to_model
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real
@@ -27,7 +27,7 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X: torch.Tensor, # scaled rows, float32, shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
-    X = X.to(next(model.parameters()).device)   # rows on the CPU score a CUDA model too
+    X = _to_model(X, model)   # rows from the CPU score a GPU or float64 model too
     with eval_mode(model):
         mu, log_var = model.encode(X)
         sse = (X - model.decode(mu)).double().pow(2).sum(1)

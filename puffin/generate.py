@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 import numpy as np
-from .deep.model import VAE, _positive_int, _generator, eval_mode, is_vae
+from .deep.model import VAE, _positive_int, _generator, eval_mode, is_vae, _to_model
 from .deep.training import as_tensor
 
 # %% auto #0
@@ -16,7 +16,7 @@ __all__ = ['latent_path', 'augment_events', 'active_units']
 # %% ../nbs/api/13_generate.ipynb #4588187b
 def _encode_means(model: VAE, X, name: str) -> Tensor:
     "Posterior means of the checked rows `X` (the codes, for a plain autoencoder), computed in eval mode without gradients."
-    x = as_tensor(X, name, width=model.input_dim).to(next(model.parameters()).device)
+    x = _to_model(as_tensor(X, name, width=model.input_dim), model)   # the model's device and dtype
     with eval_mode(model): z = model.encode(x)
     return z[0] if is_vae(model) else z
 
@@ -53,7 +53,7 @@ def augment_events(model: VAE, # a trained VAE
     "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event."
     _need_vae(model, 'augment_events'); _positive_int(n_per_event, 'n_per_event')
     if not 0 <= noise_scale < float('inf'): raise ValueError(f"`noise_scale` must be a finite number >= 0, got {noise_scale!r}")
-    x = as_tensor(X_events, 'X_events', width=model.input_dim).to(next(model.parameters()).device)
+    x = _to_model(as_tensor(X_events, 'X_events', width=model.input_dim), model)
     with eval_mode(model): mu, log_var = model.encode(x)
     eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)
     z = mu[:, None] + noise_scale * torch.exp(0.5 * log_var)[:, None] * eps

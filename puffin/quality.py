@@ -231,6 +231,17 @@ def quality_report(real, # real returns, rows x assets (array or DataFrame)
     return QualityReport(summary, pd.concat({name: pa}, names=['model', 'asset']))
 
 # %% ../nbs/api/11_quality.ipynb #47cbbd85
+def _reference_rows(r: np.ndarray, # the real rows
+                    train, # rows the baselines are fitted on (None: `r`)
+                    seed: int, # seeds the split into halves and both baselines
+                   ) -> tuple[np.ndarray, dict]:
+    "A random half of `r` as the reference, and the rows every report sets beside the generators: the other half (the noise floor) and the Gaussian and bootstrap baselines, each as many rows as the reference."
+    s_split, s_gauss, s_boot = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(3))
+    perm = np.random.default_rng(s_split).permutation(len(r))
+    h = len(r) // 2
+    fit_on = r if train is None else train
+    return r[perm[:h]], {'noise floor': r[perm[h:2 * h]], 'gaussian': gaussian_baseline(fit_on, h, s_gauss), 'bootstrap': bootstrap_baseline(fit_on, h, s_boot)}
+
 def compare_generators(real, # real returns to compare against, rows x assets
                        generators: dict|None=None, # name -> synthetic sample (array or DataFrame)
                        *,
@@ -248,14 +259,10 @@ def compare_generators(real, # real returns to compare against, rows x assets
     generators = dict(generators or {})
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
-    s_split, s_gauss, s_boot = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(3))
-    perm = np.random.default_rng(s_split).permutation(len(r))
-    h = len(r) // 2
-    ref, half_b = pd.DataFrame(r[perm[:h]], columns=cols), pd.DataFrame(r[perm[h:2 * h]], columns=cols)
-    fit_on = real if train is None else train
-    rows = {'noise floor': (half_b, None, None), 'gaussian': (gaussian_baseline(fit_on, h, s_gauss), train, holdout),
-            'bootstrap': (bootstrap_baseline(fit_on, h, s_boot), train, holdout)}
-    rows |= {k: (v, train, holdout) for k, v in generators.items()}
+    ref, base = _reference_rows(r, train, seed)
+    ref = pd.DataFrame(ref, columns=cols)
+    rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
+    rows |= {k: (v, train, holdout) for k, v in (base | generators).items()}
     reps = [quality_report(ref, syn, train=tr, holdout=ho, seed=seed, name=k, data_label=data_label, max_rows=max_rows)
             for k, (syn, tr, ho) in rows.items()]
     return QualityReport(pd.concat([q.summary for q in reps]), pd.concat([q.per_asset for q in reps]))
@@ -409,13 +416,8 @@ def scorecard(real, # real returns to compare against (DataFrame)
     "`compare_generators`'s summary (noise floor, Gaussian, bootstrap, then `generators`) joined with `goal_metrics` of every row, each against the same half of `real`."
     generators = dict(generators or {})
     rep = compare_generators(real, generators, train=train, holdout=holdout, seed=seed, max_rows=max_rows)
-    r = _pair(real, real)[0]
-    s_split, s_gauss, s_boot = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(3))
-    perm = np.random.default_rng(s_split).permutation(len(r))
-    h = len(r) // 2
-    ref = r[perm[:h]]
-    fit_on = real if train is None else train
-    samples = {'noise floor': r[perm[h:2 * h]], 'gaussian': gaussian_baseline(fit_on, h, s_gauss), 'bootstrap': bootstrap_baseline(fit_on, h, s_boot)} | dict(generators)
+    ref, samples = _reference_rows(_as_2d(real, 'real')[0], train, seed)   # the same halves and baselines as the report's rows
+    samples |= generators
     goals = pd.DataFrame({k: goal_metrics(ref, v) for k, v in samples.items()}).T
     return rep.summary[SCORE_COLS].join(goals)
 

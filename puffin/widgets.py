@@ -11,7 +11,7 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 from IPython.display import display
 import math
-from .deep.model import VAE, eval_mode
+from .deep.model import VAE, eval_mode, _to_model
 
 # %% auto #0
 __all__ = ['LatentExplorer', 'PathExplorer']
@@ -31,8 +31,7 @@ class _Explorer:
     def refresh(self):
         "Recompute `z` and `decoded` from the controls and redraw the figure into the output area."
         self.z = self.latent()
-        p = next(self.model.parameters())   # decode on the model's device, in its dtype (float64 models too)
-        with eval_mode(self.model): row = self.model.decode(self.z[None].to(p.device, p.dtype)).cpu().numpy()
+        with eval_mode(self.model): row = self.model.decode(_to_model(self.z[None], self.model)).cpu().numpy()   # on the model's device, in its dtype
         self.decoded = (self.unscale(row) if self.unscale is not None else row)[0]
         self.redraws += 1
         with self.out:

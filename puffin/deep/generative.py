@@ -15,7 +15,7 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode
+from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode, _to_model
 from .training import seeded
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload
@@ -94,8 +94,7 @@ def encode_means(model: VAE, # a (trained) VAE of any kind
                  log_var: bool=False, # also return the posterior log-variances
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
-    p = next(model.parameters())
-    with eval_mode(model): mu, lv = model.encode(_rows(X).to(p.device, p.dtype))   # the model's device and dtype (float64 models too)
+    with eval_mode(model): mu, lv = model.encode(_to_model(_rows(X), model))   # the model's device and dtype (float64 models too)
     return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
@@ -341,12 +340,12 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
                ) -> dict:
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
     _positive_int(n_samples, 'n_samples')
-    p = next(model.parameters())
-    x = _rows(X).to(p.device, p.dtype)   # the model's device: a CUDA model scores CPU rows too
+    if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
+    x = _to_model(_rows(X), model)   # the model's device and dtype: a CUDA model scores CPU rows too
     _check_input(x, model.input_dim, 'X')
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
-    with eval_mode(model), seeded(seed, p.device):
+    with eval_mode(model), seeded(seed, x.device):
         for xb in x.split(batch_size):
             data, c = split(xb)
             mu, log_var = model.encode(xb)

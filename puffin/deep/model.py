@@ -38,7 +38,15 @@ def _seed_rngs(seed: int, # the seed
     torch.default_generator.manual_seed(seed)
     if device.type == 'cuda':
         with torch.cuda.device(device): torch.cuda.manual_seed(seed)
-    elif device.type != 'cpu': torch.manual_seed(seed)   # MPS and others: seeded the way torch does it
+    elif device.type == 'mps': torch.mps.manual_seed(seed)
+    elif device.type != 'cpu': torch.manual_seed(seed)   # other accelerators: seeded the way torch does it
+
+def _to_model(x: Tensor, # rows, e.g. on the CPU
+              model: nn.Module, # the model they are for
+             ) -> Tensor:
+    "`x` on `model`'s device and in its dtype: rows from the CPU feed a GPU or float64 model (a model without parameters takes `x` as it is)."
+    p = next(model.parameters(), None)
+    return x if p is None else x.to(p.device, p.dtype)
 
 def _check_dims(input_dim: int, latent_dim: int, hidden_dims: Sequence[int], dropout: float) -> tuple[int, ...]:
     "Validate the layer sizes and dropout; return `hidden_dims` as a new tuple (the caller's list is never touched)."

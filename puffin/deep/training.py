@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .model import eval_mode, _positive_int, _seed_rngs
+from .model import eval_mode, _positive_int, _is_int, _seed_rngs, _to_model
 from .loss import vae_loss
 from .fastpath import FastEngine, fast_path_reason
 from .engine import AutogradEngine
@@ -111,9 +111,18 @@ def seeded(seed: int|None, # seed for everything random inside the block; None l
           ):
     "Seed torch's RNG inside the block and restore the caller's RNG state afterwards."
     if seed is None: yield; return
-    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        _seed_rngs(seed, device)   # only the RNGs forked here: on a GPU machine a CPU fit leaves the GPUs' RNGs alone
+    if not _is_int(seed): raise ValueError(f"`seed` must be an int (numpy's too) or None, got {seed!r}")
+    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []), _kept_mps_rng(device):
+        _seed_rngs(int(seed), device)   # only the RNGs forked here: on a GPU machine a CPU fit leaves the GPUs' RNGs alone
         yield
+
+@contextmanager
+def _kept_mps_rng(device: torch.device):
+    "Restore Apple's MPS generator after the block when `device` is MPS (`fork_rng` forks CUDA's only)."
+    state = torch.mps.get_rng_state() if device.type == 'mps' else None
+    try: yield
+    finally:
+        if state is not None: torch.mps.set_rng_state(state)
 
 # %% ../../nbs/api/02_training.ipynb #847a708a
 class TrainingDiverged(FloatingPointError):
@@ -256,7 +265,6 @@ def extract_features(self: AETrainer,
                      X, # rows to encode: numpy array, torch tensor or DataFrame
                     ) -> np.ndarray:
     "Latent features of each row: the posterior mean `mu` for a VAE (deterministic), the code `z` otherwise."
-    p = next(model.parameters())   # encode where the model is, whatever the trainer's device
-    X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=_train_dtype(model)).to(p.device)
+    X = _to_model(as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=_train_dtype(model)), model)   # where the model is, whatever the trainer's device
     with eval_mode(model): z = model.encode(X)
     return (z[0] if isinstance(z, tuple) else z).cpu().numpy()
