@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Sequence
+from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import torch
@@ -15,10 +16,10 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode, _to_model
+from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode, _to_model, is_vae
 from .training import seeded
 from .loss import kl_elementwise, VAELossParts
-from .persist import _cpu, _write_payload, _read_payload
+from .persist import _cpu, _write_payload, _read_payload, _built
 from ..data import _check_columns
 
 # %% auto #0
@@ -84,16 +85,23 @@ class _ZeroInflatedT(torch.distributions.Distribution):
 
 # %% ../../nbs/api/07_generative.ipynb #a187ae92
 def _rows(X, name: str='X') -> Tensor:
-    "`X` (array, DataFrame or tensor) as a float32 tensor of rows, refused when it holds NaN or inf."
-    x = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, Tensor) else X.float()
+    "`X` (array, DataFrame or tensor) as a float tensor of rows (float64 kept, anything else float32), refused when empty or holding NaN or inf."
+    x = X if isinstance(X, Tensor) else torch.as_tensor(np.asarray(X))
+    x = x if x.dtype == torch.float64 else x.float()   # float64 rows reach a float64 model unrounded
+    if x.numel() == 0: raise ValueError(f"`{name}` has no rows")
     if not torch.isfinite(x).all(): raise ValueError(f"`{name}` contains NaN or inf; fill or drop those rows first")
     return x
+
+def _need_posterior(model) -> None:
+    "Fail clearly when `model` has no posterior (a plain `Autoencoder` encodes to one code, not a mean and a variance)."
+    if not is_vae(model): raise TypeError(f"`model` must be a VAE (a posterior mean and variance per row), got {type(model).__name__}")
 
 def encode_means(model: VAE, # a (trained) VAE of any kind
                  X, # rows to encode (array, tensor or DataFrame)
                  log_var: bool=False, # also return the posterior log-variances
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
+    _need_posterior(model)
     with eval_mode(model): mu, lv = model.encode(_to_model(_rows(X), model))   # the model's device and dtype (float64 models too)
     return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
@@ -123,15 +131,15 @@ class LikelihoodVAE(VAE):
         if decoder not in DECODERS: raise ValueError(f"`decoder` must be one of {DECODERS}, got {decoder!r}")
         if kl_schedule not in KL_SCHEDULES: raise ValueError(f"`kl_schedule` must be one of {KL_SCHEDULES}, got {kl_schedule!r}")
         for name, v in (('rank', rank), ('warmup_steps', warmup_steps), ('n_cycles', n_cycles)): _positive_int(v, name)
-        if not float(free_bits) >= 0: raise ValueError(f"`free_bits` must be >= 0, got {free_bits!r}")
+        if not 0 <= float(free_bits) < math.inf: raise ValueError(f"`free_bits` must be a finite number >= 0, got {free_bits!r}")
         if not 0 < float(cycle_ratio) <= 1: raise ValueError(f"`cycle_ratio` must be in (0, 1], got {cycle_ratio!r}")
-        if not float(min_scale) > 0: raise ValueError(f"`min_scale` must be > 0, got {min_scale!r}")
+        if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
         if not float(min_df) >= 2: raise ValueError(f"`min_df` must be >= 2 (finite variance), got {min_df!r}")
-        if not float(df_init) > float(min_df): raise ValueError(f"`df_init` must be > min_df={min_df}, got {df_init!r}")
+        if not float(min_df) < float(df_init) <= 1000: raise ValueError(f"`df_init` must be in (min_df={min_df}, 1000], got {df_init!r}: beyond that a Student-t is a Gaussian (use decoder='gaussian'), and float32 log-densities lose their accuracy")
         if not isinstance(df_from_z, bool): raise ValueError(f"`df_from_z` must be a bool, got {df_from_z!r}")
         if df_from_z and decoder not in _T_DECODERS: raise ValueError(f"`df_from_z` needs a Student-t decoder {_T_DECODERS}, got {decoder!r}")
-        self.decoder_kind, self.rank, self.free_bits, self.kl_schedule = decoder, rank, float(free_bits), kl_schedule
-        self.warmup_steps, self.n_cycles, self.cycle_ratio = warmup_steps, n_cycles, float(cycle_ratio)
+        self.decoder_kind, self.rank, self.free_bits, self.kl_schedule = decoder, int(rank), float(free_bits), kl_schedule   # plain ints: numpy ones would make the saved config unreadable
+        self.warmup_steps, self.n_cycles, self.cycle_ratio = int(warmup_steps), int(n_cycles), float(cycle_ratio)
         self.min_scale, self.df_init, self.df_from_z, self.min_df = float(min_scale), float(df_init), df_from_z, float(min_df)
         self._build_decoder(latent_dim, input_dim)
         self.register_buffer('step', torch.zeros((), dtype=torch.long))  # training steps taken (drives the KL schedule)
@@ -189,6 +197,10 @@ class LikelihoodVAE(VAE):
             pi = torch.sigmoid(self.spike_head(h)).clamp(1e-6, 1 - 1e-6)
             return _ZeroInflatedT(pi, self.spike_centre, torch.exp(self.raw_spike_width) + 1e-5, df, loc, scale)
         return LowRankMultivariateNormal(loc, self.factor_head(h).view(len(h), self.out_dim, self.rank), scale.pow(2))
+
+    def decode(self, z: Tensor) -> Tensor:
+        "The decoder's mean for latent codes `z`: the mean of p(x|z) (for 'zi_student_t' the mixture's, the spike included), not just its location head."
+        with torch.set_grad_enabled(self.training or z.requires_grad): return self.decoder_dist(z).mean
 
     def kl_weight(self) -> float:
         "Current KL weight in [0, 1] from the schedule and the training steps taken (multiplies `beta`)."
@@ -258,16 +270,16 @@ class LikelihoodVAE(VAE):
                                ) -> GaussianMixture:
         "Fit a Gaussian mixture to the latents of `X` (the aggregate posterior q(z)); `sample(from_='aggregate')` then draws from it."
         _positive_int(n_components, 'n_components')
+        if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
         if covariance_type not in ('full', 'diag'): raise ValueError(f"`covariance_type` must be 'full' or 'diag', got {covariance_type!r}")
         if latents not in ('means', 'samples'): raise ValueError(f"`latents` must be 'means' or 'samples', got {latents!r}")
         mu, log_var = encode_means(self, X, log_var=True)
-        if latents == 'samples': mu = mu + torch.exp(0.5 * log_var) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed))
+        if latents == 'samples': mu = mu + torch.exp(0.5 * log_var) * torch.randn(mu.shape, dtype=mu.dtype, generator=torch.Generator().manual_seed(int(seed)))
         mu = mu.numpy().astype(np.float64)
         if len(mu) < n_components: raise ValueError(f"need at least n_components={n_components} rows, got {len(mu)}")
         gm = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed, reg_covar=1e-5).fit(mu)
         cov = gm.covariances_ if covariance_type == 'full' else np.stack([np.diag(c) for c in gm.covariances_])
-        self.aggregate_ = dict(weights=torch.tensor(gm.weights_, dtype=torch.float32), means=torch.tensor(gm.means_, dtype=torch.float32),
-                               chol=torch.tensor(np.linalg.cholesky(cov), dtype=torch.float32))
+        self.aggregate_ = dict(weights=torch.tensor(gm.weights_), means=torch.tensor(gm.means_), chol=torch.tensor(np.linalg.cholesky(cov)))   # float64, cast to the model's dtype when sampling
         return gm
 
 # %% ../../nbs/api/07_generative.ipynb #98f5b764
@@ -319,7 +331,8 @@ class ConditionalVAE(LikelihoodVAE):
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
         p = next(self.parameters())
         c = cond.to(p.device, p.dtype) if isinstance(cond, Tensor) else torch.as_tensor(np.asarray(cond, dtype=np.float32), device=p.device)   # never reshaped: a wrong width is an error
-        if c.ndim == 1: c = c.reshape(1, -1)
+        if c.ndim <= 1: c = c.reshape(1, -1)   # one row of conditions (a scalar: one condition)
+        if not torch.isfinite(c).all(): raise ValueError("`cond` contains NaN or inf")
         if c.shape[1] != self.cond_dim: raise ValueError(f"`cond` must have {self.cond_dim} columns, got shape {tuple(c.shape)}")
         if len(c) == 1: c = c.expand(n, -1)
         if len(c) != n: raise ValueError(f"`cond` has {len(c)} rows for n={n} samples")
@@ -332,6 +345,18 @@ def _decoder_dist_any(model: VAE, z: Tensor, cond: Tensor|None):
     return Independent(Normal(model.decoder(z), math.sqrt(0.5)), 1)
 
 
+_NONFINITE_NLL = ("the held-out likelihood is not finite: `X` lies far outside what the model was trained on "
+                  "(scale it as the training rows were, e.g. with the training scaler)")
+
+@contextmanager
+def _named_nonfinite():
+    "Turn torch.distributions' parameter-constraint errors (a decoder fed rows far out of range gives inf/NaN parameters) into `_NONFINITE_NLL`."
+    try: yield
+    except (ValueError, torch.linalg.LinAlgError) as e:
+        if isinstance(e, torch.linalg.LinAlgError) or 'Expected parameter' in str(e): raise ValueError(_NONFINITE_NLL) from e
+        raise
+
+
 def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the chapter's `VAE` (implied Gaussian with variance 1/2)
                 X, # held-out rows (array or tensor; `[x | c]` for a ConditionalVAE)
                 n_samples: int=64, # importance samples per row
@@ -339,14 +364,14 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
                 batch_size: int=512, # rows per pass
                ) -> dict:
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
-    _positive_int(n_samples, 'n_samples')
+    _need_posterior(model); _positive_int(n_samples, 'n_samples'); _positive_int(batch_size, 'batch_size')
     if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
     x = _to_model(_rows(X), model)   # the model's device and dtype: a CUDA model scores CPU rows too
     _check_input(x, model.input_dim, 'X')
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
-    with eval_mode(model), seeded(seed, x.device):
-        for xb in x.split(batch_size):
+    with eval_mode(model), seeded(seed, x.device), _named_nonfinite():
+        for xb in x.split(int(batch_size)):
             data, c = split(xb)
             mu, log_var = model.encode(xb)
             std = torch.exp(0.5 * log_var)
@@ -359,15 +384,19 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
             lw = lp_x + lp_z - lq_z
             iw.append(-(torch.logsumexp(lw, 0) - math.log(S)))
             elbo.append(-(lp_x[0] - kl_elementwise(mu, log_var).sum(1)))
-    return dict(nll_iw=float(torch.cat(iw).mean()), neg_elbo=float(torch.cat(elbo).mean()))
+    out = dict(nll_iw=float(torch.cat(iw).mean()), neg_elbo=float(torch.cat(elbo).mean()))
+    if not all(map(math.isfinite, out.values())): raise ValueError(_NONFINITE_NLL)
+    return out
 
 # %% ../../nbs/api/07_generative.ipynb #2f892db0
 def gaussian_nll(train, # training rows (scaled), fits the mean and covariance
                  X, # held-out rows
                 ) -> float:
     "Mean NLL per row of `X` under the multivariate Gaussian fitted to `train`: the reference a likelihood decoder must beat."
-    t, x = np.asarray(train, dtype=np.float64), np.asarray(X, dtype=np.float64)
+    t, x = np.asarray(train, dtype=np.float64), np.atleast_2d(np.asarray(X, dtype=np.float64))
     if t.ndim != 2 or len(t) <= t.shape[1]: raise ValueError(f"`train` needs more rows than columns to fit a covariance, got shape {t.shape}")
+    if x.ndim != 2 or x.shape[1] != t.shape[1]: raise ValueError(f"`X` must have the {t.shape[1]} columns of `train`, got shape {x.shape}")
+    if not (np.isfinite(t).all() and np.isfinite(x).all()): raise ValueError("`train` and `X` must be finite (no NaN or inf)")
     return float(-stats.multivariate_normal(t.mean(0), np.cov(t, rowvar=False)).logpdf(x).mean())
 
 # %% ../../nbs/api/07_generative.ipynb #df194fc2
@@ -398,23 +427,31 @@ def load_generative(path: str|Path, # a file written by `save_generative`
                    ) -> LikelihoodVAE:
     "The model saved at `path`, rebuilt from its stored config with its aggregate posterior, in eval mode."
     payload = _read_payload(path, 'puffin-generative', _GENERATIVE)
-    model = _GENERATIVE[payload['kind']](**payload['config'])
+    model = _built(_GENERATIVE[payload['kind']], payload)
     model.load_state_dict(payload['state_dict'])
     model.aggregate_ = payload['aggregate']
     return model.eval()
 
 # %% ../../nbs/api/07_generative.ipynb #8b3f29a2
+def _checked_windows(windows, asset_windows) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    "`windows` (at least one) and `asset_windows` as tuples of plain ints >= 2 (numpy ints too); anything else fails clearly."
+    out = []
+    for name, ws in (('windows', windows), ('asset_windows', asset_windows)):
+        if isinstance(ws, (str, bytes)) or not hasattr(ws, '__iter__') or any(not _is_int(w) or w < 2 for w in ws):
+            raise ValueError(f"`{name}` must be a sequence of ints >= 2, got {ws!r}")
+        out.append(tuple(int(w) for w in ws))
+    if not out[0]: raise ValueError(f"`windows` must hold at least one window, got {windows!r}")
+    return out[0], out[1]
+
 def trailing_vol_condition(returns: pd.DataFrame, # daily returns, dates as index, all assets
                            windows: Sequence[int]=(5, 21, 63), # trailing windows (days)
                            asset_windows: Sequence[int]=(), # also each asset's own log realised vol over these windows (columns `{asset}_rv{w}`)
                           ) -> pd.DataFrame:
     "Log realised volatility of the equal-weight portfolio (and optionally of each asset) over trailing windows, using returns up to the *previous* day only (known before the day opens); the first max(windows) rows are NaN."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
-    if len(windows) == 0: raise ValueError(f"`windows` must be ints >= 2, got {windows!r}")
-    for name, ws in (('windows', windows), ('asset_windows', asset_windows)):
-        if any(isinstance(w, bool) or not isinstance(w, int) or w < 2 for w in ws): raise ValueError(f"`{name}` must be ints >= 2, got {ws!r}")
+    windows, asset_windows = _checked_windows(windows, asset_windows)
     p = returns.mean(1)
-    out = pd.DataFrame({f'log_rv{w}': np.log(np.sqrt((p ** 2).rolling(w).mean())).shift(1) for w in windows}, index=returns.index)
+    out = pd.DataFrame({f'log_rv{w}': np.log(np.sqrt((p ** 2).rolling(w).mean()).clip(lower=1e-8)).shift(1) for w in windows}, index=returns.index)
     for w in asset_windows:
         rv = np.log(np.sqrt((returns ** 2).rolling(w).mean()).clip(lower=1e-8)).shift(1)
         out = out.join(rv.add_suffix(f'_rv{w}'))
@@ -426,9 +463,21 @@ def _vol_cond_rows(H: np.ndarray, # (paths, days, assets): the trailing returns,
                    windows: Sequence[int], asset_windows: Sequence[int]) -> np.ndarray:
     "The last row of `trailing_vol_condition` for each path, from its trailing returns (numpy, for one step of a path)."
     p = H.mean(2)
-    cols = [np.log(np.sqrt((p[:, -w:] ** 2).mean(1)))[:, None] for w in windows]
+    cols = [np.log(np.sqrt((p[:, -w:] ** 2).mean(1)).clip(min=1e-8))[:, None] for w in windows]
     cols += [np.log(np.sqrt((H[:, -w:] ** 2).mean(1)).clip(min=1e-8)) for w in asset_windows]
     return np.concatenate(cols, 1)
+
+
+def _cond_stat(v, default: float, cols: list, name: str) -> np.ndarray:
+    "A statistic per condition column as an array in `cols` order: a Series is matched by its labels, anything else by position."
+    if v is None: return np.full(len(cols), default)
+    if isinstance(v, pd.Series):
+        if missing := [c for c in cols if c not in v.index]: raise ValueError(f"`{name}` lacks the condition columns {missing[:5]}")
+        v = v.reindex(cols)
+    a = np.asarray(v, dtype=np.float64).reshape(-1)
+    if len(a) != len(cols): raise ValueError(f"`{name}` needs {len(cols)} values, one per condition column, got {len(a)}")
+    if not np.isfinite(a).all(): raise ValueError(f"`{name}` holds NaN or inf")
+    return a
 
 
 def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | standardised trailing_vol_condition]`
@@ -450,6 +499,7 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     _positive_int(n_days, 'n_days')
     if n_paths is not None: _positive_int(n_paths, 'n_paths')
     if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
+    windows, asset_windows = _checked_windows(windows, asset_windows)
     L = max((*windows, *asset_windows))
     if len(history) < L: raise ValueError(f"`history` has {len(history)} days; the condition needs at least {L}")
     if history.shape[1] != model.data_dim: raise ValueError(f"`history` has {history.shape[1]} columns, the model generates {model.data_dim}")
@@ -457,9 +507,9 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     if not np.isfinite(history.to_numpy(np.float64)[-L:]).all(): raise ValueError(f"`history` holds NaN or inf in its last {L} days, which set the first condition")
     nc = len(windows) + len(asset_windows) * model.data_dim
     if nc != model.cond_dim: raise ValueError(f"windows {tuple(windows)} and asset_windows {tuple(asset_windows)} give {nc} condition columns, the model expects {model.cond_dim}")
-    mean = np.zeros(nc) if cond_mean is None else np.asarray(cond_mean, dtype=np.float64).reshape(-1)
-    std = np.ones(nc) if cond_std is None else np.asarray(cond_std, dtype=np.float64).reshape(-1)
-    if len(mean) != nc or len(std) != nc: raise ValueError(f"`cond_mean` and `cond_std` need {nc} values")
+    ccols = [f'log_rv{w}' for w in windows] + [f'{a}_rv{w}' for w in asset_windows for a in history.columns]   # `trailing_vol_condition`'s columns
+    mean, std = _cond_stat(cond_mean, 0.0, ccols, 'cond_mean'), _cond_stat(cond_std, 1.0, ccols, 'cond_std')
+    if not (std > 0).all(): raise ValueError("`cond_std` must be positive: it divides the conditions")
     P = 1 if n_paths is None else n_paths
     H = np.repeat(history.to_numpy(np.float64)[None, -L:], P, 0)  # (paths, L, assets): the trailing window, rolled forward
     out, conds = np.empty((P, n_days, model.data_dim)), np.empty((P, n_days, nc))
@@ -473,7 +523,6 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
             H = np.concatenate([H[:, 1:], r[:, None]], 1)
     idx = (pd.bdate_range(history.index[-1] + pd.offsets.BDay(1), periods=n_days) if isinstance(history.index, pd.DatetimeIndex)
            else pd.RangeIndex(len(history), len(history) + n_days))
-    ccols = [f'log_rv{w}' for w in windows] + [f'{a}_rv{w}' for w in asset_windows for a in history.columns]
     paths = [pd.DataFrame(out[i], index=idx, columns=history.columns) for i in range(P)]
     cs = [pd.DataFrame(conds[i], index=idx, columns=ccols) for i in range(P)]
     if n_paths is None: paths, cs = paths[0], cs[0]

@@ -37,9 +37,19 @@ def _save(path: str|Path, fmt: str, **fields) -> Path:
     torch.save(dict(format=fmt, version=_FILES[fmt].version, **fields), path)
     return path
 
+_DTYPES = {'float32': torch.float32, 'float64': torch.float64}
+
 def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path:
-    "Write `model`'s class name, config and weights, plus `fields`, to `path` under the marker `fmt`."
-    return _save(path, fmt, kind=type(model).__name__, config=model.config, state_dict=_cpu(model.state_dict()), **fields)
+    "Write `model`'s class name, config, parameter dtype and weights, plus `fields`, to `path` under the marker `fmt`."
+    p = next(model.parameters(), None)
+    dtype = 'float32' if p is None else str(p.dtype).removeprefix('torch.')
+    return _save(path, fmt, kind=type(model).__name__, config=model.config, dtype=dtype, state_dict=_cpu(model.state_dict()), **fields)
+
+def _built(cls, payload: dict) -> nn.Module:
+    "A new `cls` from the stored config, in the stored parameter dtype (float32 for files written before the dtype was stored), before the weights go in: float64 weights stay float64."
+    dtype = payload.get('dtype', 'float32')
+    if dtype not in _DTYPES: raise ValueError(f"the file's parameters are {dtype!r}; puffin reads {list(_DTYPES)}")
+    return cls(**payload['config']).to(_DTYPES[dtype])
 
 def _check_str_keys(v, where: str='history') -> None:
     "Refuse dict keys that are not strings anywhere in `v`: JSON would turn them into strings, and `load_history` would not give back what was saved."
@@ -94,7 +104,7 @@ def load_model(path: str|Path, # a file written by `save_model`
               ) -> nn.Module:
     "The model saved at `path`, rebuilt from its stored config, in eval mode."
     payload = _read_payload(path)
-    model = into if into is not None else _MODELS[payload['kind']](**payload['config'])
+    model = into if into is not None else _built(_MODELS[payload['kind']], payload)
     if into is not None and (type(into).__name__ != payload['kind'] or getattr(into, 'config', None) != payload['config']):
         raise ValueError(f"{path} holds a {payload['kind']} with config {payload['config']}, which does not match the given "
                          f"model ({type(into).__name__} with config {getattr(into, 'config', None)})")
