@@ -35,7 +35,7 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--rows', type=_count, default=200_000); p.add_argument('--features', type=_count, default=100)
     p.add_argument('--latent', type=_count, default=20); p.add_argument('--hidden', type=_count, nargs='*', default=[256, 128])
     p.add_argument('--epochs', type=_count, default=3); p.add_argument('--batch-size', type=_count, default=256)
-    p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=_checked(int, lambda v: 0 <= v < 2**63, 'an int in [0, 2**63)'), default=0)
     p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
     p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=_count, default=None)
     p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
