@@ -1,10 +1,11 @@
 "The exported package and the notebooks agree: `nbdev_export` and `nbdev_clean` change nothing."
 from pathlib import Path
-import filecmp, shutil, subprocess, sys
+import filecmp, os, shutil, subprocess, sys
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+ENV = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}   # nbdev_export does nothing while IN_TEST is set (as a notebook run leaves it)
 
 def _copy_project(dst: Path) -> Path:
     for name in ('settings.ini', 'setup.py', 'pyproject.toml', '_quarto.yml', 'README.md'):
@@ -26,13 +27,13 @@ def test_export_has_no_drift(tmp_path):
     "Export into an empty package folder, so a module that no notebook exports any more counts as drift too."
     proj = _copy_project(tmp_path)
     shutil.rmtree(proj/'puffin')
-    subprocess.run([BIN/'nbdev_export'], cwd=proj, check=True, capture_output=True)
+    subprocess.run([BIN/'nbdev_export'], cwd=proj, check=True, capture_output=True, env=ENV)
     drift = _diff(ROOT/'puffin', proj/'puffin')
     assert not drift, f"puffin/ differs from what the notebooks export: {drift}. Edit nbs/, then run nbdev_export."
 
 def test_notebooks_are_clean(tmp_path):
     proj = _copy_project(tmp_path)
-    subprocess.run([BIN/'nbdev_clean'], cwd=proj, check=True, capture_output=True)
+    subprocess.run([BIN/'nbdev_clean'], cwd=proj, check=True, capture_output=True, env=ENV)
     dirty = _diff(ROOT/'nbs', proj/'nbs')
     assert not dirty, f"notebooks not cleaned: {dirty}. Run nbdev_clean."
 

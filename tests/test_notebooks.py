@@ -11,6 +11,7 @@ FLAGS = os.environ.get('PUFFIN_TEST_FLAGS', '').split()  # e.g. PUFFIN_TEST_FLAG
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[str(p.relative_to(ROOT/'nbs')) for p in NOTEBOOKS])
 def test_notebook(nb, monkeypatch):
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv('IN_TEST', '1')   # nbdev's runner sets it and never unsets it; set here, monkeypatch removes it afterwards
     ok, secs = run_notebook(nb, skip_flags=[f for f in ('notest', 'slow') if f not in FLAGS], force_flags=FLAGS)
     assert ok, f"{nb.name} failed (see the traceback above)"
 
