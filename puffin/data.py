@@ -25,6 +25,11 @@ def _check_frame(df: pd.DataFrame, # the frame to validate
     if n_bad: raise ValueError(f"`{name}` holds {n_bad} NaN/inf values; clean them before use")
     return df
 
+def _check_count(v, name: str, least: int=1) -> None:
+    "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.model._positive_int`'s twin, kept torch-free here for this module and `puffin.quality`."
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+        raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
+
 def _check_dates(df: pd.DataFrame, name: str) -> None:
     "Fail clearly unless the rows of `df` run forward in time without repeats: returns taken or written by date would silently go wrong."
     idx = df.index
@@ -67,7 +72,7 @@ def find_splits(returns: pd.DataFrame, # daily log returns, dates as index
                ) -> pd.DataFrame:
     "Table of split-like days: the price ratio is within `tol` of 1/k or k for an integer k in 2..`max_factor`."
     _check_frame(returns, 'returns'); _check_dates(returns, 'returns')
-    if isinstance(max_factor, bool) or not isinstance(max_factor, (int, np.integer)) or max_factor < 2: raise ValueError(f"`max_factor` must be an int >= 2, got {max_factor!r}")
+    _check_count(max_factor, 'max_factor', least=2)
     if not 0 < tol < 0.5: raise ValueError(f"`tol` must be in (0, 0.5), got {tol!r}")
     if not 0 < min_move < np.inf: raise ValueError(f"`min_move` must be a positive number, got {min_move!r}")
     rows = []

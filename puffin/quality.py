@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-from .data import _column_difference
+from .data import _column_difference, _check_count
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics', 'discriminator_auc', 'dcr_metrics',
@@ -59,10 +59,6 @@ def _flat(x: np.ndarray) -> np.ndarray:
     "Per column (a scalar for a 1-D `x`): whether it is constant up to rounding."
     return np.ptp(x, axis=0) <= 1e-12 * np.maximum(1.0, np.abs(x).max(0))
 
-def _check_count(v, name: str, least: int=1) -> None:
-    "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.model._positive_int`'s twin, kept here so this module needs no torch."
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-        raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
 
 def _check_no_constant(x: np.ndarray, cols: list, name: str) -> None:
     "Fail clearly when a column of `x` is constant: its volatility ratio, kurtosis, tails and correlations would be 0/0."

@@ -112,17 +112,10 @@ def seeded(seed: int|None, # seed for everything random inside the block; None l
     "Seed torch's RNG inside the block and restore the caller's RNG state afterwards."
     if seed is None: yield; return
     if not _is_int(seed): raise ValueError(f"`seed` must be an int (numpy's too) or None, got {seed!r}")
-    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []), _kept_mps_rng(device):
+    acc = device.type in ('cuda', 'mps')   # fork_rng forks the CPU and the listed devices of `device_type` (no devices: the CPU only)
+    with torch.random.fork_rng(devices=[device] if acc else [], device_type=device.type if acc else 'cuda'):
         _seed_rngs(int(seed), device)   # only the RNGs forked here: on a GPU machine a CPU fit leaves the GPUs' RNGs alone
         yield
-
-@contextmanager
-def _kept_mps_rng(device: torch.device):
-    "Restore Apple's MPS generator after the block when `device` is MPS (`fork_rng` forks CUDA's only)."
-    state = torch.mps.get_rng_state() if device.type == 'mps' else None
-    try: yield
-    finally:
-        if state is not None: torch.mps.set_rng_state(state)
 
 # %% ../../nbs/api/02_training.ipynb #847a708a
 class TrainingDiverged(FloatingPointError):
