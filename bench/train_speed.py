@@ -6,7 +6,9 @@
 
 Prints a markdown table: median (min-max) seconds of the textbook loop and of `fit`, their ratio, the final
 validation losses (same seeds, same number of updates), the peak RSS of each child, and the matrix-product floor
-(only the step's matrix products, same shapes, same thread count as the fit) with the fit's distance to it.
+(only the step's matrix products, same shapes, same thread count as the fit) with the fit's distance to it, and the
+same products through numpy's BLAS (OpenBLAS in numpy's wheels; torch's x86 wheels use MKL): how much of the floor
+is the BLAS library's.
 The textbook loop runs on 1 thread; the fit on whatever `AETrainer`'s default (`auto_threads`) picks.
 This is a benchmark, not a test: timings on a busy machine are noisy (compare medians)."""
 from __future__ import annotations
@@ -88,8 +90,9 @@ def run_fit(w: dict) -> dict:
     _sync()
     return dict(seconds=time.perf_counter() - t0, val_loss=h['val_loss'][-1], threads=threads, path=h['path'])
 
-def run_floor(w: dict) -> dict:
-    "Only the matrix products of the fit (forward and backward of every training step, forward of every validation pass)."
+def run_floor(w: dict, blas: str='torch') -> dict:
+    """Only the matrix products of the fit (forward and backward of every training step, forward of every validation
+    pass), through torch's BLAS (`torch.mm`, MKL in the x86 wheels) or numpy's (`np.matmul`, OpenBLAS in its wheels)."""
     import torch
     from puffin.deep.model import VAE
     from puffin.deep.training import auto_threads
@@ -116,7 +119,12 @@ def run_floor(w: dict) -> dict:
     vby_n = {n: step_ops(n, False) for n in set(vsizes)}
     for n in sizes: plan += by_n[n]
     for n in vsizes: plan += vby_n[n]
-    mm = torch.mm
+    if blas == 'numpy':
+        import numpy as np
+        from threadpoolctl import threadpool_limits   # numpy's BLAS has its own thread pool: same thread count as torch's
+        threadpool_limits(threads)
+        mm, plan = np.matmul, [tuple(t.numpy() for t in op) for op in plan]   # views of the same buffers, same layouts
+    else: mm = torch.mm
     for a, b, c in plan[:200]: mm(a, b, out=c)  # warm up
     t0 = time.perf_counter()
     for _ in range(w['epochs']):
@@ -126,7 +134,7 @@ def run_floor(w: dict) -> dict:
 def child(kind: str, name: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     w = WORKLOADS[name]
-    res = dict(textbook=run_textbook, fit=run_fit, floor=run_floor)[kind](w)
+    res = dict(textbook=run_textbook, fit=run_fit, floor=run_floor, floor_np=lambda w: run_floor(w, 'numpy'))[kind](w)
     res['peak_mb'] = peak_rss_mb()
     if DEVICE.startswith('cuda'):
         import torch; res['gpu_mb'], res['gpu'] = torch.cuda.max_memory_allocated() / 2**20, torch.cuda.get_device_name()
@@ -151,8 +159,8 @@ def main(argv=None):
     if args.child: return child(*args.child)
     names = args.workloads.split(',')
     os.environ['PUFFIN_BENCH_DEVICE'], os.environ['PUFFIN_BENCH_AMP'] = args.device, '1' if args.amp else '0'
-    kinds = ('textbook', 'fit', 'floor') if args.device == 'cpu' else ('textbook', 'fit')
-    res = {(k, n): [] for n in names for k in ('textbook', 'fit', 'floor')}
+    kinds = ('textbook', 'fit', 'floor', 'floor_np') if args.device == 'cpu' else ('textbook', 'fit')
+    res = {(k, n): [] for n in names for k in ('textbook', 'fit', 'floor', 'floor_np')}
     for r in range(args.runs):
         for n in names:
             for k in kinds:
@@ -161,17 +169,17 @@ def main(argv=None):
     if args.device != 'cpu':
         return print_gpu_table(res, names, args)
     print(f"\n{os.cpu_count()} CPUs; textbook loop on 1 thread, `fit` on `auto_threads`; {args.runs} runs each, fresh process per run.\n")
-    print("| workload | textbook s | fit s | speed-up | fit path, threads | val loss textbook | val loss fit | peak MB textbook | peak MB fit | matmul floor s | fit / floor |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| workload | textbook s | fit s | speed-up | fit path, threads | val loss textbook | val loss fit | peak MB textbook | peak MB fit | matmul floor s | fit / floor | floor, numpy's BLAS s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         tb, ft, fl = res['textbook', n], res['fit', n], res['floor', n]
         s = lambda rs, key='seconds': [x[key] for x in rs]
         ratio = statistics.median(s(tb)) / statistics.median(s(ft))
-        floor = statistics.median(s(fl))
+        floor, floor_np = statistics.median(s(fl)), statistics.median(s(res['floor_np', n]))
         print(f"| {n} | {fmt(s(tb))} | {fmt(s(ft))} | {ratio:.1f}x | {ft[0]['path']}, {ft[0]['threads']} | "
               f"{statistics.median(s(tb, 'val_loss')):.4f} | {statistics.median(s(ft, 'val_loss')):.4f} | "
               f"{statistics.median(s(tb, 'peak_mb')):.0f} | {statistics.median(s(ft, 'peak_mb')):.0f} | "
-              f"{floor:.3g} | {statistics.median(s(ft)) / floor:.2f}x |")
+              f"{floor:.3g} | {statistics.median(s(ft)) / floor:.2f}x | {floor_np:.3g} |")
 
 def print_gpu_table(res: dict, names: list, args) -> None:
     "The GPU table: both loops on the same card, peak GPU memory instead of the CPU floor."

@@ -238,16 +238,8 @@ def _reference_rows(r: np.ndarray, # the real rows
     fit_on = r if train is None else train
     return r[perm[:h]], {'noise floor': r[perm[h:2 * h]], 'gaussian': gaussian_baseline(fit_on, h, s_gauss), 'bootstrap': bootstrap_baseline(fit_on, h, s_boot)}
 
-def compare_generators(real, # real returns to compare against, rows x assets
-                       generators: dict|None=None, # name -> synthetic sample (array or DataFrame)
-                       *,
-                       train=None, # training rows: fits the baselines and enables DCR (with `holdout`)
-                       holdout=None, # real rows no generator saw
-                       seed: int=0, # seeds the split into halves, the baselines and the discriminators
-                       data_label: str|None=None, # which data was compared, e.g. 'dequantised returns'
-                       max_rows: int=4000, # discriminator rows per class
-                      ) -> QualityReport:
-    "Side-by-side report: a noise floor (half vs half of `real`), Gaussian and bootstrap baselines, then `generators`."
+def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> tuple[QualityReport, pd.DataFrame, dict]:
+    "`compare_generators`' report, with the reference half of `real` and every sample it scored (noise floor, baselines, `generators`) by name."
     r, cols = _as_2d(real, 'real')
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
@@ -261,7 +253,20 @@ def compare_generators(real, # real returns to compare against, rows x assets
     rows |= {k: (v, train, holdout) for k, v in (base | generators).items()}
     reps = [quality_report(ref, syn, train=tr, holdout=ho, seed=seed, name=k, data_label=data_label, max_rows=max_rows)
             for k, (syn, tr, ho) in rows.items()]
-    return QualityReport(pd.concat([q.summary for q in reps]), pd.concat([q.per_asset for q in reps]))
+    report = QualityReport(pd.concat([q.summary for q in reps]), pd.concat([q.per_asset for q in reps]))
+    return report, ref, {k: syn for k, (syn, _, _) in rows.items()}
+
+def compare_generators(real, # real returns to compare against, rows x assets
+                       generators: dict|None=None, # name -> synthetic sample (array or DataFrame)
+                       *,
+                       train=None, # training rows: fits the baselines and enables DCR (with `holdout`)
+                       holdout=None, # real rows no generator saw
+                       seed: int=0, # seeds the split into halves, the baselines and the discriminators
+                       data_label: str|None=None, # which data was compared, e.g. 'dequantised returns'
+                       max_rows: int=4000, # discriminator rows per class
+                      ) -> QualityReport:
+    "Side-by-side report: a noise floor (half vs half of `real`), Gaussian and bootstrap baselines, then `generators`."
+    return _compared(real, generators, train, holdout, seed, data_label, max_rows)[0]
 
 # %% ../nbs/api/11_quality.ipynb #5b8e0855
 def _asset_index(assets, # None, or asset names / column positions
@@ -410,10 +415,7 @@ def scorecard(real, # real returns to compare against (DataFrame)
               max_rows: int=4000, # discriminator rows per class
              ) -> pd.DataFrame:
     "`compare_generators`'s summary (noise floor, Gaussian, bootstrap, then `generators`) joined with `goal_metrics` of every row, each against the same half of `real`."
-    generators = dict(generators or {})
-    rep = compare_generators(real, generators, train=train, holdout=holdout, seed=seed, max_rows=max_rows)
-    ref, samples = _reference_rows(_as_2d(real, 'real')[0], train, seed)   # the same halves and baselines as the report's rows
-    samples |= generators
+    rep, ref, samples = _compared(real, generators, train, holdout, seed, None, max_rows)   # the goal lines score the report's own rows
     goals = pd.DataFrame({k: goal_metrics(ref, v) for k, v in samples.items()}).T
     return rep.summary[SCORE_COLS].join(goals)
 

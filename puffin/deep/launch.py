@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from .model import VAE
 from .persist import save_model
-from .training import AETrainer
+from .training import AETrainer, _n_validation
 from .distributed import is_main_process, world_size
 
 # %% auto #0
@@ -40,7 +40,10 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=_count, default=None)
     p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
     p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    try: _n_validation(a.rows, a.validation_split)   # fit's own rule, checked before any work
+    except ValueError as e: p.error(f"--rows {a.rows} with --validation-split {a.validation_split}: {e}")
+    return a
 
 def synthetic_workload(rows: int, features: int, seed: int=0) -> Tensor:
     "Rows of correlated Gaussian 'returns' from a seeded generator: the same on every rank."

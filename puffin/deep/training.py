@@ -60,16 +60,21 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
     return X
 
 # %% ../../nbs/api/02_training.ipynb #2dc5c249
+def _n_validation(n: int, validation_split: float) -> int:
+    "How many of `n` rows `validation_split` holds out; refuses a fraction outside [0, 1) or a split that leaves a side empty."
+    if not 0 <= validation_split < 1: raise ValueError(f"`validation_split` must be in [0, 1), got {validation_split!r}")
+    n_val = int(round(n * validation_split))
+    if validation_split > 0 and (n_val < 1 or n - n_val < 1):
+        raise ValueError(f"too few rows ({n}) for validation_split={validation_split}: need at least one training and one validation row")
+    return n_val
+
 def split_indices(n: int, # number of rows
                   validation_split: float, # fraction held out for validation, in [0, 1)
                   chronological: bool=False, # hold out the last rows instead of a random subset
                   generator: torch.Generator|None=None, # random source for the random split
                  ) -> tuple[Tensor, Tensor]:
     "Indices of the training and validation rows."
-    if not 0 <= validation_split < 1: raise ValueError(f"`validation_split` must be in [0, 1), got {validation_split!r}")
-    n_val = int(round(n * validation_split))
-    if validation_split > 0 and (n_val < 1 or n - n_val < 1):
-        raise ValueError(f"too few rows ({n}) for validation_split={validation_split}: need at least one training and one validation row")
+    n_val = _n_validation(n, validation_split)
     idx = torch.arange(n) if chronological else torch.randperm(n, generator=generator)
     return idx[:n - n_val], idx[n - n_val:]
 
