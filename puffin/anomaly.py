@@ -12,10 +12,10 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE, eval_mode, _to_model
+from .deep.model import VAE, eval_mode, _to_model, _is_int
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
-from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real
+from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real, _check_fit_args
 from .deep.persist import _cpu, _read_payload, _save
 from .data import _column_difference
 
@@ -24,15 +24,15 @@ __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnoma
 
 # %% ../nbs/api/12_anomaly.ipynb #298b3817
 def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
-                    X: torch.Tensor, # scaled rows, float32, shape (n, d)
+                    X, # scaled rows (tensor, array or DataFrame), shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
-    X = _to_model(X, model)   # rows from the CPU score a GPU or float64 model too
+    X = _to_model(as_tensor(X, 'X', width=model.input_dim).detach(), model)   # checked; CPU rows score a GPU or float64 model too
     with eval_mode(model):
         mu, log_var = model.encode(X)
         sse = (X - model.decode(mu)).double().pow(2).sum(1)
         kl = kl_per_sample(mu.double(), log_var.double())
-    share = sse / (X.double().pow(2).sum(1) + 1e-8)
+        share = sse / (X.double().pow(2).sum(1) + 1e-8)   # the 1e-8 only keeps a row exactly at the mean finite
     return dict(recon=(sse / X.shape[1]).cpu().numpy(), kl=kl.cpu().numpy(), share=share.cpu().numpy())
 
 # %% ../nbs/api/12_anomaly.ipynb #6bedb3ca
@@ -43,25 +43,54 @@ class TailCalibrator:
                  q: float=0.9, # quantile where the exponential tail takes over
                 ):
         ref = np.sort(np.asarray(ref, dtype=np.float64).ravel())
-        if len(ref) < 10 or not np.isfinite(ref).all(): raise ValueError(f"`ref` needs at least 10 finite values, got {len(ref)}")
-        if not 0 < q < 1: raise ValueError(f"`q` must be in (0, 1), got {q!r}")
+        n_ok = int(np.isfinite(ref).sum())
+        if n_ok < 10 or n_ok < len(ref): raise ValueError(f"`ref` needs at least 10 values, all finite; got {len(ref)} values, {len(ref) - n_ok} of them NaN or inf")
+        if not (_is_real(q) and 0 < q < 1): raise ValueError(f"`q` must be a number in (0, 1), got {q!r}")
         self.ref, self.q = ref, float(q)
         self.u = float(np.quantile(ref, q))
         above = ref[ref > self.u]
-        self.p_u = len(above) / len(ref)
-        self.mean_excess = float((above - self.u).mean()) if len(above) else 1.0
-        if not self.mean_excess > 0: self.mean_excess = 1.0
+        # a tied top (u is the maximum: nothing above it) takes the empirical chance of going past the maximum, 1/(n+1)
+        self.p_u = len(above) / len(ref) if len(above) else 1 / (len(ref) + 1)
+        spread = float(ref.std())
+        self.mean_excess = float((above - self.u).mean()) if len(above) else (spread if spread > 0 else 1.0)
 
     def __call__(self, v) -> np.ndarray:
-        "Surprisal of each value in `v` (0 for values at or below the reference minimum; grows linearly beyond the `q` quantile)."
+        "Surprisal of each value in `v` (0 for values at or below the reference minimum; grows linearly beyond the `q` quantile; NaN stays NaN)."
         v = np.asarray(v, dtype=np.float64)
         n = len(self.ref)
         p = (n - np.searchsorted(self.ref, v, side='left') + 1) / (n + 1)
-        tail = -np.log(self.p_u) + (v - self.u) / self.mean_excess if self.p_u > 0 else np.inf
-        return np.where(v > self.u, tail, -np.log(p))
+        tail = -np.log(self.p_u) + (v - self.u) / self.mean_excess
+        return np.where(np.isnan(v), np.nan, np.where(v > self.u, tail, -np.log(p)))   # NaN in, NaN out
 
 # %% ../nbs/api/12_anomaly.ipynb #1b3550a5
 _SCORES = ('chapter', 'calibrated')
+
+def _float64_rows(X, width: int|None=None) -> np.ndarray:
+    "`X` (array, tensor, DataFrame) as a checked float64 array: finite, numeric, `width` columns (None: any, and 2+ rows)."
+    return as_tensor(X, 'X', width=width, min_rows=2 if width is None else 1, dtype=torch.float64).detach().cpu().numpy()
+
+def _scaled_rows(scaler, X: np.ndarray) -> torch.Tensor:
+    "`X` through `scaler` (None: as is) as float32 rows for the VAE; refused when that makes a value infinite."
+    with np.errstate(over='ignore'): Xs = np.ascontiguousarray(scaler.transform(X) if scaler is not None else X, dtype=np.float32)
+    if not np.isfinite(Xs).all(): raise ValueError("`X` has values too large for float32 once scaled (the VAE computes in float32)")
+    return torch.from_numpy(Xs)
+
+def _check_invertible(cov: np.ndarray, X: np.ndarray, cols: list|None) -> None:
+    "Refuse a singular covariance: its pseudo-inverse gives a deviation along a direction without variance a distance of 0."
+    ev = np.linalg.eigvalsh(cov)
+    if ev[0] > 1e-10 * ev[-1]: return
+    names = cols or [f'column {j}' for j in range(X.shape[1])]
+    const = [names[j] for j in np.flatnonzero(np.ptp(X, axis=0) == 0)]
+    what = f"constant columns {const}" if const else "collinear columns, or fewer rows than columns"
+    raise ValueError(f"the training rows' covariance is singular ({what}): estimator='empirical' would score any deviation along "
+                     f"such a direction as 0. Use estimator='ledoit_wolf' (shrunk, always invertible) or drop those columns")
+
+def _plain(v):
+    "A setting as plain Python (numpy numbers to int/float, arrays to lists), so that a weights-only file holds it."
+    if isinstance(v, np.generic): return v.item()
+    if isinstance(v, np.ndarray): return [_plain(x) for x in v.tolist()]
+    if isinstance(v, (list, tuple)): return type(v)(_plain(x) for x in v)
+    return v
 
 class _Detector:
     "Shared plumbing: parameter and input checks, threshold, `predict`, `score_samples`."
@@ -73,21 +102,40 @@ class _Detector:
     def _check_fitted(self):
         if not hasattr(self, 'threshold_'): raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call `fit(X)` first")
 
-    def _as_array(self, X, fitting: bool=False) -> np.ndarray:
-        "`X` as a checked float64 array; at fit time remember the width and column names."
-        cols = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
-        if fitting:
-            arr = as_tensor(X, 'X', min_rows=2, dtype=torch.float64).numpy()
-            self.n_features_in_, self.feature_names_in_ = arr.shape[1], cols
-            return arr
+    def _training_rows(self, X) -> tuple[np.ndarray, list|None]:
+        "`X` as a checked float64 array, and its column names (DataFrames only): what `fit` records once it succeeds."
+        return _float64_rows(X), ([str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None)
+
+    def _as_array(self, X) -> np.ndarray:
+        "Rows to score as a checked float64 array: the fitted width and, for DataFrames, the fitted columns."
         self._check_fitted()
+        cols = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
         if cols is not None and self.feature_names_in_ is not None and cols != self.feature_names_in_:
             raise ValueError(f"`X` {_column_difference(cols, self.feature_names_in_, 'the fitted')}")
-        return as_tensor(X, 'X', width=self.n_features_in_, dtype=torch.float64).numpy()
+        return _float64_rows(X, width=self.n_features_in_)
 
-    def _set_threshold(self, scores: np.ndarray):
-        self.decision_scores_ = scores
-        self.threshold_ = float(np.quantile(scores, 1 - self.contamination))
+    def _threshold(self, scores: np.ndarray) -> float:
+        "The (1 - contamination) quantile of the training scores; when training rows tie on it, the cut (above or below the tie) that flags closer to `contamination`."
+        t = float(np.quantile(scores, 1 - self.contamination))
+        above, at_or_above = (scores > t).mean(), (scores >= t).mean()
+        if at_or_above > above and abs(at_or_above - self.contamination) < abs(above - self.contamination):
+            t = float(np.nextafter(t, -np.inf))   # just below the tied block: `predict` flags all of it
+        return t
+
+    def get_params(self, deep: bool=True) -> dict:
+        "The constructor settings (scikit-learn style: `sklearn.base.clone` works)."
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params):
+        "Change constructor settings (scikit-learn style); they are checked, and take effect at the next `fit`."
+        if unknown := sorted(set(params) - set(self._PARAMS)): raise ValueError(f"unknown settings {unknown}; {type(self).__name__} has {list(self._PARAMS)}")
+        old = self.get_params()
+        for k, v in params.items(): setattr(self, k, v)
+        try: self._check_params()
+        except Exception:
+            for k, v in old.items(): setattr(self, k, v)   # a refused setting leaves the detector as it was
+            raise
+        return self
 
     def decision_function(self, X) -> np.ndarray:
         "Anomaly score of each row of `X`: **higher = more abnormal** (PyOD convention)."
@@ -116,6 +164,8 @@ class MahalanobisDetector(_Detector):
         self.contamination, self.estimator, self.scale = contamination, estimator, scale
         self._check_params()
 
+    _PARAMS = ('contamination', 'estimator', 'scale')
+
     def _check_params(self):
         self._check_contamination()
         if self.estimator not in ('ledoit_wolf', 'empirical'): raise ValueError(f"`estimator` must be 'ledoit_wolf' or 'empirical', got {self.estimator!r}")
@@ -123,11 +173,14 @@ class MahalanobisDetector(_Detector):
     def fit(self, X, y=None):
         "Estimate the mean and covariance of `X` (y is ignored); set `decision_scores_` and `threshold_`."
         self._check_params()
-        X = self._as_array(X, fitting=True)
-        self.scaler_ = StandardScaler().fit(X) if self.scale else None
-        Xs = self.scaler_.transform(X) if self.scale else X
-        self.covariance_ = (LedoitWolf() if self.estimator == 'ledoit_wolf' else EmpiricalCovariance()).fit(Xs)
-        self._set_threshold(self.covariance_.mahalanobis(Xs))
+        X, cols = self._training_rows(X)
+        scaler = StandardScaler().fit(X) if self.scale else None
+        Xs = scaler.transform(X) if self.scale else X
+        cov = (LedoitWolf() if self.estimator == 'ledoit_wolf' else EmpiricalCovariance()).fit(Xs)
+        if self.estimator == 'empirical': _check_invertible(cov.covariance_, X, cols)
+        scores = cov.mahalanobis(Xs)
+        self.n_features_in_, self.feature_names_in_, self.scaler_, self.covariance_ = X.shape[1], cols, scaler, cov
+        self.decision_scores_, self.threshold_ = scores, self._threshold(scores)
         return self
 
     def _score(self, X: np.ndarray) -> np.ndarray:
@@ -149,7 +202,7 @@ class VAEAnomalyDetector(_Detector):
                  lr: float=1e-3, # Adam learning rate
                  batch_size: int=128, # rows per gradient step
                  scale: bool=True, # standardise the features with a StandardScaler fitted in `fit`
-                 seed: int|None=0, # seeds the weights, the batches and the split: same seed, bit-identical scores
+                 seed: int|None=0, # seeds the weights and the batches: same seed and thread count, the same model and scores
                  validation_split: float=0.0, # share of the training rows held out (the *last* ones) for the validation loss
                  patience: int|None=None, # early stopping on the validation loss (needs `validation_split` > 0)
                  dropout: float=0.0, # dropout in the VAE's hidden layers
@@ -165,12 +218,14 @@ class VAEAnomalyDetector(_Detector):
     _SETTINGS = ('latent_dim', 'hidden_dims', 'beta', 'kl_weight', 'contamination', 'score', 'epochs', 'lr', 'batch_size',
                  'scale', 'seed', 'validation_split', 'patience', 'dropout', 'tail_q')
 
-    def get_params(self, deep: bool=True) -> dict:
-        "The constructor settings (scikit-learn style)."
-        return {k: getattr(self, k) for k in self._SETTINGS + ('verbose',)}
+    _PARAMS = _SETTINGS + ('verbose',)
 
     def _check_params(self):
         self._check_contamination()
+        _check_fit_args(self.epochs, self.lr, self.batch_size, self.patience)   # fails before `fit` touches anything
+        if not (_is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
+        if self.patience is not None and not self.validation_split > 0: raise ValueError("`patience` stops on the validation loss: it needs `validation_split` > 0")
+        if not (self.seed is None or _is_int(self.seed)): raise ValueError(f"`seed` must be an int (numpy's too) or None, got {self.seed!r}")
         if self.score not in _SCORES: raise ValueError(f"`score` must be one of {_SCORES}, got {self.score!r}")
         w = self.kl_weight
         if not (_is_real(w) and 0 <= w < np.inf): raise ValueError(f"`kl_weight` must be a finite number >= 0, got {w!r}")
@@ -179,9 +234,8 @@ class VAEAnomalyDetector(_Detector):
 # %% ../nbs/api/12_anomaly.ipynb #e02d9e2c
 @patch
 def _rows(self: VAEAnomalyDetector, X: np.ndarray) -> torch.Tensor:
-    "Scaled float32 rows for the model."
-    Xs = self.scaler_.transform(X) if self.scaler_ is not None else X
-    return torch.from_numpy(np.ascontiguousarray(Xs, dtype=np.float32))
+    "Scaled float32 rows for the model (refused when scaling or float32 makes a value infinite)."
+    return _scaled_rows(self.scaler_, X)
 
 @patch
 def _parts(self: VAEAnomalyDetector, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -194,9 +248,7 @@ def _combine(self: VAEAnomalyDetector, parts: dict, score: str|None=None) -> np.
     if (score or self.score) == 'chapter': return parts['recon'] + self.kl_weight * parts['kl']
     return self.calibrators_['kl'](parts['kl']) + self.calibrators_['share'](parts['share'])
 
-@patch
-def _calibrate(self: VAEAnomalyDetector, train_parts: dict):
-    self.calibrators_ = {k: TailCalibrator(train_parts[k], self.tail_q) for k in ('kl', 'share')}
+
 
 # %% ../nbs/api/12_anomaly.ipynb #7e3ebd00
 @patch
@@ -206,17 +258,22 @@ def fit(self: VAEAnomalyDetector,
        ) -> VAEAnomalyDetector:
     "Scale `X`, train the VAE under `seed`, calibrate the score parts and set `decision_scores_` and `threshold_`."
     self._check_params()
-    X = self._as_array(X, fitting=True)
+    X, cols = self._training_rows(X)
     if len(X) < 10: raise ValueError(f"`X` has {len(X)} rows; the detector needs at least 10 to calibrate its score parts and place its threshold")
-    self.scaler_ = StandardScaler().fit(X) if self.scale else None
+    scaler = StandardScaler().fit(X) if self.scale else None
     with seeded(self.seed):
-        self.model_ = VAE(X.shape[1], self.latent_dim, self.hidden_dims, beta=self.beta, dropout=self.dropout)
-    self.history_ = AETrainer('cpu').fit(self.model_, self._rows(X), epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                                         validation_split=self.validation_split, verbose=self.verbose, chronological=True,
-                                         patience=self.patience, seed=self.seed)
-    parts = self._parts(X)
-    self._calibrate(parts)
-    self._set_threshold(self._combine(parts))
+        model = VAE(X.shape[1], self.latent_dim, self.hidden_dims, beta=self.beta, dropout=self.dropout)
+    rows = _scaled_rows(scaler, X)
+    history = AETrainer('cpu').fit(model, rows, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
+                                   validation_split=self.validation_split, verbose=self.verbose, chronological=True,
+                                   patience=self.patience, seed=self.seed)
+    with num_threads(1): parts = vae_score_parts(model, rows)
+    calibrators = {k: TailCalibrator(parts[k], self.tail_q) for k in ('kl', 'share')}
+    # only a fit that got this far replaces the fitted state: a failed one (divergence, bad rows) leaves the detector as it was
+    self.n_features_in_, self.feature_names_in_, self.scaler_, self.model_, self.history_ = X.shape[1], cols, scaler, model, history
+    self.calibrators_ = calibrators
+    self.decision_scores_ = self._combine(parts)
+    self.threshold_ = self._threshold(self.decision_scores_)
     return self
 
 @patch
@@ -242,7 +299,7 @@ def save(self: VAEAnomalyDetector,
     self._check_fitted()
     t = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64).copy())
     sc = self.scaler_
-    payload = dict(settings={k: getattr(self, k) for k in self._SETTINGS},
+    payload = dict(settings={k: _plain(getattr(self, k)) for k in self._SETTINGS},   # numpy numbers as Python's: weights-only loading refuses numpy objects
                    model_config=self.model_.config, state_dict=_cpu(self.model_.state_dict()),
                    scaler=None if sc is None else dict(mean=t(sc.mean_), scale=t(sc.scale_), var=t(sc.var_), n=int(sc.n_samples_seen_)),
                    n_features_in=self.n_features_in_, feature_names_in=self.feature_names_in_,
