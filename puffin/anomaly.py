@@ -27,7 +27,7 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X, # scaled rows (tensor, array or DataFrame), shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
-    X = _to_model(as_tensor(X, 'X', width=model.input_dim).detach(), model)   # checked; CPU rows score a GPU or float64 model too
+    X = _to_model(as_tensor(X, 'X', width=model.input_dim, dtype=torch.float64).detach(), model)   # checked, then the model's device and dtype
     with eval_mode(model):
         mu, log_var = model.encode(X)
         sse = (X - model.decode(mu)).double().pow(2).sum(1)
