@@ -12,10 +12,10 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE, eval_mode, _to_model, _is_int
+from .deep.model import VAE, eval_mode, _to_model
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
-from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real, _check_fit_args
+from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real, _check_fit_args, _check_seed
 from .deep.persist import _cpu, _read_payload, _save
 from .data import _column_difference
 
@@ -225,7 +225,7 @@ class VAEAnomalyDetector(_Detector):
         _check_fit_args(self.epochs, self.lr, self.batch_size, self.patience)   # fails before `fit` touches anything
         if not (_is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
         if self.patience is not None and not self.validation_split > 0: raise ValueError("`patience` stops on the validation loss: it needs `validation_split` > 0")
-        if not (self.seed is None or _is_int(self.seed)): raise ValueError(f"`seed` must be an int (numpy's too) or None, got {self.seed!r}")
+        _check_seed(self.seed)
         if self.score not in _SCORES: raise ValueError(f"`score` must be one of {_SCORES}, got {self.score!r}")
         w = self.kl_weight
         if not (_is_real(w) and 0 <= w < np.inf): raise ValueError(f"`kl_weight` must be a finite number >= 0, got {w!r}")

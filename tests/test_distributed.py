@@ -3,6 +3,7 @@ weights, and the final validation loss matches a single-process fit with the sam
 import json, math, os, subprocess, sys
 import pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
+from puffin.deep.model import Autoencoder
 from puffin.deep.launch import synthetic_workload
 
 ARGS = dict(rows=3000, features=12, latent=3, hidden=[32, 16], epochs=4, batch=64, seed=0)
@@ -58,3 +59,51 @@ def test_cuda_fit_matches_history_shape():
     X = synthetic_workload(2000, 12, 0)
     h = AETrainer('cuda').fit(VAE(12, 3, hidden_dims=[32]), X, epochs=2, seed=0)
     assert h['path'] == 'autograd' and len(h['val_loss']) == 2
+
+GUARDS = """
+import json, os, torch
+from puffin.deep.autoencoder import VAE, AETrainer
+from puffin.deep.model import Autoencoder
+from puffin.deep.generative import LikelihoodVAE
+from puffin.deep.distributed import is_main_process
+RANK = int(os.environ['RANK'])   # the group is joined by the first fit
+out = {}
+def attempt(name, f):
+    try: out[name] = f()
+    except Exception as e: out[name] = f'{type(e).__name__}: {e}'
+torch.manual_seed(0); X = torch.randn(120, 6)
+# a refusal on one rank is a refusal on all: rank 1 alone gets a NaN, both raise, neither waits for the other
+Xr = X.clone()
+if RANK == 1: Xr[5, 0] = float('nan')
+attempt('nan_on_one', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), Xr, epochs=1, seed=0)['epochs_run'])
+attempt('rows_differ', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X[:100 + RANK], epochs=1, seed=0)['epochs_run'])
+attempt('path_fast', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, path='fast')['path'])
+attempt('batch_1', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, batch_size=1)['path'])
+attempt('seed_neg', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, seed=-5)['epochs_run'])
+attempt('amp', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, amp=True, seed=0)['amp'])
+attempt('likelihood', lambda: AETrainer('cpu').fit(LikelihoodVAE(6, 2, [8], kl_schedule='linear', warmup_steps=10), X, epochs=2, batch_size=16, seed=0)['train_loss'])
+# full-batch training on 5 rows (3 on one rank, 2 on the other) follows the single-process optimisation
+torch.manual_seed(0); ae = Autoencoder(6, 2, [8]); x5 = torch.randn(5, 6)
+AETrainer('cpu').fit(ae, x5, epochs=20, batch_size=5, validation_split=0, path='autograd', seed=0)
+out['ae5'] = [p.detach().flatten().tolist() for p in ae.parameters()]
+if is_main_process(): print('RESULT ' + json.dumps(out))
+"""
+
+def test_torchrun_guards(tmp_path):
+    "Refusals reach every rank; likelihood models, amp and uneven batches train under DDP as in one process."
+    (tmp_path/'guards.py').write_text(GUARDS)
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(tmp_path/'guards.py')]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ | {'OMP_NUM_THREADS': '1'})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = json.loads(next(l for l in res.stdout.splitlines() if l.startswith('RESULT '))[7:])
+    assert out['nan_on_one'].startswith('RuntimeError: another process of this torchrun job refused'), out['nan_on_one']   # rank 0's view
+    assert 'passed `fit` different rows' in out['rows_differ'], out['rows_differ']
+    assert "path='fast' is not possible under torchrun" in out['path_fast'], out['path_fast']
+    assert 'smaller than the 2 processes' in out['batch_1'], out['batch_1']
+    assert out['seed_neg'] == 1 and out['amp'] is True, out
+    assert len(out['likelihood']) == 2 and all(math.isfinite(v) for v in out['likelihood']), out['likelihood']
+    torch.manual_seed(0); ae = Autoencoder(6, 2, [8]); x5 = torch.randn(5, 6)
+    AETrainer('cpu').fit(ae, x5, epochs=20, batch_size=5, validation_split=0, path='autograd', seed=0)
+    single = torch.cat([p.detach().flatten() for p in ae.parameters()])
+    ddp = torch.tensor([v for p in out['ae5'] for v in p])
+    assert torch.allclose(single, ddp, atol=1e-5), (single - ddp).abs().max()

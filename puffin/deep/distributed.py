@@ -4,7 +4,7 @@
 
 # %% ../../nbs/api/06_distributed.ipynb #84dda308
 from __future__ import annotations
-import atexit, os
+import atexit, gc, os
 from contextlib import contextmanager
 import torch
 import torch.distributed as dist
@@ -12,7 +12,8 @@ from torch import nn, Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
-__all__ = ['launched_by_torchrun', 'world_size', 'is_main_process', 'process_group', 'shared_seed', 'DDPEngine']
+__all__ = ['launched_by_torchrun', 'world_size', 'is_main_process', 'process_group', 'shared_seed', 'agreed', 'check_same_rows',
+           'DDPEngine']
 
 # %% ../../nbs/api/06_distributed.ipynb #6c96400d
 from .engine import AutogradEngine, model_loss
@@ -52,21 +53,53 @@ def process_group(device: torch.device):
 
 # %% ../../nbs/api/06_distributed.ipynb #8e0b39fb
 def shared_seed(seed: int|None, device: torch.device) -> int:
-    "`seed`, or a fresh one drawn on rank 0, the same on every rank."
-    t = torch.tensor([seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()))], dtype=torch.int64, device=device)
+    "`seed`, or a fresh one drawn on rank 0, the same on every rank (any seed torch takes, -2**63 to 2**64 - 1)."
+    if seed is None: seed = int(torch.randint(0, 2**31 - 1, ()))
+    big = seed >= 2**63                                # beyond int64: sent as seed - 2**64, restored on arrival
+    t = torch.tensor([seed - 2**64 if big else seed, int(big)], dtype=torch.int64, device=device)
     dist.broadcast(t, src=0)
-    return int(t.item())
+    v, big = t.tolist()
+    return v + 2**64 if big else v
+
+def _anyone(flag: bool, device: torch.device) -> bool:
+    "Whether `flag` is true on any rank (an all-reduce: every rank must call it)."
+    t = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(t)
+    return t.item() > 0
+
+@contextmanager
+def agreed(device: torch.device):
+    "Run a block of local checks on every rank: if it raises on one rank, it raises on all, so no rank is left waiting in a collective the failed one never reaches."
+    try: yield
+    except Exception:
+        _anyone(True, device); raise
+    if _anyone(False, device):
+        raise RuntimeError("another process of this torchrun job refused its arguments or rows (its own error says why): every process stops")
+
+def check_same_rows(X: Tensor) -> None:
+    "Refuse, on every rank, a job whose processes pass `fit` different rows: each trains on its share of every batch of the *same* X."
+    mine = torch.tensor([float(X.shape[0]), float(X.shape[1]), X.double().sum().item()], dtype=torch.float64, device=X.device)
+    ref = mine.clone(); dist.broadcast(ref, src=0)
+    if _anyone(not torch.equal(mine, ref), X.device):
+        raise ValueError("the processes of this torchrun job passed `fit` different rows (rows, columns or values differ from rank 0's): "
+                         "every process must pass the same X")
 
 # %% ../../nbs/api/06_distributed.ipynb #f17c9a7b
+class _LossOf(nn.Module):
+    "`model`'s loss parts as a module's output, so that DDP syncs the gradients of whatever the loss uses (a likelihood decoder's own `loss_parts` too)."
+    def __init__(self, model: nn.Module):
+        super().__init__(); self.model = model
+    def forward(self, x: Tensor, beta: float) -> Tensor: return model_loss(self.model, x, beta=beta)
+
 class DDPEngine(AutogradEngine):
     "Trains a model wrapped in `DistributedDataParallel`, each rank on its share of every global batch."
     name = 'ddp'
-    def __init__(self, model: nn.Module, lr: float=1e-3, weight_decay: float=0.0):
-        super().__init__(model, lr=lr, weight_decay=weight_decay)   # the model, its Adam, no autocast
+    def __init__(self, model: nn.Module, lr: float=1e-3, weight_decay: float=0.0, amp: bool=False):
+        super().__init__(model, lr=lr, weight_decay=weight_decay, amp=amp)   # the model, its Adam, bf16 autocast if asked
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.device = next(model.parameters()).device
-        self.ddp = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
-        _seed_rngs(torch.initial_seed() + 7919 * self.rank, self.device)  # different noise on each rank (inside fit's forked RNG)
+        self.ddp = DistributedDataParallel(_LossOf(model), device_ids=[self.device.index] if self.device.type == 'cuda' else None)
+        _seed_rngs((torch.initial_seed() + 7919 * self.rank) % 2**64, self.device)  # different noise on each rank (inside fit's forked RNG)
 
     def _sum_over_ranks(self, total: Tensor, n: int) -> Tensor:
         "Per-row means over all ranks from each rank's summed parts and row count."
@@ -84,9 +117,9 @@ class DDPEngine(AutogradEngine):
         for idx in perm.split(batch_size):
             if len(idx) < self.world: break  # a last batch too small to give every rank a row
             local = idx[self.rank::self.world]
-            parts = model_loss(self.ddp, X[local], beta=getattr(self.model, 'beta', 1.0))
+            with self._autocast(X): parts = self.ddp(X[local], getattr(self.model, 'beta', 1.0))
             self.opt.zero_grad(set_to_none=True)
-            parts[0].backward()
+            (parts[0] * (len(local) * self.world / len(idx))).backward()   # DDP averages over ranks: weighted by rows, that is the batch's per-row mean
             self.opt.step()
             total, n = total + parts.detach() * len(local), n + len(local)
         return self._sum_over_ranks(total, n)
@@ -95,3 +128,8 @@ class DDPEngine(AutogradEngine):
         "Per-row means of (loss, recon, KL) on `X`, each rank scoring its shard (empty when `X` has fewer rows than ranks), all-reduced."
         shard = X[self.rank::self.world]
         return self._sum_over_ranks(self._summed_parts(shard, batch_size), len(shard))
+
+    def release(self) -> None:
+        "Drop the DDP wrapper now (`fit` calls this when it ends): its reducer holds gloo work that, if it is only freed while the interpreter shuts down, aborts the process now and then ('terminate called without an active exception')."
+        self.ddp = None
+        gc.collect()   # the wrapper sits in reference cycles: free it while the interpreter is fully alive

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from .model import VAE
 from .persist import save_model
-from .training import AETrainer, _n_validation
+from .training import AETrainer, _n_validation, resolve_device
 from .distributed import is_main_process, world_size
 
 # %% auto #0
@@ -37,12 +37,16 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--epochs', type=_count, default=3); p.add_argument('--batch-size', type=_count, default=256)
     p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=_checked(int, lambda v: 0 <= v < 2**63, 'an int in [0, 2**63)'), default=0)
     p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
-    p.add_argument('--device', default='cpu'); p.add_argument('--threads', type=_count, default=None)
+    p.add_argument('--device', type=_checked(resolve_device, lambda v: True, "a device here: 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'"), default='cpu', help='where every process trains')
+    p.add_argument('--threads', type=_count, default=None, help='intra-op threads per process (None: chosen from the model size)')
     p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
     p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
     a = p.parse_args(argv)
-    try: _n_validation(a.rows, a.validation_split)   # fit's own rule, checked before any work
+    try: n_val = _n_validation(a.rows, a.validation_split)   # fit's own rules, checked before any work
     except ValueError as e: p.error(f"--rows {a.rows} with --validation-split {a.validation_split}: {e}")
+    w = world_size()   # under torchrun every process needs a training row, and a row of every batch
+    if a.rows - n_val < w: p.error(f"--rows {a.rows} leaves {a.rows - n_val} training rows for {w} processes: every process needs at least one")
+    if a.batch_size < w: p.error(f"--batch-size {a.batch_size} is smaller than the {w} processes: every process needs a row of every batch")
     return a
 
 def synthetic_workload(rows: int, features: int, seed: int=0) -> Tensor:

@@ -110,13 +110,18 @@ def num_threads(n: int|None):
     finally: torch.set_num_threads(old)
 
 # %% ../../nbs/api/02_training.ipynb #6751af71
+def _check_seed(seed) -> None:
+    "Refuse a seed torch cannot take: an int (numpy's too) from -2**63 to 2**64 - 1, or None."
+    if not (seed is None or (_is_int(seed) and -2**63 <= seed < 2**64)):
+        raise ValueError(f"`seed` must be an int (numpy's too) in [-2**63, 2**64) or None, got {seed!r}")
+
 @contextmanager
 def seeded(seed: int|None, # seed for everything random inside the block; None leaves the global RNG as it is
            device: torch.device=torch.device('cpu'), # device whose RNG is forked too
           ):
     "Seed torch's RNG inside the block and restore the caller's RNG state afterwards."
     if seed is None: yield; return
-    if not _is_int(seed): raise ValueError(f"`seed` must be an int (numpy's too) or None, got {seed!r}")
+    _check_seed(seed)
     acc = device.type in ('cuda', 'mps')   # fork_rng forks the CPU and the listed devices of `device_type` (no devices: the CPU only)
     with torch.random.fork_rng(devices=[device] if acc else [], device_type=device.type if acc else 'cuda'):
         _seed_rngs(int(seed), device)   # only the RNGs forked here: on a GPU machine a CPU fit leaves the GPUs' RNGs alone
@@ -177,9 +182,12 @@ def _check_finite(engine, parts: Tensor, epoch: int, snapshot, lr: float) -> Non
 # %% ../../nbs/api/02_training.ipynb #2d160026
 _PATHS = ('auto', 'fast', 'autograd')
 
-def _pick_engine(model: nn.Module, device: torch.device, path: str, amp: bool=False):
-    "The engine class for `path`: the fast engine where it applies (or where asked), autograd otherwise."
+def _pick_engine(model: nn.Module, device: torch.device, path: str, amp: bool=False, ddp: bool=False):
+    "The engine class for `path`: DDP under torchrun, else the fast engine where it applies (or where asked), autograd otherwise."
     if path not in _PATHS: raise ValueError(f"`path` must be one of {_PATHS}, got {path!r}")
+    if ddp:
+        if path == 'fast': raise ValueError("path='fast' is not possible under torchrun: data-parallel training runs on autograd (DDP)")
+        return distributed.DDPEngine
     if path == 'autograd': return AutogradEngine
     reason = ("mixed precision (amp=True) runs on autograd" if amp else
               fast_path_reason(model) if device.type == 'cpu' else f"the device is {device.type}, not the CPU")
@@ -209,16 +217,25 @@ def fit(self: AETrainer,
         amp: bool=False, # mixed precision: bf16 autocast for the forward pass, loss and KL summed in fp32 (autograd engine)
        ) -> dict:
     "Train `model` on `X`; return the per-epoch history of the loss and its reconstruction and KL parts."
-    _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
     device = self._device_for(model)
+    ddp = distributed.launched_by_torchrun()
+    # under torchrun every process checks its own arguments and rows; `agreed` makes a refusal on one a refusal on all
+    # (a process that stopped alone would leave the others waiting for it in the next collective)
+    agree = (lambda: distributed.agreed(device)) if ddp else nullcontext
     try:
-        with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
-            X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(device)
-            model.to(device)
-            ddp = distributed.launched_by_torchrun()
-            with distributed.process_group(device) if ddp else nullcontext():
-                if ddp: seed, verbose = distributed.shared_seed(seed, device), verbose and distributed.is_main_process()
-                engine_cls = distributed.DDPEngine if ddp else _pick_engine(model, device, path, amp)
+        with distributed.process_group(device) if ddp else nullcontext():
+            with agree():
+                _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
+                _check_seed(seed)
+                engine_cls = _pick_engine(model, device, path, amp, ddp)
+                if ddp and batch_size < distributed.world_size():
+                    raise ValueError(f"`batch_size` {batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: every process needs a row of every batch")
+            with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
+                with agree(): X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(device)
+                model.to(device)
+                if ddp:
+                    distributed.check_same_rows(X)
+                    seed, verbose = distributed.shared_seed(seed, device), verbose and distributed.is_main_process()
                 history = {k: [] for k in _HISTORY_KEYS} | dict(path=engine_cls.name, amp=amp, best_epoch=None, stopped_early=False, epochs_run=0)
                 with seeded(seed, device):
                     tr, va = split_indices(len(X), validation_split, chronological)
