@@ -4,7 +4,9 @@
     python tools/execute_nbs.py --slow              # also run cells flagged `#| slow`
 
 Cells flagged `#| notest` (and `#| slow` unless --slow) or `#| eval: false` are skipped, as in `nbdev_test`; outputs are then cleaned
-of volatile metadata with `nbdev_clean`, notebook by notebook."""
+of volatile metadata with `nbdev_clean`, notebook by notebook. Each notebook runs in a fresh Python process, as in a fresh
+kernel: run in one process, a notebook inherited the previous ones' global RNG state and pandas display options, so its
+stored outputs depended on which notebooks ran before it. One intra-op thread (OMP_NUM_THREADS=1) unless set, as in the tests."""
 from __future__ import annotations
 import argparse, os, subprocess, sys, time
 from pathlib import Path
@@ -44,10 +46,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('notebooks', nargs='*', type=Path)
     ap.add_argument('--slow', action='store_true', help='also run cells flagged `#| slow`')
+    ap.add_argument('--in-process', action='store_true', help=argparse.SUPPRESS)   # the child that runs one notebook
     args = ap.parse_args(argv)
+    if args.in_process:
+        for p in args.notebooks: print(f"{execute(p.resolve(), args.slow):6.1f} s  {p}", flush=True)
+        return
     nbs = args.notebooks or sorted(p for p in (ROOT/'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
+    env = os.environ | {'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
     for p in nbs:
-        print(f"{execute(p.resolve(), args.slow):6.1f} s  {p}", flush=True)
+        subprocess.run([sys.executable, __file__, '--in-process', *(['--slow'] if args.slow else []), str(p.resolve())], check=True, env=env)
         subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', str(p.resolve())], cwd=ROOT, check=True)
 
 if __name__ == '__main__': main()
