@@ -12,7 +12,7 @@ is the BLAS library's.
 The textbook loop runs on 1 thread; the fit on whatever `AETrainer`'s default (`auto_threads`) picks.
 This is a benchmark, not a test: timings on a busy machine are noisy (compare medians)."""
 from __future__ import annotations
-import argparse, json, os, statistics, subprocess, sys, time
+import argparse, contextlib, json, os, statistics, subprocess, sys, time
 
 WORKLOADS = {  # name: rows, features, latent, hidden, epochs, batch size, validation split
     'W1': dict(n=1000, d=100, k=20, hidden=[80, 50, 30], epochs=100, bs=64, val=0.2),
@@ -122,14 +122,15 @@ def run_floor(w: dict, blas: str='torch') -> dict:
     if blas == 'numpy':
         import numpy as np
         from threadpoolctl import threadpool_limits   # numpy's BLAS has its own thread pool: same thread count as torch's
-        threadpool_limits(threads)
+        limit = threadpool_limits(threads)
         mm, plan = np.matmul, [tuple(t.numpy() for t in op) for op in plan]   # views of the same buffers, same layouts
-    else: mm = torch.mm
-    for a, b, c in plan[:200]: mm(a, b, out=c)  # warm up
-    t0 = time.perf_counter()
-    for _ in range(w['epochs']):
-        for a, b, c in plan: mm(a, b, out=c)
-    return dict(seconds=time.perf_counter() - t0, threads=threads)
+    else: mm, limit = torch.mm, contextlib.nullcontext()
+    with limit:
+        for a, b, c in plan[:200]: mm(a, b, out=c)  # warm up
+        t0 = time.perf_counter()
+        for _ in range(w['epochs']):
+            for a, b, c in plan: mm(a, b, out=c)
+        return dict(seconds=time.perf_counter() - t0, threads=threads)
 
 def child(kind: str, name: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

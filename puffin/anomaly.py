@@ -27,7 +27,8 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X, # scaled rows (tensor, array or DataFrame), shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
-    X = _to_model(as_tensor(X, 'X', width=model.input_dim, dtype=torch.float64).detach(), model)   # checked, then the model's device and dtype
+    X = _to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64).detach(), model)   # checked, then the model's device and dtype
+    if not torch.isfinite(X).all(): raise ValueError(f"`X` has values too large for the model's {X.dtype}")
     with eval_mode(model):
         mu, log_var = model.encode(X)
         sse = (X - model.decode(mu)).double().pow(2).sum(1)
@@ -77,8 +78,8 @@ def _scaled_rows(scaler, X: np.ndarray) -> torch.Tensor:
 
 def _check_invertible(cov: np.ndarray, X: np.ndarray, cols: list|None) -> None:
     "Refuse a singular covariance: its pseudo-inverse gives a deviation along a direction without variance a distance of 0."
-    ev = np.linalg.eigvalsh(cov)
-    if ev[0] > 1e-10 * ev[-1]: return
+    var = np.diag(cov)
+    if (var > 0).all() and np.linalg.eigvalsh(cov / np.sqrt(np.outer(var, var)))[0] > 1e-10: return   # full rank, judged on the correlations (units do not matter)
     names = cols or [f'column {j}' for j in range(X.shape[1])]
     const = [names[j] for j in np.flatnonzero(np.ptp(X, axis=0) == 0)]
     what = f"constant columns {const}" if const else "collinear columns, or fewer rows than columns"
@@ -115,12 +116,12 @@ class _Detector:
         return _float64_rows(X, width=self.n_features_in_)
 
     def _threshold(self, scores: np.ndarray) -> float:
-        "The (1 - contamination) quantile of the training scores; when training rows tie on it, the cut (above or below the tie) that flags closer to `contamination`."
-        t = float(np.quantile(scores, 1 - self.contamination))
-        above, at_or_above = (scores > t).mean(), (scores >= t).mean()
-        if at_or_above > above and abs(at_or_above - self.contamination) < abs(above - self.contamination):
-            t = float(np.nextafter(t, -np.inf))   # just below the tied block: `predict` flags all of it
-        return t
+        "The (1 - contamination) quantile of the training scores; when training rows tie on it, a cut just below or just above the tied block, whichever flags closer to `contamination` (below on a tie in distance)."
+        c, t = self.contamination, float(np.quantile(scores, 1 - self.contamination))
+        tol = 1e-6 * max(1.0, abs(t))   # tied: equal up to the rounding of the same row scored in another batch (~1e-7)
+        if (np.abs(scores - t) <= tol).sum() < 2: return t
+        below, above = t - tol, t + tol
+        return below if abs((scores > below).mean() - c) <= abs((scores > above).mean() - c) else above
 
     def get_params(self, deep: bool=True) -> dict:
         "The constructor settings (scikit-learn style: `sklearn.base.clone` works)."
@@ -312,7 +313,8 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
         ) -> VAEAnomalyDetector:
     "The fitted detector saved at `path`, ready to score."
     d = _read_payload(path, _FORMAT, kinds=None)
-    det = cls(**d['settings'])
+    det = cls.__new__(cls)   # the settings as saved, not re-checked: a file from an older puffin may hold a combination refused today (`fit` checks them again)
+    for k, v in (d['settings'] | dict(verbose=False)).items(): setattr(det, k, v)
     det.model_ = VAE(**d['model_config'])
     det.model_.load_state_dict(d['state_dict']); det.model_.eval()
     det.scaler_ = None

@@ -26,6 +26,7 @@ def test_floor_times_the_products_through_either_blas(bench, blas):
 
 def test_table_lists_every_kind(bench, monkeypatch, capsys):
     "main() prints one row per workload with the floor through both libraries (children stubbed: no timing here)."
+    for k in ('PUFFIN_BENCH_DEVICE', 'PUFFIN_BENCH_AMP'): monkeypatch.setenv(k, '')   # main() sets them for its children: put them back afterwards
     fake = dict(seconds=1.0, val_loss=1.5, threads=1, path='fast', peak_mb=10.0)
     monkeypatch.setattr(bench, 'spawn', lambda kind, name: dict(fake, seconds={'textbook': 4.0, 'fit': 1.0, 'floor': 0.5, 'floor_np': 0.4}[kind]))
     bench.main(['--runs', '1', '--workloads', 'W1'])

@@ -77,6 +77,8 @@ Xr = X.clone()
 if RANK == 1: Xr[5, 0] = float('nan')
 attempt('nan_on_one', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), Xr, epochs=1, seed=0)['epochs_run'])
 attempt('rows_differ', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X[:100 + RANK], epochs=1, seed=0)['epochs_run'])
+attempt('rows_reversed', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X.flip(0) if RANK == 1 else X, epochs=1, seed=0)['epochs_run'])
+attempt('batch_differs', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, batch_size=16 + 16 * RANK, seed=0)['epochs_run'])
 attempt('path_fast', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, path='fast')['path'])
 attempt('batch_1', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, batch_size=1)['path'])
 attempt('seed_neg', lambda: AETrainer('cpu').fit(VAE(6, 2, [8]), X, epochs=1, seed=-5)['epochs_run'])
@@ -97,7 +99,7 @@ def test_torchrun_guards(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = json.loads(next(l for l in res.stdout.splitlines() if l.startswith('RESULT '))[7:])
     assert out['nan_on_one'].startswith('RuntimeError: another process of this torchrun job refused'), out['nan_on_one']   # rank 0's view
-    assert 'passed `fit` different rows' in out['rows_differ'], out['rows_differ']
+    for k in ('rows_differ', 'rows_reversed', 'batch_differs'): assert 'passed `fit` different rows or settings' in out[k], (k, out[k])
     assert "path='fast' is not possible under torchrun" in out['path_fast'], out['path_fast']
     assert 'smaller than the 2 processes' in out['batch_1'], out['batch_1']
     assert out['seed_neg'] == 1 and out['amp'] is True, out

@@ -12,7 +12,7 @@ from torch import nn, Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
-__all__ = ['launched_by_torchrun', 'world_size', 'is_main_process', 'process_group', 'shared_seed', 'agreed', 'check_same_rows',
+__all__ = ['launched_by_torchrun', 'world_size', 'is_main_process', 'process_group', 'shared_seed', 'agreed', 'check_same_job',
            'DDPEngine']
 
 # %% ../../nbs/api/06_distributed.ipynb #6c96400d
@@ -54,7 +54,7 @@ def process_group(device: torch.device):
 # %% ../../nbs/api/06_distributed.ipynb #8e0b39fb
 def shared_seed(seed: int|None, device: torch.device) -> int:
     "`seed`, or a fresh one drawn on rank 0, the same on every rank (any seed torch takes, -2**63 to 2**64 - 1)."
-    if seed is None: seed = int(torch.randint(0, 2**31 - 1, ()))
+    seed = int(torch.randint(0, 2**31 - 1, ())) if seed is None else int(seed)   # numpy's ints too
     big = seed >= 2**63                                # beyond int64: sent as seed - 2**64, restored on arrival
     t = torch.tensor([seed - 2**64 if big else seed, int(big)], dtype=torch.int64, device=device)
     dist.broadcast(t, src=0)
@@ -76,13 +76,23 @@ def agreed(device: torch.device):
     if _anyone(False, device):
         raise RuntimeError("another process of this torchrun job refused its arguments or rows (its own error says why): every process stops")
 
-def check_same_rows(X: Tensor) -> None:
-    "Refuse, on every rank, a job whose processes pass `fit` different rows: each trains on its share of every batch of the *same* X."
-    mine = torch.tensor([float(X.shape[0]), float(X.shape[1]), X.double().sum().item()], dtype=torch.float64, device=X.device)
+def _fingerprint(X: Tensor) -> list[float]:
+    "Shape and position-weighted sums of `X`: equal for equal rows; reordered rows or columns, or changed values, change them."
+    v = X.detach().double()
+    rows, cols = torch.arange(1, len(v) + 1, dtype=v.dtype, device=v.device), torch.arange(1, v.shape[1] + 1, dtype=v.dtype, device=v.device)
+    return [float(v.shape[0]), float(v.shape[1]), v.sum().item(), (v.sum(1) * rows).sum().item(), (v.sum(0) * cols).sum().item(), v.pow(2).sum().item()]
+
+def check_same_job(X: Tensor, # this process's rows
+                   settings: dict, # this process's `fit` settings that must agree (numbers or None)
+                  ) -> None:
+    "Refuse, on every rank, a job whose processes pass `fit` different rows (a fingerprint of X) or settings: each trains on its share of every batch of the *same* X, in lockstep."
+    names = ['X'] * 6 + list(settings)
+    mine = torch.tensor(_fingerprint(X) + [float('nan') if v is None else float(v) for v in settings.values()], dtype=torch.float64, device=X.device)
     ref = mine.clone(); dist.broadcast(ref, src=0)
-    if _anyone(not torch.equal(mine, ref), X.device):
-        raise ValueError("the processes of this torchrun job passed `fit` different rows (rows, columns or values differ from rank 0's): "
-                         "every process must pass the same X")
+    differ = sorted({n for n, a, b in zip(names, mine.tolist(), ref.tolist()) if not (a == b or (a != a and b != b))})
+    if _anyone(bool(differ), X.device):
+        raise ValueError("the processes of this torchrun job passed `fit` different rows or settings"
+                         + (f" ({', '.join(differ)} differ from rank 0's)" if differ else "") + ": every process must make the same call")
 
 # %% ../../nbs/api/06_distributed.ipynb #f17c9a7b
 class _LossOf(nn.Module):

@@ -28,6 +28,11 @@ def _checked(convert, ok, what: str):
 
 _count = _checked(int, lambda v: v >= 1, 'a positive int')
 
+def _device(text: str) -> torch.device:
+    "An argparse `type` for --device: `resolve_device`'s check, its message as the usage error."
+    try: return resolve_device(text)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+
 def _parse_args(argv=None) -> argparse.Namespace:
     "Command-line options of the entry point."
     p = argparse.ArgumentParser(prog='python -m puffin.deep.launch', description='Train a VAE on a synthetic workload, data-parallel under torchrun.',
@@ -37,7 +42,7 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--epochs', type=_count, default=3); p.add_argument('--batch-size', type=_count, default=256)
     p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=_checked(int, lambda v: 0 <= v < 2**63, 'an int in [0, 2**63)'), default=0)
     p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
-    p.add_argument('--device', type=_checked(resolve_device, lambda v: True, "a device here: 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'"), default='cpu', help='where every process trains')
+    p.add_argument('--device', type=_device, default='cpu', help='where every process trains')
     p.add_argument('--threads', type=_count, default=None, help='intra-op threads per process (None: chosen from the model size)')
     p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
     p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")

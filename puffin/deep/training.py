@@ -222,19 +222,26 @@ def fit(self: AETrainer,
     # under torchrun every process checks its own arguments and rows; `agreed` makes a refusal on one a refusal on all
     # (a process that stopped alone would leave the others waiting for it in the next collective)
     agree = (lambda: distributed.agreed(device)) if ddp else nullcontext
-    try:
-        with distributed.process_group(device) if ddp else nullcontext():
-            with agree():
-                _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
-                _check_seed(seed)
-                engine_cls = _pick_engine(model, device, path, amp, ddp)
-                if ddp and batch_size < distributed.world_size():
-                    raise ValueError(f"`batch_size` {batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: every process needs a row of every batch")
+    def check_arguments():
+        _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
+        _check_seed(seed)
+        if path not in _PATHS: raise ValueError(f"`path` must be one of {_PATHS}, got {path!r}")
+        if ddp and path == 'fast': raise ValueError("path='fast' is not possible under torchrun: data-parallel training runs on autograd (DDP)")
+        if ddp and batch_size < distributed.world_size():
+            raise ValueError(f"`batch_size` {batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: every process needs a row of every batch")
+    if not ddp: check_arguments()   # a refused call leaves the model as it was
+    with distributed.process_group(device) if ddp else nullcontext():
+        if ddp:
+            with agree(): check_arguments()
+        try:
             with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
-                with agree(): X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(device)
-                model.to(device)
+                with agree():
+                    X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(device)
+                    model.to(device)
+                engine_cls = _pick_engine(model, device, path, amp, ddp)   # after the move: it looks at where the parameters are
                 if ddp:
-                    distributed.check_same_rows(X)
+                    distributed.check_same_job(X, dict(epochs=epochs, lr=lr, batch_size=batch_size, validation_split=validation_split, chronological=chronological,
+                                                       patience=patience, min_delta=min_delta, restore_best=restore_best, weight_decay=weight_decay, amp=amp))
                     seed, verbose = distributed.shared_seed(seed, device), verbose and distributed.is_main_process()
                 history = {k: [] for k in _HISTORY_KEYS} | dict(path=engine_cls.name, amp=amp, best_epoch=None, stopped_early=False, epochs_run=0)
                 with seeded(seed, device):
@@ -244,7 +251,7 @@ def fit(self: AETrainer,
                     try: self._run(engine, Xtr, Xva, epochs, batch_size, history, verbose, patience, min_delta, restore_best, lr)
                     finally:
                         if hasattr(engine, 'release'): engine.release()
-    finally: model.eval()   # also when training fails (divergence, Ctrl-C): no dropout left switched on
+        finally: model.eval()   # also when training fails (divergence, Ctrl-C): no dropout left switched on
     return history
 
 # %% ../../nbs/api/02_training.ipynb #f1049384
