@@ -361,7 +361,7 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
                 X, # held-out rows (array or tensor; `[x | c]` for a ConditionalVAE)
                 n_samples: int=64, # importance samples per row
                 seed: int=0, # seeds the importance samples
-                batch_size: int=512, # rows per pass
+                batch_size: int=512, # rows per pass; the samples are drawn pass by pass, so another batch_size draws others (the estimate moves within its Monte Carlo error)
                ) -> dict:
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
     _need_posterior(model); _positive_int(n_samples, 'n_samples'); _positive_int(batch_size, 'batch_size')
