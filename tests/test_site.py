@@ -126,3 +126,16 @@ def test_readme_fresh():
     if not (NBS/'index.ipynb').exists(): pytest.fail('nbs/index.ipynb is missing')
     from build_site import write_readme
     assert write_readme(NBS, check=True), 'README.md is stale: run `python tools/build_site.py --readme`'
+
+def test_static_page_outputs():
+    "A widget shows a note, not its text repr; streams of terminal control codes go; a method documented twice shows once."
+    import nbformat
+    from build_site import static_outputs, apply_cell_options, _WIDGET_NOTE
+    widget = nbformat.v4.new_output('display_data', data={'application/vnd.jupyter.widget-view+json': {'model_id': 'x'}, 'text/plain': 'HBox(children=(...))'})
+    cleared = nbformat.v4.new_output('stream', name='stdout', text='\x1b[2K\r\x1b[2K\r')
+    printed = nbformat.v4.new_output('stream', name='stdout', text='loss 1.23\n')
+    out = static_outputs([widget, cleared, printed])
+    assert [o.get('data', {}).get('text/markdown') for o in out] == [_WIDGET_NOTE, None] and out[1]['text'] == 'loss 1.23\n'
+    doc = lambda: nbformat.v4.new_code_cell('#| output: asis\n#| echo: false\nshow_doc(AETrainer.fit)', outputs=[nbformat.v4.new_output('display_data', data={'text/markdown': '### AETrainer.fit'})])
+    cells = apply_cell_options(nbformat.v4.new_notebook(cells=[doc(), nbformat.v4.new_markdown_cell('text'), doc()]))
+    assert [c.source for c in cells] == ['### AETrainer.fit', 'text']

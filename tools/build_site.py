@@ -104,20 +104,43 @@ def _asis(cell) -> str:
     return '\n\n'.join(outs)
 
 
+_WIDGET = 'application/vnd.jupyter.widget-view+json'
+_WIDGET_NOTE = '*An interactive widget: it needs a running notebook (open this page as a notebook to use it).*'
+_re_ansi = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+
+
+def static_outputs(outputs: list) -> list:
+    """Outputs worth a place on a static page: a widget (it needs a live kernel) becomes a note instead of its text repr,
+    and streams that hold only terminal control codes (a cleared progress bar, a widget's `clear_output`) are dropped."""
+    keep = []
+    for o in outputs:
+        if _WIDGET in o.get('data', {}):
+            keep.append(nbformat.v4.new_output('display_data', data={'text/markdown': _WIDGET_NOTE}))
+        elif o.get('output_type') == 'stream' and not _re_ansi.sub('', o.get('text', '')).replace('\r', '').strip(): continue
+        else: keep.append(o)
+    return keep
+
+
 def apply_cell_options(nb) -> list:
     """Apply Quarto cell options left by nbdev: `include: false` drops the cell, `echo: false` hides the code,
-    `output: false` drops the outputs, `output: asis` turns markdown outputs (e.g. `show_doc`) into markdown."""
-    cells = []
+    `output: false` drops the outputs, `output: asis` turns markdown outputs (e.g. `show_doc`) into markdown.
+    A `show_doc` block seen before on the page is dropped (nbdev adds one for each `@patch`ed method that an explicit
+    `show_doc` documents too)."""
+    cells, docs = [], set()
     for cell in nb.cells:
         if cell.cell_type != 'code': cells.append(cell); continue
         opts, src = split_options(cell.source)
         if opts.get('include') == 'false': continue
         cell.source = src
+        cell.outputs = static_outputs(cell.get('outputs', []))
         echo = opts.get('echo', 'true') != 'false' and bool(src.strip())
         if opts.get('output') == 'false': cell.outputs = []
         if opts.get('output') == 'asis':
             md = nbformat.v4.new_markdown_cell(_asis(cell))
             md.metadata['api_doc'] = src.lstrip().startswith('show_doc')
+            if md.metadata['api_doc']:
+                if md.source in docs: continue
+                docs.add(md.source)
             if echo: cell.outputs = []; cells.append(cell)
             cells.append(md); continue
         if not echo:

@@ -21,7 +21,9 @@ def _skip(flags: set[str]):
     def f(cell):
         if cell.cell_type != 'code': return True
         directives = extract_directives(cell, remove=False)
-        return bool(flags & set(directives)) or directives.get('eval:', [''])[0].lower() == 'false'
+        skip = bool(flags & set(directives)) or directives.get('eval:', [''])[0].lower() == 'false'
+        if not skip: cell['outputs'] = []   # execnb stores outputs only when there are some: a cell that prints nothing now must not keep what it printed before
+        return skip
     return f
 
 def execute(nb_path: Path, slow: bool=False) -> float:

@@ -294,21 +294,21 @@ def _check_step_args(self: FastEngine, x, eps, masks) -> None:
             if tuple(m.shape) != (n, self.kinds[j][2]): raise ValueError(f"`masks[{j}]` must have shape ({n}, {self.kinds[j][2]}), got {tuple(m.shape)}")
 
 @patch
-@torch.inference_mode()
 def step(self: FastEngine, x: Tensor, eps: Tensor|None=None, masks: dict|None=None) -> Tensor:
     "One training step on the batch `x`, with optional injected `eps` (n, k) and dropout `masks` {layer: (n, width)} (scaled by 1/(1-p)); returns its (loss, recon, KL)."
     self._check_step_args(x, eps, masks)
     self._mode(True)
     n, d = x.shape; k = self.k
-    B = self._buffers(n)
-    x_aug = torch.cat([x, torch.ones(n, 1)], 1)
-    O, S = (torch.empty(n, 2 * k), torch.empty(n, k)) if self.vae else (None, None)
-    if self.vae and eps is None: eps = torch.randn(n, k)
-    if masks is None: masks = {j: torch.empty(n, self.kinds[j][2]).bernoulli_(1 - self.p).div_(1 - self.p) for j in self.drop}
-    ml = [masks.get(j) for j in range(len(self.kinds))]
-    B.racc.zero_()
-    self._step(B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None, S)
-    return self._parts(B.racc.sum(), O, S, n)
+    with torch.inference_mode():   # inside, not as a decorator: the docs then show `FastEngine.step` with its signature
+        B = self._buffers(n)
+        x_aug = torch.cat([x, torch.ones(n, 1)], 1)
+        O, S = (torch.empty(n, 2 * k), torch.empty(n, k)) if self.vae else (None, None)
+        if self.vae and eps is None: eps = torch.randn(n, k)
+        if masks is None: masks = {j: torch.empty(n, self.kinds[j][2]).bernoulli_(1 - self.p).div_(1 - self.p) for j in self.drop}
+        ml = [masks.get(j) for j in range(len(self.kinds))]
+        B.racc.zero_()
+        self._step(B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None, S)
+        return self._parts(B.racc.sum(), O, S, n)
 
 # %% ../../nbs/api/04_fastpath.ipynb #10d468d1
 @patch

@@ -450,7 +450,7 @@ def trailing_vol_condition(returns: pd.DataFrame, # daily returns, dates as inde
     "Log realised volatility of the equal-weight portfolio (and optionally of each asset) over trailing windows, using returns up to the *previous* day only (known before the day opens); the first max(windows) rows are NaN."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
     windows, asset_windows = _checked_windows(windows, asset_windows)
-    p = returns.mean(1)
+    p = returns.mean(axis=1)
     out = pd.DataFrame({f'log_rv{w}': np.log(np.sqrt((p ** 2).rolling(w).mean()).clip(lower=1e-8)).shift(1) for w in windows}, index=returns.index)
     for w in asset_windows:
         rv = np.log(np.sqrt((returns ** 2).rolling(w).mean()).clip(lower=1e-8)).shift(1)
