@@ -132,10 +132,12 @@ def run_floor(w: dict, blas: str='torch') -> dict:
             for a, b, c in plan: mm(a, b, out=c)
         return dict(seconds=time.perf_counter() - t0, threads=threads)
 
+KINDS = ('textbook', 'fit', 'floor', 'floor_np')   # what a child process can run: the two loops, the floor through torch's BLAS and numpy's
+
 def child(kind: str, name: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     w = WORKLOADS[name]
-    res = dict(textbook=run_textbook, fit=run_fit, floor=run_floor, floor_np=lambda w: run_floor(w, 'numpy'))[kind](w)
+    res = dict(zip(KINDS, (run_textbook, run_fit, run_floor, lambda w: run_floor(w, 'numpy'))))[kind](w)
     res['peak_mb'] = peak_rss_mb()
     if DEVICE.startswith('cuda'):
         import torch; res['gpu_mb'], res['gpu'] = torch.cuda.max_memory_allocated() / 2**20, torch.cuda.get_device_name()
@@ -160,8 +162,8 @@ def main(argv=None):
     if args.child: return child(*args.child)
     names = args.workloads.split(',')
     os.environ['PUFFIN_BENCH_DEVICE'], os.environ['PUFFIN_BENCH_AMP'] = args.device, '1' if args.amp else '0'
-    kinds = ('textbook', 'fit', 'floor', 'floor_np') if args.device == 'cpu' else ('textbook', 'fit')
-    res = {(k, n): [] for n in names for k in ('textbook', 'fit', 'floor', 'floor_np')}
+    kinds = KINDS if args.device == 'cpu' else KINDS[:2]   # the floors are timed on the CPU only
+    res = {(k, n): [] for n in names for k in KINDS}
     for r in range(args.runs):
         for n in names:
             for k in kinds:

@@ -16,7 +16,7 @@ from .deep.model import VAE, eval_mode, _to_model
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real, _check_fit_args, _check_seed
-from .deep.persist import _cpu, _read_payload, _save
+from .deep.persist import _cpu, _plain, _read_payload, _save
 from .data import _column_difference
 
 # %% auto #0
@@ -70,6 +70,10 @@ def _float64_rows(X, width: int|None=None) -> np.ndarray:
     "`X` (array, tensor, DataFrame) as a checked float64 array: finite, numeric, `width` columns (None: any, and 2+ rows)."
     return as_tensor(X, 'X', width=width, min_rows=2 if width is None else 1, dtype=torch.float64).detach().cpu().numpy()
 
+def _column_names(X) -> list[str]|None:
+    "The column names of a DataFrame as strings; None for other rows."
+    return [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+
 def _scaled_rows(scaler, X: np.ndarray) -> torch.Tensor:
     "`X` through `scaler` (None: as is) as float32 rows for the VAE; refused when that makes a value infinite."
     with np.errstate(over='ignore'): Xs = np.ascontiguousarray(scaler.transform(X) if scaler is not None else X, dtype=np.float32)
@@ -86,12 +90,6 @@ def _check_invertible(cov: np.ndarray, X: np.ndarray, cols: list|None) -> None:
     raise ValueError(f"the training rows' covariance is singular ({what}): estimator='empirical' would score any deviation along "
                      f"such a direction as 0. Use estimator='ledoit_wolf' (shrunk, always invertible) or drop those columns")
 
-def _plain(v):
-    "A setting as plain Python (numpy numbers to int/float, arrays to lists), so that a weights-only file holds it."
-    if isinstance(v, np.generic): return v.item()
-    if isinstance(v, np.ndarray): return [_plain(x) for x in v.tolist()]
-    if isinstance(v, (list, tuple)): return type(v)(_plain(x) for x in v)
-    return v
 
 class _Detector:
     "Shared plumbing: parameter and input checks, threshold, `predict`, `score_samples`."
@@ -105,12 +103,12 @@ class _Detector:
 
     def _training_rows(self, X) -> tuple[np.ndarray, list|None]:
         "`X` as a checked float64 array, and its column names (DataFrames only): what `fit` records once it succeeds."
-        return _float64_rows(X), ([str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None)
+        return _float64_rows(X), _column_names(X)
 
     def _as_array(self, X) -> np.ndarray:
         "Rows to score as a checked float64 array: the fitted width and, for DataFrames, the fitted columns."
         self._check_fitted()
-        cols = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+        cols = _column_names(X)
         if cols is not None and self.feature_names_in_ is not None and cols != self.feature_names_in_:
             raise ValueError(f"`X` {_column_difference(cols, self.feature_names_in_, 'the fitted')}")
         return _float64_rows(X, width=self.n_features_in_)
@@ -238,10 +236,14 @@ def _rows(self: VAEAnomalyDetector, X: np.ndarray) -> torch.Tensor:
     "Scaled float32 rows for the model (refused when scaling or float32 makes a value infinite)."
     return _scaled_rows(self.scaler_, X)
 
+def _parts_of(model: VAE, rows: torch.Tensor) -> dict[str, np.ndarray]:
+    "`vae_score_parts` on one thread: the same bits whatever the machine's thread setting."
+    with num_threads(1): return vae_score_parts(model, rows)
+
 @patch
 def _parts(self: VAEAnomalyDetector, X: np.ndarray) -> dict[str, np.ndarray]:
-    "Score parts of checked rows (one thread: the same bits whatever the machine's thread setting)."
-    with num_threads(1): return vae_score_parts(self.model_, self._rows(X))
+    "Score parts of checked rows."
+    return _parts_of(self.model_, self._rows(X))
 
 @patch
 def _combine(self: VAEAnomalyDetector, parts: dict, score: str|None=None) -> np.ndarray:
@@ -268,7 +270,7 @@ def fit(self: VAEAnomalyDetector,
     history = AETrainer('cpu').fit(model, rows, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
                                    validation_split=self.validation_split, verbose=self.verbose, chronological=True,
                                    patience=self.patience, seed=self.seed)
-    with num_threads(1): parts = vae_score_parts(model, rows)
+    parts = _parts_of(model, rows)
     calibrators = {k: TailCalibrator(parts[k], self.tail_q) for k in ('kl', 'share')}
     # only a fit that got this far replaces the fitted state: a failed one (divergence, bad rows) leaves the detector as it was
     self.n_features_in_, self.feature_names_in_, self.scaler_, self.model_, self.history_ = X.shape[1], cols, scaler, model, history

@@ -1,6 +1,7 @@
 """Data-parallel training across 2 CPU processes with torchrun (gloo): it finishes, every rank ends with the same
 weights, and the final validation loss matches a single-process fit with the same global batch and seed."""
 import json, math, os, subprocess, sys
+from pathlib import Path
 import pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.model import Autoencoder
@@ -32,6 +33,14 @@ def test_torchrun_two_processes(tmp_path):
     assert rel < TOLERANCE, f"DDP val loss {history['val_loss'][-1]:.4f} vs single process {single['val_loss'][-1]:.4f}"
     assert (tmp_path/'model.pt').exists() and 'ddp x2' in res.stdout
 
+def _torchrun_result(script: Path, source: str) -> dict:
+    "Write `source` to `script`, run it in 2 processes under torchrun, and return the JSON rank 0 printed after 'RESULT '."
+    script.write_text(source)
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(script)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ | {'OMP_NUM_THREADS': '1'})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return json.loads(next(l for l in res.stdout.splitlines() if l.startswith('RESULT '))[7:])
+
 TINY = """
 import json, torch
 from puffin.deep.autoencoder import VAE, AETrainer
@@ -46,11 +55,7 @@ if is_main_process(): print('RESULT ' + json.dumps(out))
 
 def test_torchrun_tiny_shards(tmp_path):
     "A validation set smaller than the number of ranks gives a finite loss; one training row for two ranks is a clear error; two fits in one script do not hang."
-    (tmp_path/'tiny.py').write_text(TINY)
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(tmp_path/'tiny.py')]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ | {'OMP_NUM_THREADS': '1'})
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    out = json.loads(next(l for l in res.stdout.splitlines() if l.startswith('RESULT '))[7:])
+    out = _torchrun_result(tmp_path/'tiny.py', TINY)
     assert len(out['val_loss']) == 2 and all(math.isfinite(v) for v in out['val_loss']), out
     assert 'cannot be shared by 2 processes' in out['few'], out
 
@@ -93,11 +98,7 @@ if is_main_process(): print('RESULT ' + json.dumps(out))
 
 def test_torchrun_guards(tmp_path):
     "Refusals reach every rank; likelihood models, amp and uneven batches train under DDP as in one process."
-    (tmp_path/'guards.py').write_text(GUARDS)
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(tmp_path/'guards.py')]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ | {'OMP_NUM_THREADS': '1'})
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    out = json.loads(next(l for l in res.stdout.splitlines() if l.startswith('RESULT '))[7:])
+    out = _torchrun_result(tmp_path/'guards.py', GUARDS)
     assert out['nan_on_one'].startswith('RuntimeError: another process of this torchrun job refused'), out['nan_on_one']   # rank 0's view
     for k in ('rows_differ', 'rows_reversed', 'batch_differs'): assert 'passed `fit` different rows or settings' in out[k], (k, out[k])
     assert "path='fast' is not possible under torchrun" in out['path_fast'], out['path_fast']

@@ -59,11 +59,16 @@ def _check_str_keys(v, where: str='history') -> None:
     elif isinstance(v, (list, tuple)):
         for i, x in enumerate(v): _check_str_keys(x, f"{where}[{i}]")
 
+def _plain(v):
+    "`v` with numpy and torch numbers and arrays as plain Python (lists and tuples walked): what a JSON or weights-only file can hold."
+    if isinstance(v, (np.generic, np.ndarray, torch.Tensor)): return v.tolist()   # a 0-d one gives a number
+    if isinstance(v, (list, tuple)): return type(v)(_plain(x) for x in v)
+    return v
+
 def _history_json(history: dict) -> str:
     "`history` as JSON text; numpy and torch numbers (a user's own entries) become plain ones, anything else is refused by name."
     def plain(v):
-        if isinstance(v, (np.generic, torch.Tensor)) and getattr(v, 'ndim', 0) == 0: return v.item()
-        if isinstance(v, (np.ndarray, torch.Tensor)): return v.tolist()
+        if isinstance(v, (np.generic, np.ndarray, torch.Tensor)): return _plain(v)
         raise TypeError(f"`history` holds a {type(v).__name__}, which a model file cannot store: keep numbers, strings, lists and dicts")
     _check_str_keys(history)
     return json.dumps(history, default=plain)

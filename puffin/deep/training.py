@@ -182,12 +182,15 @@ def _check_finite(engine, parts: Tensor, epoch: int, snapshot, lr: float) -> Non
 # %% ../../nbs/api/02_training.ipynb #2d160026
 _PATHS = ('auto', 'fast', 'autograd')
 
+def _check_path(path: str, ddp: bool=False) -> None:
+    "Refuse an unknown `path`, and 'fast' under torchrun."
+    if path not in _PATHS: raise ValueError(f"`path` must be one of {_PATHS}, got {path!r}")
+    if ddp and path == 'fast': raise ValueError("path='fast' is not possible under torchrun: data-parallel training runs on autograd (DDP)")
+
 def _pick_engine(model: nn.Module, device: torch.device, path: str, amp: bool=False, ddp: bool=False):
     "The engine class for `path`: DDP under torchrun, else the fast engine where it applies (or where asked), autograd otherwise."
-    if path not in _PATHS: raise ValueError(f"`path` must be one of {_PATHS}, got {path!r}")
-    if ddp:
-        if path == 'fast': raise ValueError("path='fast' is not possible under torchrun: data-parallel training runs on autograd (DDP)")
-        return distributed.DDPEngine
+    _check_path(path, ddp)
+    if ddp: return distributed.DDPEngine
     if path == 'autograd': return AutogradEngine
     reason = ("mixed precision (amp=True) runs on autograd" if amp else
               fast_path_reason(model) if device.type == 'cpu' else f"the device is {device.type}, not the CPU")
@@ -225,14 +228,13 @@ def fit(self: AETrainer,
     def check_arguments():
         _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
         _check_seed(seed)
-        if path not in _PATHS: raise ValueError(f"`path` must be one of {_PATHS}, got {path!r}")
-        if ddp and path == 'fast': raise ValueError("path='fast' is not possible under torchrun: data-parallel training runs on autograd (DDP)")
+        _check_path(path, ddp)
         if ddp and batch_size < distributed.world_size():
             raise ValueError(f"`batch_size` {batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: every process needs a row of every batch")
     if not ddp: check_arguments()   # a refused call leaves the model as it was
     with distributed.process_group(device) if ddp else nullcontext():
         if ddp:
-            with agree(): check_arguments()
+            with distributed.agreed(device): check_arguments()
         try:
             with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
                 with agree():
