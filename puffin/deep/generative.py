@@ -357,11 +357,30 @@ def _named_nonfinite():
         raise
 
 
+_DRAW_ROWS = 512   # heldout_nll draws its importance samples for fixed blocks of this many rows, in order
+
+def _block_draws(n_rows: int, # rows that will be asked for in all
+                 n_samples: int, # samples per row
+                 k: int, # latent width
+                 like: Tensor, # gives the dtype and device
+                ):
+    "A function `take(n)` returning the next `n` rows' (n_samples, n, k) standard normals, drawn from torch's RNG in blocks of `_DRAW_ROWS` rows (the last block only as long as the rows left): any split of the rows into passes gets the same numbers."
+    left, buf = n_rows, like.new_empty(n_samples, 0, k)
+    def take(n: int) -> Tensor:
+        nonlocal left, buf
+        while buf.shape[1] < n:
+            rows = min(_DRAW_ROWS, left); left -= rows
+            buf = torch.cat([buf, torch.randn(n_samples, rows, k, dtype=like.dtype, device=like.device)], 1)
+        out, buf = buf[:, :n], buf[:, n:]
+        return out
+    return take
+
+
 def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the chapter's `VAE` (implied Gaussian with variance 1/2)
                 X, # held-out rows (array or tensor; `[x | c]` for a ConditionalVAE)
                 n_samples: int=64, # importance samples per row
                 seed: int=0, # seeds the importance samples
-                batch_size: int=512, # rows per pass; the samples are drawn pass by pass, so another batch_size draws others (the estimate moves within its Monte Carlo error)
+                batch_size: int=512, # rows per pass (memory only: the samples are drawn per fixed block of rows, so the estimate does not depend on it)
                ) -> dict:
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
     _need_posterior(model); _positive_int(n_samples, 'n_samples'); _positive_int(batch_size, 'batch_size')
@@ -371,11 +390,12 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
     with eval_mode(model), seeded(seed, x.device), _named_nonfinite():
+        draws = _block_draws(len(x), int(n_samples), model.latent_dim, x)
         for xb in x.split(int(batch_size)):
             data, c = split(xb)
             mu, log_var = model.encode(xb)
             std = torch.exp(0.5 * log_var)
-            z = mu + std * torch.randn(n_samples, *mu.shape, dtype=mu.dtype, device=mu.device)  # (S, n, k)
+            z = mu + std * draws(len(xb))   # (S, n, k)
             S, n, k = z.shape
             cc = None if c is None else c.repeat(S, 1)
             lp_x = _decoder_dist_any(model, z.reshape(S * n, k), cc).log_prob(data.repeat(S, 1)).view(S, n)
