@@ -5,7 +5,7 @@
 # %% ../../nbs/api/06_distributed.ipynb #84dda308
 from __future__ import annotations
 import atexit, gc, os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 import torch
 import torch.distributed as dist
 from torch import nn, Tensor
@@ -101,6 +101,14 @@ class _LossOf(nn.Module):
         super().__init__(); self.model = model
     def forward(self, x: Tensor, beta: float) -> Tensor: return model_loss(self.model, x, beta=beta)
 
+@contextmanager
+def _zero_gradients(model: nn.Module):
+    "Within the block, every gradient `backward` computes for `model`'s parameters arrives as exact zeros, also where it would be NaN or inf (0 * inf is NaN, so a loss weighted 0 is not enough)."
+    hooks = [p.register_hook(torch.zeros_like) for p in model.parameters() if p.requires_grad]   # tensor hooks run before the gradient is accumulated, so before DDP reads it
+    try: yield
+    finally:
+        for h in hooks: h.remove()
+
 class DDPEngine(AutogradEngine):
     "Trains a model wrapped in `DistributedDataParallel`, each rank on its share of every global batch."
     name = 'ddp'
@@ -118,20 +126,23 @@ class DDPEngine(AutogradEngine):
         return buf[:3] / buf[3]
 
     def train_epoch(self, X: Tensor, batch_size: int) -> Tensor:
-        "One pass over `X` in global batches of `batch_size` rows, dealt out across ranks; per-row means of (loss, recon, KL)."
-        if len(X) < self.world: raise ValueError(f"{len(X)} training rows cannot be shared by {self.world} processes: give every process at least one row")
+        "One pass over every row of `X` in global batches of `batch_size` rows, dealt out across ranks; per-row means of (loss, recon, KL)."
         self.model.train()
         perm = torch.randperm(len(X), device=X.device)
         dist.broadcast(perm, src=0)
         total, n = torch.zeros(3, device=X.device), 0
         for idx in perm.split(batch_size):
-            if len(idx) < self.world: break  # a last batch too small to give every rank a row
             local = idx[self.rank::self.world]
-            with self._autocast(X): parts = self.ddp(X[local], getattr(self.model, 'beta', 1.0))
+            # a batch with fewer rows than ranks (the last one, or all of a tiny X) leaves some rank none. That rank still takes
+            # part in the step, as DDP's all-reduce needs every rank: it runs the batch's own rows (a loss over 0 rows would be
+            # 0/0; the forward also counts a likelihood model's step, as on its peers) and sends a gradient of exact zeros
+            empty = len(local) == 0
+            with self._autocast(X): parts = self.ddp(X[idx if empty else local], getattr(self.model, 'beta', 1.0))
             self.opt.zero_grad(set_to_none=True)
-            (parts[0] * (len(local) * self.world / len(idx))).backward()   # DDP averages over ranks: weighted by rows, that is the batch's per-row mean
+            with _zero_gradients(self.model) if empty else nullcontext():
+                (parts[0] * (len(local) * self.world / len(idx))).backward()   # DDP averages over ranks: weighted by rows, that is the batch's per-row mean
             self.opt.step()
-            total, n = total + parts.detach() * len(local), n + len(local)
+            if not empty: total, n = total + parts.detach() * len(local), n + len(local)
         return self._sum_over_ranks(total, n)
 
     def evaluate(self, X: Tensor, batch_size: int) -> Tensor:

@@ -49,9 +49,8 @@ def _parse_args(argv=None) -> argparse.Namespace:
     a = p.parse_args(argv)
     try: n_val = _n_validation(a.rows, a.validation_split)   # fit's own rules, checked before any work
     except ValueError as e: p.error(f"--rows {a.rows} with --validation-split {a.validation_split}: {e}")
-    w = world_size()   # under torchrun every process needs a training row, and a row of every batch
-    if a.rows - n_val < w: p.error(f"--rows {a.rows} leaves {a.rows - n_val} training rows for {w} processes: every process needs at least one")
-    if a.batch_size < w: p.error(f"--batch-size {a.batch_size} is smaller than the {w} processes: every process needs a row of every batch")
+    w = world_size()   # under torchrun a batch is dealt out across the processes: fewer rows than processes idles one in every step
+    if a.batch_size < w: p.error(f"--batch-size {a.batch_size} is smaller than the {w} processes: some process would sit idle in every step")
     return a
 
 def synthetic_workload(rows: int, features: int, seed: int=0) -> Tensor:

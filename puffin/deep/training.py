@@ -230,7 +230,7 @@ def fit(self: AETrainer,
         _check_seed(seed)
         _check_path(path, ddp)
         if ddp and batch_size < distributed.world_size():
-            raise ValueError(f"`batch_size` {batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: every process needs a row of every batch")
+            raise ValueError(f"`batch_size` {batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: some process would sit idle in every step")
     if not ddp: check_arguments()   # a refused call leaves the model as it was
     with distributed.process_group(device) if ddp else nullcontext():
         if ddp:
