@@ -5,11 +5,12 @@ a relative path is relative to the repo root), serves it on localhost and loads 
 Chromium (`--dump-dom`): each page must show the sidebar with links to every page, and no local link or
 image may point at a missing file. Screenshots of the home page and a recipe page go to `artifacts/`.
 Chromium comes from `tools/ensure_chromium.sh`; if it is missing the browser tests fail in CI (CI=true)
-and are skipped locally.
+and are skipped locally. Checks of the built HTML need no browser: the notebook CSS is one linked file, no page shows
+markdown link syntax as text, and API blocks own their anchors (`#aetrainer`); the README opens with the tagline.
 """
 from __future__ import annotations
 
-import functools, os, shutil, subprocess, sys, tempfile, threading
+import functools, os, re, shutil, subprocess, sys, tempfile, threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -139,3 +140,87 @@ def test_static_page_outputs():
     doc = lambda: nbformat.v4.new_code_cell('#| output: asis\n#| echo: false\nshow_doc(AETrainer.fit)', outputs=[nbformat.v4.new_output('display_data', data={'text/markdown': '### AETrainer.fit'})])
     cells = apply_cell_options(nbformat.v4.new_notebook(cells=[doc(), nbformat.v4.new_markdown_cell('text'), doc()]))
     assert [c.source for c in cells] == ['### AETrainer.fit', 'text']
+
+
+def _head_style_bytes(page: Path) -> int:
+    "Bytes of CSS inlined in `<style>` blocks of the page's <head>."
+    head = BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser').head
+    return sum(len(s.get_text().encode()) for s in head.find_all('style'))
+
+
+def test_shared_css(site: Path):
+    "nbconvert's notebook CSS is a file that every page links (a relative path that resolves from its folder), not inlined in each page."
+    problems = []
+    for page in sorted(site.rglob('*.html')):
+        rel = page.relative_to(site).as_posix()
+        links = [l['href'] for l in BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser').head.find_all('link', rel='stylesheet')]
+        files = [f for h in links if (f := page.parent/h).is_file()]
+        if not any('.jp-Notebook' in f.read_text(encoding='utf-8') for f in files): problems.append(f'{rel}: links no notebook CSS ({links})')
+        if (n := _head_style_bytes(page)) > 20_000: problems.append(f'{rel}: {n:,} bytes of CSS inlined in <head>')
+    assert not problems, '\n'.join(problems)
+
+
+def test_link_shared_css_keeps_page_css():
+    "Only the shared styles leave the page; a page's own style stays, and the link goes where the first shared style was."
+    from build_site import link_shared_css
+    soup = BeautifulSoup('<html><head><style>.own{}</style><style>.a{}</style><style>.b{}</style><link rel="stylesheet" href="site.css"/></head><body></body></html>', 'html.parser')
+    link_shared_css(soup, {'.a{}', '.b{}'}, '../notebook.css')
+    assert [(t.name, t.get('href') or t.string) for t in soup.head.find_all(True)] == [('style', '.own{}'), ('link', '../notebook.css'), ('link', 'site.css')]
+
+
+_re_md_link_text = re.compile(r'\[[^\]\n]+\]\((?:https?:|[\w./-]+\.html)[^)\s]*\)')
+
+
+def test_signature_links():
+    "A markdown link in a show_doc signature comment becomes an HTML link; other code and comments outside API blocks stay."
+    from build_site import signature_links
+    src = ('<div class="api-doc"><div class="highlight"><pre><span class="n">m</span><span class="p">,</span> '
+           '<span class="c1"># a [`VAE`](https://x.io/api/model.html#vae) or [`AE`](model.html#ae), fitted</span>\n</pre></div></div>'
+           '<pre><span class="c1"># [`VAE`](https://x.io)</span></pre>')
+    soup = BeautifulSoup(src, 'html.parser')
+    signature_links(soup)
+    sig, other = soup.find_all('pre')
+    assert sig.get_text() == 'm, # a VAE or AE, fitted\n'
+    assert [(a['href'], a.string) for a in sig.select('span.c1 a')] == [('https://x.io/api/model.html#vae', 'VAE'), ('model.html#ae', 'AE')]
+    assert other.get_text() == '# [`VAE`](https://x.io)'
+
+
+def test_no_markdown_links_shown(site: Path):
+    "No page shows markdown link syntax (`[VAE](https://...)`) as text, in API signatures or anywhere else."
+    shown = []
+    for page in sorted(site.rglob('*.html')):
+        main = BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser').select_one('main')
+        shown += [f'{page.relative_to(site).as_posix()}: {m}' for m in _re_md_link_text.findall(main.get_text())]
+    assert not shown, '\n'.join(shown)
+
+
+def test_heading_ids_api_first():
+    "A show_doc block keeps its plain anchor (`#aetrainer`, where doc links point); a prose heading with the same text gets `-1`."
+    from build_site import heading_ids
+    soup = BeautifulSoup('<main><h2><code>AETrainer</code></h2><div class="api-doc"><h3>AETrainer</h3></div>'
+                         '<h2>Notes</h2><h2>Notes</h2><h2>aetrainer 1</h2></main>', 'html.parser')
+    heading_ids(soup.main)
+    assert [h['id'] for h in soup.find_all(['h2', 'h3'])] == ['aetrainer-1', 'aetrainer', 'notes', 'notes-1', 'aetrainer-1-1']
+
+
+def test_api_anchors(site: Path):
+    "On every page each API block's heading has the plain slug of its name (the anchor nbdev's doc links use); ids are unique."
+    from build_site import slug
+    problems = []
+    for page in sorted(site.rglob('*.html')):
+        main = BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser').select_one('main')
+        ids = [t['id'] for t in main.find_all(id=True)]
+        problems += [f'{page.name}: id {i!r} repeated' for i in sorted(set(ids)) if ids.count(i) > 1]
+        for h in main.select('div.api-doc :is(h1, h2, h3, h4, h5, h6)'):
+            want = slug(h.get_text().rstrip('¶'))
+            if h.get('id') != want: problems.append(f'{page.relative_to(site).as_posix()}: API block {want!r} has id {h.get("id")!r}')
+    assert not problems, '\n'.join(problems)
+
+
+def test_readme_title():
+    "The README starts as the home page does: `# title`, then the page's description (its tagline) as a quote."
+    from build_site import render_readme, process_notebooks, read_processed
+    _, fm = read_processed(process_notebooks(NBS, only='index.ipynb')/'index.ipynb')
+    assert fm.get('title') and fm.get('description'), f'nbs/index.ipynb has no title/description: {fm}'
+    md, _ = render_readme(NBS)
+    assert md.startswith(f'# {fm["title"]}\n\n> {fm["description"]}\n'), md[:300]

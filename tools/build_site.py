@@ -9,6 +9,7 @@ This script produces an equivalent from the same notebooks:
    (`::: {.callout-note}`) are applied here;
 3. nbconvert's `lab` template renders each page; a sidebar read from `nbs/sidebar.yml` (Quarto's file),
    a page header and an "On this page" list are added, and links to notebooks become links to pages.
+   The template's CSS, the same for every page, is written once (`notebook.css`) and linked.
 
     python tools/build_site.py                # site into _docs/ (settings.ini `doc_path`)
     python tools/build_site.py --readme       # README.md from nbs/index.ipynb (settings.ini `readme_nb`)
@@ -21,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import nbformat, yaml
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from fastcore.xtras import working_directory
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
@@ -33,12 +34,14 @@ from nbdev.quarto import nbdev_sidebar
 from nbdev.serve import proc_nbs
 
 ASSETS = Path(__file__).parent/'site_assets'
+SHARED_CSS = 'notebook.css'  # nbconvert's template CSS, written once into the site instead of inlined in every page
 PAGE_EXTS = ('.ipynb',)  # only notebooks become pages (no .qmd/.md pages in this project)
 SKIP_ASSETS = {'.ipynb', '.yml', '.yaml', '.py', '.qmd', '.md', '.pyc'}
 CALLOUT_TITLES = dict(note='Note', tip='Tip', warning='Warning', caution='Caution', important='Important')
 _re_opt = re.compile(r'^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$')
 _re_fence = re.compile(r'^\s*(:{3,})\s*(.*?)\s*$')
 _re_link_attrs = re.compile(r'\[([^\]]*)\]\(([^)\s]+)\)\{([^}]*)\}')  # pandoc `[text](url){target="_blank"}`
+_re_md_link = re.compile(r'\[([^\]]+)\]\(([^)\s]+)\)')
 
 
 # ---------------------------------------------------------------- nbdev processing
@@ -264,22 +267,66 @@ def rewrite_href(href: str, cur_rel: str, pages: dict, site_url: str) -> str:
     return _page_href(out, cur_out) + (f'#{u.fragment}' if u.fragment else '')
 
 
-def finish_page(body: str, rel: str, pages: dict, sidebar: str, site_url: str, css: list[str]) -> str:
-    "Add sidebar, header, CSS and a table of contents to nbconvert's HTML; fix heading ids and links."
+def heading_ids(main: Tag) -> None:
+    """Quarto-style heading ids, so that `page.html#the-plot` links agree; a repeated slug gets `-1`, `-2`, ...
+    API blocks (`show_doc`) get theirs first: nbdev's doc links point at `#name`, so a prose heading with the same text
+    (`## AETrainer` above the class's block) is the one that gets the suffix."""
+    heads = main.find_all(re.compile('^h[1-6]$'))
+    api = [h for h in heads if h.find_parent('div', class_='api-doc')]
+    api_ids = {id(h) for h in api}
+    taken: set[str] = set()
+    for h in api + [h for h in heads if id(h) not in api_ids]:
+        a = h.find('a', class_='anchor-link')
+        if a: a.extract()
+        sid = hid = slug(h.get_text())
+        n = 0
+        while hid in taken: n += 1; hid = f'{sid}-{n}'
+        taken.add(hid)
+        h['id'] = hid
+        if a: a['href'] = '#' + hid; h.append(a)
+
+
+def signature_links(soup: BeautifulSoup) -> None:
+    """Markdown links in the comments of `show_doc` signatures (nbdev's docments, `x:int, # an [`VAE`](url)`),
+    which the markdown renderer leaves as code text, become HTML links; the code around them is kept as it is."""
+    for span in soup.select('div.api-doc pre span.c1, div.api-doc pre span.c'):  # pygments comment tokens
+        text = span.get_text()
+        if not _re_md_link.search(text): continue
+        span.clear()
+        pos = 0
+        for m in _re_md_link.finditer(text):
+            a = soup.new_tag('a', href=m[2])
+            a.string = m[1].strip('`')
+            span.extend([text[pos:m.start()], a])
+            pos = m.end()
+        span.append(text[pos:])
+
+
+def link_shared_css(soup: BeautifulSoup, shared: set[str], href: str) -> None:
+    "Replace the page's inline copies of the shared CSS with one `<link>` to it, where the first copy was."
+    styles = [s for s in soup.head.find_all('style') if s.string in shared]
+    if not styles: return
+    styles[0].insert_before(soup.new_tag('link', rel='stylesheet', href=href))
+    for s in styles: s.decompose()
+
+
+def template_css(exporter: HTMLExporter) -> list[str]:
+    "The `<style>` blocks nbconvert's template puts in every page's head (JupyterLab, pygments, mermaid), in order."
+    body, _ = exporter.from_notebook_node(nbformat.v4.new_notebook(), resources={'metadata': {'name': 'css'}})
+    return [s.string for s in BeautifulSoup(body, 'html.parser').head.find_all('style')]
+
+
+def finish_page(body: str, rel: str, pages: dict, sidebar: str, site_url: str, css: list[str],
+                shared_css: set[str] | None = None) -> str:
+    """Add sidebar, header, CSS and a table of contents to nbconvert's HTML; fix heading ids and links.
+    Inline styles in `shared_css` are replaced by a link to `SHARED_CSS`."""
     soup = BeautifulSoup(body, 'html.parser')
     out, fm = pages[rel]
     main = soup.body.find('main')
     main['class'] = 'site-main'
-    seen: dict[str, int] = {}
-    toc = []
-    for h in main.find_all(re.compile('^h[1-6]$')):  # Quarto-style ids so `page.html#the-plot` links agree
-        a = h.find('a', class_='anchor-link')
-        if a: a.extract()
-        sid = slug(h.get_text())
-        seen[sid] = n = seen.get(sid, -1) + 1
-        h['id'] = sid if n == 0 else f'{sid}-{n}'
-        if a: a['href'] = '#' + h['id']; h.append(a)
-        if h.name in ('h2', 'h3'): toc.append((h.name, h['id'], h.get_text().rstrip('¶').strip()))
+    heading_ids(main)
+    toc = [(h.name, h['id'], h.get_text().rstrip('¶').strip()) for h in main.find_all(['h2', 'h3'])]
+    signature_links(soup)
     for cell in main.select('div.celltag_code-fold'):
         inp = cell.select_one('.jp-Cell-inputWrapper')
         if inp is None: continue
@@ -289,6 +336,7 @@ def finish_page(body: str, rel: str, pages: dict, sidebar: str, site_url: str, c
     for a in soup.find_all('a', href=True): a['href'] = rewrite_href(a['href'], rel, pages, site_url)
     for s in soup.find_all('script', src=True):  # CDN scripts (require, MathJax, widgets) must not block offline reading
         if s['src'].startswith(('http:', 'https:', '//')): s['defer'] = ''
+    if shared_css: link_shared_css(soup, shared_css, _page_href(SHARED_CSS, out))
     for c in css:
         soup.head.append(soup.new_tag('link', rel='stylesheet', href=_page_href(c, out)))
     header = f'<header class="page-header"><h1 class="title">{html.escape(str(fm.get("title", Path(rel).stem)))}</h1>'
@@ -350,6 +398,8 @@ def build_site(nbs_path: str | Path = 'nbs', out_path: str | Path | None = None,
     shutil.copy2(ASSETS/'site.css', out_path/'site.css')
     css = ['site.css'] + copy_assets(nbs_path, out_path)
     exporter = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
+    shared = template_css(exporter)
+    (out_path/SHARED_CSS).write_text('\n'.join(shared), encoding='utf-8')
     written = []
     for rel in rels:
         out, fm = pages[rel]
@@ -357,7 +407,7 @@ def build_site(nbs_path: str | Path = 'nbs', out_path: str | Path | None = None,
         sidebar = sidebar_html(contents, pages, out, site_title)
         dest = out_path/out
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(finish_page(body, rel, pages, sidebar, site_url, css), encoding='utf-8')
+        dest.write_text(finish_page(body, rel, pages, sidebar, site_url, css, set(shared)), encoding='utf-8')
         written.append(dest)
     return written
 
@@ -365,6 +415,15 @@ def build_site(nbs_path: str | Path = 'nbs', out_path: str | Path | None = None,
 # ---------------------------------------------------------------- README
 def _indent(text: str) -> str:
     return '\n'.join(('    ' + l).rstrip() for l in text.rstrip('\n').splitlines())
+
+
+def readme_title(fm: dict) -> list[str]:
+    """The README's first blocks: the page title as `# title` and its description (the tagline under the title on the
+    site) as a quote, as the notebook writes them (`# title` then `> description`). Quarto's gfm output, which
+    `nbdev_readme` uses, keeps only the title; the tagline is kept here so the README opens as the home page does."""
+    blocks = [f'# {fm["title"]}'] if fm.get('title') else []
+    if fm.get('description'): blocks.append('\n'.join(('> ' + l).rstrip() for l in str(fm['description']).strip().splitlines()))
+    return blocks
 
 
 def render_readme(nbs_path: str | Path = 'nbs') -> tuple[str, dict[str, bytes]]:
@@ -378,7 +437,7 @@ def render_readme(nbs_path: str | Path = 'nbs') -> tuple[str, dict[str, bytes]]:
     site_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/')
     nb, fm = read_processed(proc/readme_nb)
     stem = Path(readme_nb).stem
-    blocks, files = [f'# {fm["title"]}'] if fm.get('title') else [], {}
+    blocks, files = readme_title(fm), {}
 
     def link(m: re.Match) -> str:
         u = urlsplit(m[2])
