@@ -141,6 +141,16 @@ def test_static_page_outputs():
     cells = apply_cell_options(nbformat.v4.new_notebook(cells=[doc(), nbformat.v4.new_markdown_cell('text'), doc()]))
     assert [c.source for c in cells] == ['### AETrainer.fit', 'text']
 
+def test_doc_cells_keep_ids():
+    "The markdown cell a `show_doc` output becomes has an id derived from its code cell's: two builds of a page are identical."
+    import nbformat
+    from build_site import apply_cell_options
+    def page():
+        cell = nbformat.v4.new_code_cell('#| output: asis\n#| echo: false\nshow_doc(VAE)', id='cafe01', outputs=[nbformat.v4.new_output('display_data', data={'text/markdown': '### VAE'})])
+        return apply_cell_options(nbformat.v4.new_notebook(cells=[cell]))
+    first, second = page(), page()
+    assert [c.id for c in first] == [c.id for c in second] == ['cafe01-md']
+
 
 def _head_style_bytes(page: Path) -> int:
     "Bytes of CSS inlined in `<style>` blocks of the page's <head>."

@@ -139,7 +139,7 @@ def apply_cell_options(nb) -> list:
         echo = opts.get('echo', 'true') != 'false' and bool(src.strip())
         if opts.get('output') == 'false': cell.outputs = []
         if opts.get('output') == 'asis':
-            md = nbformat.v4.new_markdown_cell(_asis(cell))
+            md = nbformat.v4.new_markdown_cell(_asis(cell), id=f"{cell.get('id', len(cells))}-md")  # a fixed id: the same page every build
             md.metadata['api_doc'] = src.lstrip().startswith('show_doc')
             if md.metadata['api_doc']:
                 if md.source in docs: continue
