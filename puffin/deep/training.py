@@ -4,14 +4,14 @@
 
 # %% ../../nbs/api/02_training.ipynb #76c0a4d8
 from __future__ import annotations
-import math, numbers
+import math, numbers, warnings
 from contextlib import contextmanager, nullcontext
 import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .model import eval_mode, _positive_int, _is_int, _seed_rngs, _to_model
+from .model import VAE, eval_mode, _positive_int, _is_int, _seed_rngs, _to_model
 from .loss import vae_loss
 from .fastpath import FastEngine, fast_path_reason
 from .engine import AutogradEngine
@@ -40,7 +40,8 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
     "`X` as a checked 2-D floating tensor: finite, numeric, with `width` columns."
     if hasattr(X, 'dtypes') and hasattr(X, 'to_numpy') and getattr(X, 'ndim', 2) == 2:   # a DataFrame (a Series goes the numpy way)
         if bad := _non_numeric_columns(X): raise TypeError(f"`{name}` has non-numeric columns {bad}: drop them or set them as the index")
-        X = X.to_numpy()
+        nullable = any(not isinstance(dt, np.dtype) for dt in X.dtypes)   # pandas' nullable dtypes (Float64, Int64, boolean)
+        X = X.to_numpy(dtype=np.float64, na_value=np.nan) if nullable else X.to_numpy()   # else mixed with other columns they come out as objects
     if not isinstance(X, Tensor):
         X = np.asarray(X)
         if not _is_numeric(X.dtype): raise TypeError(f"`{name}` must be numeric, got dtype {X.dtype}")
@@ -53,11 +54,15 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
         raise ValueError(f"`{name}` must be 2-D (rows x features), got shape {tuple(X.shape)}{hint}")
     if width is not None and X.shape[1] != width: raise ValueError(f"`{name}` has {X.shape[1]} features but the model expects {width}")
     if X.shape[0] < min_rows: raise ValueError(f"`{name}` has {X.shape[0]} rows; at least {min_rows} needed")
-    X = X.to(dtype)
-    if not torch.isfinite(X).all():
-        bad = (~torch.isfinite(X)).any(1).nonzero().flatten()[:5].tolist()
-        raise ValueError(f"`{name}` contains NaN or inf (first bad rows: {bad}); fill or drop them before training")
+    _check_finite_rows(X, name, f"`{name}` contains NaN or inf (first bad rows: {{bad}}); fill or drop them before training")
+    X = X.detach().to(dtype)   # a tensor that requires grad comes in as plain data
+    _check_finite_rows(X, name, f"`{name}` has values too large for {dtype} (first rows: {{bad}}); scale them (e.g. StandardScaler)")
     return X
+
+def _check_finite_rows(X: Tensor, name: str, msg: str) -> None:
+    "Raise ValueError(`msg`, with `{bad}` filled in by the first non-finite rows) unless every value of `X` is finite."
+    if torch.isfinite(X).all(): return
+    raise ValueError(msg.format(bad=(~torch.isfinite(X)).any(1).nonzero().flatten()[:5].tolist()))
 
 # %% ../../nbs/api/02_training.ipynb #2dc5c249
 def _n_validation(n: int, validation_split: float) -> int:
@@ -151,13 +156,14 @@ def _is_real(v) -> bool:
     "Whether `v` is a real number, Python's or numpy's, and not a bool."
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
-def _check_fit_args(epochs, lr, batch_size, patience, min_delta=0.0, threads=None) -> None:
+def _check_fit_args(epochs, lr, batch_size, patience, min_delta=0.0, threads=None, weight_decay=0.0) -> None:
     "Fail clearly on non-positive sizes or rates (numpy numbers are numbers)."
     _positive_int(epochs, 'epochs'); _positive_int(batch_size, 'batch_size')
     if not (_is_real(lr) and 0 < lr < math.inf): raise ValueError(f"`lr` must be a positive number, got {lr!r}")
     if patience is not None: _positive_int(patience, 'patience')
     if not (_is_real(min_delta) and 0 <= min_delta < math.inf): raise ValueError(f"`min_delta` must be a finite number >= 0, got {min_delta!r}")
     if threads is not None: _positive_int(threads, 'threads')
+    if not (_is_real(weight_decay) and 0 <= weight_decay < math.inf): raise ValueError(f"`weight_decay` must be a finite number >= 0, got {weight_decay!r}")
 
 def _train_dtype(model: nn.Module) -> torch.dtype:
     "The dtype `fit` gives the data: the model's, float32 or float64."
@@ -179,6 +185,14 @@ def _check_finite(engine, parts: Tensor, epoch: int, snapshot, lr: float) -> Non
                            f"its weights from before that epoch. Try a lower `lr` (now {lr}) and check that the data is scaled "
                            f"(e.g. StandardScaler) and free of extreme values.")
 
+def _check_finite_validation(engine, parts: Tensor, epoch: int, snapshot) -> None:
+    "Restore `snapshot` and raise `TrainingDiverged` when the validation loss is not finite (the training loss was)."
+    if torch.isfinite(parts).all(): return
+    engine.restore(snapshot)
+    raise TrainingDiverged(f"the validation loss became {parts[0].item()} in epoch {epoch + 1} while the training loss stayed finite: "
+                           "the validation rows hold values far outside the training rows' range: check that they are scaled as the "
+                           "training rows are and free of extreme values. The model keeps its weights from before that epoch.")
+
 # %% ../../nbs/api/02_training.ipynb #2d160026
 _PATHS = ('auto', 'fast', 'autograd')
 
@@ -197,6 +211,18 @@ def _pick_engine(model: nn.Module, device: torch.device, path: str, amp: bool=Fa
     if reason is None: return FastEngine
     if path == 'fast': raise ValueError(f"path='fast' is not possible: {reason}")
     return AutogradEngine
+
+# %% ../../nbs/api/02_training.ipynb #465e255b
+def _scale_warning(model: nn.Module, # the model about to be trained
+                   X: Tensor, # its training rows
+                  ) -> str|None:
+    "The text of a warning when a squared-error `VAE` gets columns far from unit scale (median standard deviation outside [0.1, 10]), else None."
+    if not isinstance(model, VAE) or hasattr(model, 'loss_parts') or len(X) < 2: return None   # a likelihood decoder learns its scale
+    typical = float(X.std(0).median())
+    if 0.1 <= typical <= 10 or not math.isfinite(typical): return None
+    return (f"the columns of `X` have a typical standard deviation of {typical:.3g}, far from 1: the VAE's squared-error loss and "
+            f"N(0, I) prior expect standardised columns, and at this scale the {'KL term switches the latent space off' if typical < 1 else 'prior no longer matches the codes'}. "
+            "Standardise first (puffin.data.scale, or sklearn's StandardScaler)")
 
 # %% ../../nbs/api/02_training.ipynb #89b53ef8
 @patch
@@ -226,12 +252,13 @@ def fit(self: AETrainer,
     # (a process that stopped alone would leave the others waiting for it in the next collective)
     agree = (lambda: distributed.agreed(device)) if ddp else nullcontext
     def check_arguments():
-        _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads)
+        _check_fit_args(epochs, lr, batch_size, patience, min_delta, threads, weight_decay)
         _check_seed(seed)
         _check_path(path, ddp)
         if ddp and batch_size < distributed.world_size():
             raise ValueError(f"`batch_size` {batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: some process would sit idle in every step")
     if not ddp: check_arguments()   # a refused call leaves the model as it was
+    started = False
     with distributed.process_group(device) if ddp else nullcontext():
         if ddp:
             with distributed.agreed(device): check_arguments()
@@ -239,6 +266,7 @@ def fit(self: AETrainer,
             with num_threads(auto_threads(model, batch_size) if threads is None else threads):  # checking X counts too: it is O(data)
                 with agree():
                     X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if validation_split > 0 else 1, dtype=_train_dtype(model)).to(device)
+                    if (unscaled := _scale_warning(model, X)) and (not ddp or distributed.is_main_process()): warnings.warn(unscaled, stacklevel=2)   # points at the caller's line
                     model.to(device)
                 engine_cls = _pick_engine(model, device, path, amp, ddp)   # after the move: it looks at where the parameters are
                 if ddp:
@@ -249,11 +277,13 @@ def fit(self: AETrainer,
                 with seeded(seed, device):
                     tr, va = split_indices(len(X), validation_split, chronological)
                     Xtr, Xva = X[tr.to(device)], X[va.to(device)]
+                    started = True   # from here on the engine switches the model's train/eval mode
                     engine = engine_cls(model, lr=lr, weight_decay=weight_decay, **(dict(amp=True) if amp else {}))
                     try: self._run(engine, Xtr, Xva, epochs, batch_size, history, verbose, patience, min_delta, restore_best, lr)
                     finally:
                         if hasattr(engine, 'release'): engine.release()
-        finally: model.eval()   # also when training fails (divergence, Ctrl-C): no dropout left switched on
+        finally:
+            if started: model.eval()   # also when training fails (divergence, Ctrl-C): no dropout left switched on; a refused call leaves the mode alone
     return history
 
 # %% ../../nbs/api/02_training.ipynb #f1049384
@@ -267,8 +297,10 @@ def _run(self: AETrainer, engine, Xtr, Xva, epochs, batch_size, history, verbose
             snapshot = engine.snapshot()
             parts = engine.train_epoch(Xtr, batch_size)
             _check_finite(engine, parts, epoch, snapshot, lr)
+            val = engine.evaluate(Xva, batch_size) if len(Xva) else None
+            if val is not None: _check_finite_validation(engine, val, epoch, snapshot)
             _record(history, 'train', parts)
-            if len(Xva): _record(history, 'val', engine.evaluate(Xva, batch_size))
+            if val is not None: _record(history, 'val', val)
             history['epochs_run'] = epoch + 1
             monitored = history['val_loss' if len(Xva) else 'train_loss'][-1]
             if verbose: bar.set_postfix(train=f"{history['train_loss'][-1]:.4f}", **({'val': f"{history['val_loss'][-1]:.4f}"} if len(Xva) else {}), refresh=False)  # drawn at tqdm's pace
