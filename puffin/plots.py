@@ -13,9 +13,9 @@ __all__ = ['plot_history', 'plot_cross_sections']
 
 # %% ../nbs/api/14_plots.ipynb #737e2657
 def _fig_ax(ax=None, figsize=(6, 3.5)):
-    "The figure and axes to draw on: `ax`'s own, or a new pair."
+    "The figure and axes to draw on: `ax`'s own, or a new pair with constrained layout (labels fit when a script calls `fig.savefig`)."
     if ax is not None: return ax.figure, ax
-    return plt.subplots(figsize=figsize)
+    return plt.subplots(figsize=figsize, layout='constrained')
 
 def plot_history(history: dict, # from `AETrainer.fit`
                  ax=None, # axes to draw on (None: a new figure)

@@ -5,6 +5,7 @@
 # %% ../../nbs/api/00_model.ipynb #e2b7ba91
 from __future__ import annotations
 from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping
 from typing import Sequence
 import numbers
 import torch
@@ -48,14 +49,21 @@ def _to_model(x: Tensor, # rows, e.g. on the CPU
     p = next(model.parameters(), None)
     return x if p is None else x.to(p.device, p.dtype)
 
+def _check_hidden(hidden_dims, # the hidden widths to check: a list, tuple, range or 1-D array of ints
+                 ) -> tuple[int, ...]:
+    "`hidden_dims` as a new tuple of plain ints; fails clearly on a bare int, a string, a set or another non-sequence, and on non-positive widths."
+    msg = f"`hidden_dims` must be a sequence of positive ints (e.g. [32]), got {hidden_dims!r}"
+    if isinstance(hidden_dims, (str, bytes, Mapping)) or not hasattr(hidden_dims, '__getitem__') or getattr(hidden_dims, 'ndim', 1) != 1: raise TypeError(msg)
+    hidden = tuple(hidden_dims)
+    if any(not _is_int(h) or h < 1 for h in hidden): raise ValueError(msg)
+    return tuple(int(h) for h in hidden)
+
 def _check_dims(input_dim: int, latent_dim: int, hidden_dims: Sequence[int], dropout: float) -> tuple[int, ...]:
     "Validate the layer sizes and dropout; return `hidden_dims` as a new tuple (the caller's list is never touched)."
     for name, v in (('input_dim', input_dim), ('latent_dim', latent_dim)): _positive_int(v, name)
-    hidden = tuple(hidden_dims)
-    if any(not _is_int(h) or h < 1 for h in hidden):
-        raise ValueError(f"`hidden_dims` must hold positive ints, got {hidden_dims!r}")
+    hidden = _check_hidden(hidden_dims)
     if not 0.0 <= float(dropout) < 1.0: raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
-    return tuple(int(h) for h in hidden)
+    return hidden
 
 # %% ../../nbs/api/00_model.ipynb #9fd99a46
 def mlp(sizes: Sequence[int], # layer widths, input first
@@ -67,6 +75,35 @@ def mlp(sizes: Sequence[int], # layer widths, input first
         layers += [nn.Linear(n_in, n_out), nn.ReLU()]
         if dropout > 0: layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
+
+# %% ../../nbs/api/00_model.ipynb #a1c0de02
+def _param_dtype(model: nn.Module) -> torch.dtype|None:
+    "The dtype of `model`'s parameters (None for a model without any)."
+    p = next(model.parameters(), None)
+    return None if p is None else p.dtype
+
+_CASTS = {torch.float32: 'float', torch.float64: 'double', torch.float16: 'half', torch.bfloat16: 'bfloat16'}   # dtype -> the Tensor/Module method that casts to it
+
+def _autocasting(device_type: str) -> bool:
+    "Whether autocast is on for `device_type`: torch then casts inside each op, so the input's dtype need not match the weights'."
+    try: return torch.is_autocast_enabled(device_type)
+    except TypeError: return torch.is_autocast_cpu_enabled() if device_type == 'cpu' else torch.is_autocast_enabled()   # torch < 2.4
+
+def _dtype_fix(name: str, got: torch.dtype, want: torch.dtype) -> str:
+    "How to fix an input `name` of dtype `got` for a model whose parameters are `want`: cast the input, or the model."
+    fix = f"`{name}.{_CASTS[want]}()`" if want in _CASTS else f"`{name}.to({want})`"
+    return fix + (f", or convert the model with `model.{_CASTS[got]}()`" if got in _CASTS else '')
+
+def _check_input(x: Tensor, # the input to check
+                 width: int, # the number of columns it must have
+                 name: str, # its name in the error messages
+                 dtype: torch.dtype|None=None, # the model's parameter dtype, which `x` must have (None: not checked)
+                ) -> None:
+    "Fail clearly when `x` is not a 2-D tensor with `width` columns or (given `dtype`) is not of the model's dtype: torch modules do not cast."
+    if not isinstance(x, Tensor): raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != width: raise ValueError(f"`{name}` must have shape (n, {width}), got {tuple(x.shape)}")
+    if dtype is not None and x.dtype != dtype and not _autocasting(x.device.type):
+        raise TypeError(f"`{name}` is {x.dtype} but the model's parameters are {dtype}, and torch modules do not cast: pass {_dtype_fix(name, x.dtype, dtype)}")
 
 # %% ../../nbs/api/00_model.ipynb #8bc746aa
 def _inference_ctx(module: nn.Module, x: Tensor):
@@ -106,11 +143,13 @@ class Autoencoder(nn.Module):
         return dict(input_dim=self.input_dim, latent_dim=self.latent_dim, hidden_dims=list(self.hidden_dims), dropout=self.dropout)
 
     def encode(self, x: Tensor) -> Tensor:
-        "Latent code of each row of `x`."
+        "Latent code of each row of `x`, an (n, input_dim) tensor in the model's dtype."
+        _check_input(x, self.input_dim, 'x', _param_dtype(self))
         with _inference_ctx(self, x): return self.encoder(x)
 
     def decode(self, z: Tensor) -> Tensor:
-        "Reconstruction from latent codes `z`."
+        "Reconstruction from latent codes `z`, an (n, latent_dim) tensor in the model's dtype."
+        _check_input(z, self.latent_dim, 'z', _param_dtype(self))
         with _inference_ctx(self, z): return self.decoder(z)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -143,17 +182,11 @@ class VAE(nn.Module):
         return dict(input_dim=self.input_dim, latent_dim=self.latent_dim, hidden_dims=list(self.hidden_dims),
                     beta=self.beta, dropout=self.dropout)
 
-# %% ../../nbs/api/00_model.ipynb #042f8f2d
-def _check_input(x: Tensor, width: int, name: str) -> None:
-    "Fail clearly when `x` is not a 2-D floating tensor with `width` columns."
-    if not isinstance(x, Tensor): raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != width: raise ValueError(f"`{name}` must have shape (n, {width}), got {tuple(x.shape)}")
-
 # %% ../../nbs/api/00_model.ipynb #fbbffa20
 @patch
 def encode(self: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
-    "Mean and log-variance of q(z|x) for each row of `x`."
-    _check_input(x, self.input_dim, 'x')
+    "Mean and log-variance of q(z|x) for each row of `x`, an (n, input_dim) tensor in the model's dtype."
+    _check_input(x, self.input_dim, 'x', _param_dtype(self))
     with _inference_ctx(self, x):
         h = self.encoder(x)
         return self.fc_mu(h), self.fc_log_var(h)
@@ -169,7 +202,7 @@ def reparameterize(self: VAE, mu: Tensor, log_var: Tensor, generator: torch.Gene
 @patch
 def decode(self: VAE, z: Tensor) -> Tensor:
     "Reconstruction (the decoder's mean) from latent codes `z`."
-    _check_input(z, self.latent_dim, 'z')
+    _check_input(z, self.latent_dim, 'z', _param_dtype(self))
     with _inference_ctx(self, z): return self.decoder(z)
 
 # %% ../../nbs/api/00_model.ipynb #9a28504a
@@ -186,7 +219,7 @@ def sample(self: VAE,
             n: int, # number of rows to generate
             seed: int|torch.Generator|None=None, # int or generator for a reproducible draw; None uses torch's global RNG
            ) -> Tensor:
-    "Decode `n` draws from the prior N(0, I): new synthetic rows, shape (n, input_dim)."
+    "Decode `n` draws from the prior N(0, I): new synthetic rows, shape (n, input_dim). These are the decoder's means, without observation noise, so they vary less than real data; `puffin.deep.generative.LikelihoodVAE` samples include the decoder's noise."
     _positive_int(n, 'n')
     p = next(self.parameters())
     with eval_mode(self): return self.decoder(torch.randn(n, self.latent_dim, generator=_generator(seed, p.device), device=p.device, dtype=p.dtype))

@@ -31,9 +31,16 @@ def _cpu(tensors: dict) -> dict:
     "Detached CPU copies of a dict of tensors: what goes into a file (no autograd graph, no GPU storage, no views of live weights)."
     return {k: v.detach().cpu().clone() for k, v in tensors.items()}
 
+def _writable(path: str|Path, # the file about to be written; `~` is expanded
+             ) -> Path:
+    "`path` with `~` expanded; fails clearly when its folder does not exist (no folder is created behind the caller's back)."
+    path = Path(path).expanduser()
+    if not path.parent.is_dir(): raise FileNotFoundError(f"cannot write `path` {path}: the folder {path.parent} does not exist (create it first, e.g. with `Path(...).mkdir(parents=True)`)")
+    return path
+
 def _save(path: str|Path, fmt: str, **fields) -> Path:
     "Write `fields` to `path` as one dict stamped with the marker `fmt` (a key of `_FILES`) and its version: every puffin file goes through here."
-    path = Path(path)
+    path = _writable(path)
     torch.save(dict(format=fmt, version=_FILES[fmt].version, **fields), path)
     return path
 
@@ -74,10 +81,10 @@ def _history_json(history: dict) -> str:
     return json.dumps(history, default=plain)
 
 def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
-               path: str|Path, # file to write (conventionally `.pt`)
+               path: str|Path, # file to write (conventionally `.pt`; `~` is expanded, the folder must exist)
                history: dict|None=None, # the training history from `AETrainer.fit`, kept beside the weights
               ) -> Path:
-    "Write `model`'s class, config and weights (and optionally its training history) to `path`."
+    "Write `model`'s class, config and weights (and optionally its training history) to `path`; returns the path written."
     kind = type(model).__name__
     if _MODELS.get(kind) is not type(model):
         how = ("save it with `puffin.deep.generative.save_generative`" if kind in ('LikelihoodVAE', 'ConditionalVAE')
@@ -91,10 +98,11 @@ def _read_payload(path: str|Path, # the file to read
                   kinds=_MODELS, # the model class names it may hold (None: no `kind` to check, as in scaler and detector files)
                  ) -> dict:
     "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin file)."
-    path, (what, writer, _, newest) = Path(path), _FILES[fmt]
+    path, (what, writer, _, newest) = Path(path).expanduser(), _FILES[fmt]
     if not path.exists(): raise FileNotFoundError(f"no {what} file at {path}")
     try: payload = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path} is not a readable puffin {what} file (corrupted or not saved by `{writer}`): {e}") from e
+    except Exception as e:   # torch's own text (for a text file, a bare `KeyError: 101`) stays in the chained exception, out of the message
+        raise ValueError(f"{path} is not a readable puffin {what} file: not a file torch saved, a truncated or corrupted one, or one holding objects other than tensors and plain values; write one with `{writer}`") from e
     found = payload.get('format') if isinstance(payload, dict) else None
     if found != fmt or (kinds is not None and payload.get('kind') not in kinds):
         hint = f"; it holds a puffin {_FILES[found].what}: read it with `{_FILES[found].reader}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
@@ -104,7 +112,7 @@ def _read_payload(path: str|Path, # the file to read
         raise ValueError(f"{path} is a puffin {what} file of format version {version!r}, newer than this puffin reads ({newest}): upgrade puffin-vae")
     return payload
 
-def load_model(path: str|Path, # a file written by `save_model`
+def load_model(path: str|Path, # a file written by `save_model` (`~` is expanded)
                into: nn.Module|None=None, # load the weights into this existing model instead of building a new one
               ) -> nn.Module:
     "The model saved at `path`, rebuilt from its stored config, in eval mode."
