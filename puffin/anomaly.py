@@ -12,7 +12,7 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE, eval_mode, _to_model
+from .deep.model import VAE, eval_mode, _to_model, _positive_int, _is_int
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real, _check_fit_args, _check_seed
@@ -188,6 +188,14 @@ class MahalanobisDetector(_Detector):
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
 _FORMAT = 'puffin-anomaly'  # the marker in every detector file, a key of `puffin.deep.persist._FILES` (which holds its version)
 
+def _check_hidden_dims(hidden_dims, # encoder widths: None (the VAE's default) or a sequence of ints
+                      ) -> None:
+    "Fail clearly unless `hidden_dims` is None or a 1-D sequence (list, tuple, array) of positive ints: one int is not a list of widths."
+    if hidden_dims is None: return
+    if isinstance(hidden_dims, (str, bytes, dict)) or not hasattr(hidden_dims, '__len__') or np.ndim(hidden_dims) != 1 or not all(_is_int(h) and h >= 1 for h in hidden_dims):
+        raise ValueError(f"`hidden_dims` must be None or a sequence of positive ints (e.g. [64] for one hidden layer of 64), got {hidden_dims!r}")
+
+
 class VAEAnomalyDetector(_Detector):
     "VAE anomaly detector: `fit(X)`, `decision_function` (higher = more abnormal), `predict` (1 = anomaly), `threshold_`."
     def __init__(self,
@@ -221,6 +229,7 @@ class VAEAnomalyDetector(_Detector):
 
     def _check_params(self):
         self._check_contamination()
+        _positive_int(self.latent_dim, 'latent_dim'); _check_hidden_dims(self.hidden_dims)   # the VAE's sizes, before `fit` builds it
         _check_fit_args(self.epochs, self.lr, self.batch_size, self.patience)   # fails before `fit` touches anything
         if not (_is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
         if self.patience is not None and not self.validation_split > 0: raise ValueError("`patience` stops on the validation loss: it needs `validation_split` > 0")

@@ -420,6 +420,13 @@ def scorecard(real, # real returns to compare against (DataFrame)
     return rep.summary[SCORE_COLS].join(goals)
 
 # %% ../nbs/api/11_quality.ipynb #cf46d3eb
+def _arch_model():
+    "`arch.arch_model`, imported when first needed: `arch` is optional (puffin's dev extras), so a missing one is named with how to install it."
+    try: from arch import arch_model
+    except ImportError as e: raise ImportError("`garch_t_copula` (the GARCH(1,1) Student-t copula baseline) needs the optional `arch` package, which puffin "
+                                               "does not install (only its dev extras do): `pip install arch`") from e
+    return arch_model
+
 def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                    n: int, # number of days to simulate (one path)
                    seed: int=0, # seed of the simulation
@@ -427,10 +434,10 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                    max_persistence: float=0.999, # alpha + beta above this is scaled down to it (omega then targets the sample variance)
                   ) -> np.ndarray:
     "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
-    from arch import arch_model
     x = _pair(train, train, ('train', 'train'))[0]
     _check_count(n, 'n'); _check_count(burn, 'burn', least=0)
     if not 0 < max_persistence < 1: raise ValueError(f"`max_persistence` must be in (0, 1) (alpha + beta < 1: a stationary variance), got {max_persistence!r}")
+    arch_model = _arch_model()   # after the argument checks: a wrong argument is named even without `arch`
     fits = [arch_model(100 * x[:, j], mean='Constant', vol='GARCH', p=1, q=1, dist='t').fit(disp='off') for j in range(x.shape[1])]
     P = np.array([[f.params['mu'], f.params['omega'], f.params['alpha[1]'], f.params['beta[1]'], f.params['nu']] for f in fits])
     mu, om, al, be, nu = P.T

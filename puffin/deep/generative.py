@@ -17,7 +17,7 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode, _to_model, is_vae
-from .training import seeded
+from .training import seeded, as_tensor
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _built
 from ..data import _check_columns
@@ -85,12 +85,8 @@ class _ZeroInflatedT(torch.distributions.Distribution):
 
 # %% ../../nbs/api/07_generative.ipynb #a187ae92
 def _rows(X, name: str='X') -> Tensor:
-    "`X` (array, DataFrame or tensor) as a float tensor of rows (float64 kept, anything else float32), refused when empty or holding NaN or inf."
-    x = X if isinstance(X, Tensor) else torch.as_tensor(np.asarray(X))
-    x = x if x.dtype == torch.float64 else x.float()   # float64 rows reach a float64 model unrounded
-    if x.numel() == 0: raise ValueError(f"`{name}` has no rows")
-    if not torch.isfinite(x).all(): raise ValueError(f"`{name}` contains NaN or inf; fill or drop those rows first")
-    return x
+    "`X` (array, DataFrame or tensor) checked as `fit` checks its rows (`as_tensor`: numeric columns, 2-D, at least one row, finite), in float64."
+    return as_tensor(X, name, dtype=torch.float64)   # `_to_model` then casts once to the model's dtype: float64 rows reach a float64 model unrounded, float32 ones a float32 model unchanged
 
 def _need_posterior(model) -> None:
     "Fail clearly when `model` has no posterior (a plain `Autoencoder` encodes to one code, not a mean and a variance)."
@@ -106,6 +102,14 @@ def encode_means(model: VAE, # a (trained) VAE of any kind
     return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
+def _draw_seed(seed, # an int (numpy ints too), a `torch.Generator`, or None
+               ) -> int|None:
+    "The seed for `seeded`: an int as it is, None as None (torch's global RNG), a `torch.Generator` one draw from it (so it gives a reproducible draw and advances, as in `VAE.sample`); anything else fails clearly."
+    if isinstance(seed, torch.Generator): return int(torch.randint(2**62, (), generator=seed, device=seed.device))   # torch.distributions samples only from the global RNG: the generator seeds it
+    if not (seed is None or _is_int(seed)): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
+    return None if seed is None else int(seed)
+
+
 class LikelihoodVAE(VAE):
     "A VAE whose decoder is a full likelihood p(x|z): its loss is the negative log-likelihood + beta * KL, and `sample` keeps the noise."
     def __init__(self,
@@ -244,16 +248,15 @@ class LikelihoodVAE(VAE):
 
     def sample(self,
                n: int, # number of rows to generate
-               seed: int|None=None, # seed for a reproducible draw (torch's global RNG is left untouched); None uses the global RNG
+               seed: int|torch.Generator|None=None, # int or generator for a reproducible draw of the latents and the noise (torch's global RNG is left untouched); None uses the global RNG
                from_: str='prior', # latent source: 'prior' N(0, I) or 'aggregate' (the mixture from `fit_aggregate_posterior`)
                noise: bool=True, # draw x ~ p(x|z) (True) or return the decoder mean (False, as the chapter's VAE)
                cond=None, # conditions, for a `ConditionalVAE` only
               ) -> Tensor:
         "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
         _positive_int(n, 'n')
-        if seed is not None and not _is_int(seed): raise ValueError(f"`seed` must be an int or None, got {seed!r}")
         c = self._sample_cond(n, cond)
-        with eval_mode(self), seeded(None if seed is None else int(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
+        with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
             d = self.decoder_dist(self._latents(n, from_), c)
             return d.sample() if noise else d.mean
 
@@ -329,10 +332,9 @@ class ConditionalVAE(LikelihoodVAE):
 
     def _sample_cond(self, n: int, cond) -> Tensor:
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
-        p = next(self.parameters())
-        c = cond.to(p.device, p.dtype) if isinstance(cond, Tensor) else torch.as_tensor(np.asarray(cond, dtype=np.float32), device=p.device)   # never reshaped: a wrong width is an error
-        if c.ndim <= 1: c = c.reshape(1, -1)   # one row of conditions (a scalar: one condition)
-        if not torch.isfinite(c).all(): raise ValueError("`cond` contains NaN or inf")
+        if not (isinstance(cond, Tensor) or getattr(cond, 'ndim', None) == 2): cond = np.asarray(cond)   # a list, a scalar, a Series (a DataFrame stays one, its columns checked)
+        if cond.ndim <= 1: cond = cond.reshape(1, -1)   # one row of conditions (a scalar: one condition); otherwise never reshaped: a wrong width is an error
+        c = _to_model(as_tensor(cond, 'cond', dtype=torch.float64), self)   # `fit`'s checks (numeric, finite), then the model's device and dtype
         if c.shape[1] != self.cond_dim: raise ValueError(f"`cond` must have {self.cond_dim} columns, got shape {tuple(c.shape)}")
         if len(c) == 1: c = c.expand(n, -1)
         if len(c) != n: raise ValueError(f"`cond` has {len(c)} rows for n={n} samples")
