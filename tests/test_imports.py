@@ -16,3 +16,15 @@ def test_library_imports_no_plotting_or_widgets():
 @pytest.mark.parametrize('module, package', [('puffin.plots', 'matplotlib'), ('puffin.widgets', 'ipywidgets')])
 def test_plotting_and_widget_modules_do(module, package):
     assert package in _imported_after([module])
+
+def test_library_imports_no_widgets_in_a_kernel():
+    "In a Jupyter kernel too (tqdm.auto, imported at module level, would load ipywidgets there): run the imports in a real ipykernel."
+    nbformat, nbclient = pytest.importorskip('nbformat'), pytest.importorskip('nbclient')
+    pytest.importorskip('ipykernel')
+    code = ("import sys\nbefore = {n.split('.')[0] for n in sys.modules}\n" + '\n'.join(f'import {m}' for m in LIBRARY)
+            + "\nprint(' '.join(sorted({n.split('.')[0] for n in sys.modules} - before)))")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name='python3').execute()
+    loaded = set(nb.cells[0].outputs[0]['text'].split())
+    assert 'torch' in loaded, loaded   # the imports ran in this kernel
+    assert not loaded & {'matplotlib', 'ipywidgets'}, loaded & {'matplotlib', 'ipywidgets'}

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from tqdm.auto import tqdm
 from .model import VAE, eval_mode, _positive_int, _is_int, _seed_rngs, _to_model
 from .loss import vae_loss
 from .fastpath import FastEngine, fast_path_reason
@@ -287,11 +286,19 @@ def fit(self: AETrainer,
     return history
 
 # %% ../../nbs/api/02_training.ipynb #f1049384
+def _epoch_bar(epochs: int, # the bar's length
+               verbose: bool, # show it
+              ):
+    "A progress bar over the epochs: tqdm.auto's when `verbose` (a widget in a notebook, a text bar in a terminal), a disabled plain one otherwise. Imported here, not with the module: in a Jupyter kernel tqdm.auto loads ipywidgets, which a library module must not do at import time."
+    if verbose: from tqdm.auto import tqdm
+    else: from tqdm.std import tqdm
+    return tqdm(total=epochs, desc='epochs', disable=not verbose)
+
 @patch
 def _run(self: AETrainer, engine, Xtr, Xva, epochs, batch_size, history, verbose, patience, min_delta, restore_best, lr):
     "The epoch loop: train, validate, check for divergence, track the best epoch, stop early."
     best, best_state, waited = math.inf, None, 0
-    bar = tqdm(total=epochs, desc='epochs', disable=not verbose)  # tqdm.auto: a widget in a notebook, a text bar in a terminal
+    bar = _epoch_bar(epochs, verbose)
     try:
         for epoch in range(epochs):
             snapshot = engine.snapshot()
