@@ -394,7 +394,11 @@ def tail_metrics(real, # real returns, rows x assets
     return out
 
 
-def goal_metrics(real, synthetic, level: float=0.01, tail: float=0.025) -> dict:
+def goal_metrics(real, # real returns, rows x assets
+                 synthetic, # synthetic returns with the same columns
+                 level: float=0.01, # VaR/ES level (0.01: the 1% tail)
+                 tail: float=0.025, # share of the largest losses the Hill estimator uses
+                ) -> dict:
     "The tail goal lines as numbers: kurtosis ratio (mean synthetic / mean real), worst and mean per-asset Hill, VaR and ES errors, portfolio VaR/ES errors, vol-ratio range."
     t = tail_metrics(real, synthetic, level, tail)
     a, p = t.iloc[:-1], t.iloc[-1]

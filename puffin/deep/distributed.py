@@ -40,7 +40,8 @@ def _leave_process_group() -> None:
     if dist.is_initialized(): dist.destroy_process_group()
 
 @contextmanager
-def process_group(device: torch.device):
+def process_group(device: torch.device, # where this process trains: gloo for the CPU, nccl for CUDA
+                 ):
     "Be in the `torchrun` job's process group (gloo on CPU, NCCL on CUDA) for the block: joined on first use, kept for later fits, left at exit."
     backend = 'nccl' if device.type == 'cuda' else 'gloo'
     if not dist.is_initialized():   # leaving and re-joining within one process races on the job's store: a second fit could hang
@@ -52,7 +53,9 @@ def process_group(device: torch.device):
     yield
 
 # %% ../../nbs/api/06_distributed.ipynb #8e0b39fb
-def shared_seed(seed: int|None, device: torch.device) -> int:
+def shared_seed(seed: int|None, # this process's seed (None: rank 0 draws one)
+                device: torch.device, # where the broadcast tensor lives (the process group's device)
+               ) -> int:
     "`seed`, or a fresh one drawn on rank 0, the same on every rank (any seed torch takes, -2**63 to 2**64 - 1)."
     seed = int(torch.randint(0, 2**31 - 1, ())) if seed is None else int(seed)   # numpy's ints too
     big = seed >= 2**63                                # beyond int64: sent as seed - 2**64, restored on arrival
@@ -68,7 +71,8 @@ def _anyone(flag: bool, device: torch.device) -> bool:
     return t.item() > 0
 
 @contextmanager
-def agreed(device: torch.device):
+def agreed(device: torch.device, # where the all-reduced flag lives (the process group's device)
+          ):
     "Run a block of local checks on every rank: if it raises on one rank, it raises on all, so no rank is left waiting in a collective the failed one never reaches."
     try: yield
     except Exception:
@@ -112,7 +116,11 @@ def _zero_gradients(model: nn.Module):
 class DDPEngine(AutogradEngine):
     "Trains a model wrapped in `DistributedDataParallel`, each rank on its share of every global batch."
     name = 'ddp'
-    def __init__(self, model: nn.Module, lr: float=1e-3, weight_decay: float=0.0, amp: bool=False):
+    def __init__(self, model: nn.Module, # the autoencoder, already on this process's device
+                 lr: float=1e-3, # Adam learning rate
+                 weight_decay: float=0.0, # Adam weight decay
+                 amp: bool=False, # bf16 autocast for the forward pass
+                ):
         super().__init__(model, lr=lr, weight_decay=weight_decay, amp=amp)   # the model, its Adam, bf16 autocast if asked
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.device = next(model.parameters()).device
@@ -125,7 +133,9 @@ class DDPEngine(AutogradEngine):
         dist.all_reduce(buf)
         return buf[:3] / buf[3]
 
-    def train_epoch(self, X: Tensor, batch_size: int) -> Tensor:
+    def train_epoch(self, X: Tensor, # the training rows, the same on every process
+                    batch_size: int, # rows per global batch, dealt out across the processes
+                   ) -> Tensor:
         "One pass over every row of `X` in global batches of `batch_size` rows, dealt out across ranks; per-row means of (loss, recon, KL)."
         self.model.train()
         perm = torch.randperm(len(X), device=X.device)
@@ -145,7 +155,9 @@ class DDPEngine(AutogradEngine):
             if not empty: total, n = total + parts.detach() * len(local), n + len(local)
         return self._sum_over_ranks(total, n)
 
-    def evaluate(self, X: Tensor, batch_size: int) -> Tensor:
+    def evaluate(self, X: Tensor, # the validation rows, the same on every process
+                 batch_size: int, # scoring chunk size (at least 1024 rows)
+                ) -> Tensor:
         "Per-row means of (loss, recon, KL) on `X`, each rank scoring its shard (empty when `X` has fewer rows than ranks), all-reduced."
         shard = X[self.rank::self.world]
         return self._sum_over_ranks(self._summed_parts(shard, batch_size), len(shard))

@@ -31,7 +31,9 @@ def model_loss(model: nn.Module, # an autoencoder; a VAE returns (recon, mu, log
 class AutogradEngine:
     "Trains any `nn.Module` autoencoder with autograd and Adam, one epoch at a time."
     name = 'autograd'
-    def __init__(self, model: nn.Module, lr: float=1e-3, weight_decay: float=0.0,
+    def __init__(self, model: nn.Module, # the autoencoder to train (any module `model_loss` understands)
+                 lr: float=1e-3, # Adam learning rate
+                 weight_decay: float=0.0, # Adam weight decay
                  amp: bool=False): # bf16 autocast for the forward pass (the loss stays fp32)
         self.model, self.amp = model, amp
         self.opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -40,7 +42,9 @@ class AutogradEngine:
         "bf16 autocast on `x`'s device when `amp` is on, a no-op otherwise."
         return torch.autocast(x.device.type, dtype=torch.bfloat16) if self.amp else nullcontext()
 
-    def train_epoch(self, X: Tensor, batch_size: int) -> Tensor:
+    def train_epoch(self, X: Tensor, # training rows, on the model's device and in its dtype
+                    batch_size: int, # rows per Adam step
+                   ) -> Tensor:
         "One shuffled pass over `X`; per-row means of (loss, recon, KL)."
         self.model.train()
         total = torch.zeros(3, device=X.device)
@@ -62,7 +66,9 @@ class AutogradEngine:
                 if len(xb): total += model_loss(self.model, xb) * len(xb)   # an empty X still splits into one empty chunk
         return total
 
-    def evaluate(self, X: Tensor, batch_size: int) -> Tensor:
+    def evaluate(self, X: Tensor, # rows to score, on the model's device and in its dtype
+                 batch_size: int, # scoring runs in chunks of max(batch_size, 1024) rows
+                ) -> Tensor:
         "Per-row means of (loss, recon, KL) on `X`, in eval mode (NaN for no rows: 0/0)."
         return self._summed_parts(X, batch_size) / len(X)
 
@@ -70,7 +76,8 @@ class AutogradEngine:
         "A copy of the model's weights, for `restore`."
         return copy.deepcopy(self.model.state_dict())
 
-    def restore(self, snap: dict) -> None:
+    def restore(self, snap: dict, # a state dict from `snapshot`
+               ) -> None:
         "Put back the weights of `snapshot`."
         self.model.load_state_dict(snap)
 

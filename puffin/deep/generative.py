@@ -16,7 +16,7 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input, _positive_int, _is_int, eval_mode, _to_model, is_vae
+from .model import VAE, mlp, _check_input, _param_dtype, _positive_int, _is_int, eval_mode, _to_model, is_vae
 from .training import seeded, as_tensor
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _built
@@ -184,10 +184,12 @@ class LikelihoodVAE(VAE):
         return self.min_df + F.softplus(self.raw_df) if self.decoder_kind in _T_DECODERS and not self.df_from_z else None
 
     def _decoder_in(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
-        _check_input(z, self.latent_dim, 'z')
+        _check_input(z, self.latent_dim, 'z', _param_dtype(self))
         return z
 
-    def decoder_dist(self, z: Tensor, cond: Tensor|None=None) -> torch.distributions.Distribution:
+    def decoder_dist(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
+                     cond: Tensor|None=None, # conditions, shape (n, cond_dim) (a `ConditionalVAE` only)
+                    ) -> torch.distributions.Distribution:
         "The decoder's distribution p(x|z) for each row of `z`: its `log_prob(x)` has shape (n,)."
         h = self.decoder[0](self._decoder_in(z, cond))
         loc = self.decoder[1](h)
@@ -202,7 +204,8 @@ class LikelihoodVAE(VAE):
             return _ZeroInflatedT(pi, self.spike_centre, torch.exp(self.raw_spike_width) + 1e-5, df, loc, scale)
         return LowRankMultivariateNormal(loc, self.factor_head(h).view(len(h), self.out_dim, self.rank), scale.pow(2))
 
-    def decode(self, z: Tensor) -> Tensor:
+    def decode(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
+              ) -> Tensor:
         "The decoder's mean for latent codes `z`: the mean of p(x|z) (for 'zi_student_t' the mixture's, the spike included), not just its location head."
         with torch.set_grad_enabled(self.training or z.requires_grad): return self.decoder_dist(z).mean
 
@@ -220,7 +223,8 @@ class LikelihoodVAE(VAE):
         _check_input(x, self.input_dim, 'x')
         return x, None
 
-    def loss_parts(self, x: Tensor) -> VAELossParts:
+    def loss_parts(self, x: Tensor, # a batch of training rows (`[x | c]` for a `ConditionalVAE`)
+                  ) -> VAELossParts:
         "Per-row means of (loss, NLL, KL). Training mode: NLL + beta * w * KL with free bits and the schedule's weight w (one step counted); eval mode: the negative ELBO."
         data, cond = self._split(x)
         mu, log_var = self.encode(x)
@@ -310,7 +314,7 @@ class ConditionalVAE(LikelihoodVAE):
         return dict(data_dim=self.data_dim, cond_dim=self.cond_dim) | c
 
     def _decoder_in(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
-        _check_input(z, self.latent_dim, 'z')
+        _check_input(z, self.latent_dim, 'z', _param_dtype(self))
         if cond is None: raise ValueError("a ConditionalVAE needs `cond` to decode")
         _check_input(cond, self.cond_dim, 'cond')
         if len(cond) != len(z): raise ValueError(f"`cond` has {len(cond)} rows, `z` has {len(z)}")
@@ -320,11 +324,14 @@ class ConditionalVAE(LikelihoodVAE):
         _check_input(x, self.input_dim, 'x')
         return x[:, :self.data_dim], x[:, self.data_dim:]
 
-    def decode(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
+    def decode(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
+              cond: Tensor|None=None, # conditions, shape (n, cond_dim): required
+             ) -> Tensor:
         "The decoder's mean for latent codes `z` under conditions `cond`."
         with torch.set_grad_enabled(self.training or z.requires_grad): return self.decoder_dist(z, cond).mean
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, x: Tensor, # rows `[x | c]`, shape (n, data_dim + cond_dim)
+               ) -> tuple[Tensor, Tensor, Tensor]:
         "Decoder mean for a sampled z, with the encoder's `mu` and `log_var` (rows are `[x | c]`)."
         _, c = self._split(x)
         mu, log_var = self.encode(x)

@@ -33,15 +33,21 @@ def kl_elementwise(mu: Tensor, # latent means, shape (n, k)
     return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp())
 
 # %% ../../nbs/api/01_loss.ipynb #1e3e343f
-def kl_divergence(mu: Tensor, log_var: Tensor) -> Tensor:
+def kl_divergence(mu: Tensor, # latent means, shape (n, k)
+                  log_var: Tensor, # latent log-variances, shape (n, k)
+                  ) -> Tensor:
     "Total KL over the batch and the latent dimensions (the loss term, before dividing by n)."
     return kl_elementwise(mu, log_var).sum()
 
-def kl_per_sample(mu: Tensor, log_var: Tensor) -> Tensor:
+def kl_per_sample(mu: Tensor, # latent means, shape (n, k)
+                  log_var: Tensor, # latent log-variances, shape (n, k)
+                  ) -> Tensor:
     "KL of each row's q(z|x) from the prior, shape (n,)."
     return kl_elementwise(mu, log_var).sum(dim=1)
 
-def kl_per_dim(mu: Tensor, log_var: Tensor) -> Tensor:
+def kl_per_dim(mu: Tensor, # latent means, shape (n, k)
+               log_var: Tensor, # latent log-variances, shape (n, k)
+               ) -> Tensor:
     "Mean KL of each latent dimension over the batch, shape (k,): ~0 marks an inactive (collapsed) unit."
     return kl_elementwise(mu, log_var).mean(dim=0)
 
@@ -67,6 +73,11 @@ def vae_loss_parts(recon: Tensor, # decoder output, shape (n, d)
     rec, kl = reconstruction_loss(recon, x) / n, kl_divergence(mu, log_var) / n
     return VAELossParts(rec + beta * kl, rec, kl)
 
-def vae_loss(recon: Tensor, x: Tensor, mu: Tensor, log_var: Tensor, beta: float=1.0) -> Tensor:
+def vae_loss(recon: Tensor, # decoder output, shape (n, d)
+             x: Tensor, # original rows, shape (n, d)
+             mu: Tensor, # latent means, shape (n, k)
+             log_var: Tensor, # latent log-variances, shape (n, k)
+             beta: float=1.0, # weight of the KL term
+            ) -> Tensor:
     "The chapter's VAE loss: (sum of squared errors + beta * KL) averaged over the batch."
     return vae_loss_parts(recon, x, mu, log_var, beta).loss

@@ -100,13 +100,16 @@ def resolve_device(device: str|torch.device='auto', # 'cpu', 'cuda', 'cuda:N', '
     return dev
 
 # %% ../../nbs/api/02_training.ipynb #d3a5ae20
-def auto_threads(model: nn.Module, batch_size: int) -> int:
+def auto_threads(model: nn.Module, # the model about to train; its widest weight matrix sizes the products
+                 batch_size: int, # rows per step
+                ) -> int:
     "A sensible intra-op thread count: 1 for small layer x batch products, torch's current setting otherwise."
     widest = max((max(p.shape) for p in model.parameters() if p.ndim == 2), default=1)
     return 1 if widest * batch_size < 32_768 else torch.get_num_threads()   # crossover measured above
 
 @contextmanager
-def num_threads(n: int|None):
+def num_threads(n: int|None, # intra-op threads inside the block (None: leave torch's setting alone)
+               ):
     "Run the block with `n` intra-op threads (None: unchanged), then restore the previous setting."
     old = torch.get_num_threads()
     if n is not None: torch.set_num_threads(n)
