@@ -4,6 +4,7 @@
 
 # %% ../../nbs/api/04_fastpath.ipynb #930e49e0
 from __future__ import annotations
+import math, numbers
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
@@ -112,12 +113,27 @@ class _Bufs:
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
 
 # %% ../../nbs/api/04_fastpath.ipynb #1b8c2497
+def _check_adam_args(lr, weight_decay, betas, eps) -> None:
+    "Refuse what `torch.optim.Adam` refuses (and infinities), naming the argument: the fused kernel would take any number silently."
+    real = lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool)
+    for name, v in (('lr', lr), ('weight_decay', weight_decay), ('eps', eps)):
+        if not (real(v) and 0 <= v < math.inf): raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
+    pair = tuple(betas) if isinstance(betas, (tuple, list)) else ()
+    if not (len(pair) == 2 and all(real(b) and 0 <= b < 1 for b in pair)): raise ValueError(f"`betas` must be two numbers in [0, 1), got {betas!r}")
+
 class FastEngine:
     "Trains puffin's standard MLP `VAE` or `Autoencoder` on the CPU without autograd: the same interface as `AutogradEngine`."
     name = 'fast'
-    def __init__(self, model: nn.Module, lr: float=1e-3, weight_decay: float=0.0, betas=(0.9, 0.999), eps: float=1e-8):
+    def __init__(self,
+                 model: nn.Module, # puffin's `VAE` or `Autoencoder`, float32 on the CPU (see `fast_path_reason`)
+                 lr: float=1e-3, # Adam's learning rate, a finite number >= 0
+                 weight_decay: float=0.0, # L2 penalty added to the gradient, as `torch.optim.Adam`'s: a finite number >= 0
+                 betas: tuple[float, float]=(0.9, 0.999), # Adam's moment decay rates, each in [0, 1)
+                 eps: float=1e-8, # Adam's denominator term, a finite number >= 0
+                ):
+        _check_adam_args(lr, weight_decay, betas, eps)
         layers = _layout(model)
-        self.model, self.lr, self.wd, self.betas, self.adam_eps = model, float(lr), float(weight_decay), betas, float(eps)
+        self.model, self.lr, self.wd, self.betas, self.adam_eps = model, float(lr), float(weight_decay), tuple(map(float, betas)), float(eps)
         self.vae = type(model) is VAE
         self.beta, self.p = (float(model.beta) if self.vae else 0.), float(model.dropout)
         self.k = model.latent_dim
@@ -269,7 +285,9 @@ def evaluate(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
     with torch.inference_mode():
         tot, v = None, self.vae
         for xb in X.split(max(batch_size, 1024)):
-            n = len(xb); B = self._buffers(n)
+            n = len(xb)
+            if not n: continue                                  # an empty X still splits into one empty chunk
+            B = self._buffers(n)
             if B.xin is None: B.xin = torch.empty(n, d + 1); B.xin[:, d] = 1.; B.o = torch.empty(n, 2 * k); B.eps = torch.empty(n, k)
             B.xin[:, :d].copy_(xb)
             if v: B.eps.normal_()
@@ -277,7 +295,7 @@ def evaluate(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
             r = B.r.sub_(xb).view(-1)
             p = self._parts(r.dot(r), B.o if v else None, B.std if v else None, 1)   # sums over the batch's rows
             tot = p if tot is None else tot + p
-        return tot / N if tot is not None else torch.full((3,), float('nan'))   # no rows: 0/0, as autograd's
+        return tot / N if tot is not None else torch.full((3,), float('nan'))   # no rows: NaN (0/0), as autograd's
 
 @patch
 def _check_step_args(self: FastEngine, x, eps, masks) -> None:

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from .model import VAE
 from .persist import save_model
-from .training import AETrainer, _n_validation, resolve_device
+from .training import AETrainer, _n_validation, resolve_device, seeded
 from .distributed import is_main_process, world_size
 
 # %% auto #0
@@ -64,8 +64,7 @@ def main(argv=None) -> dict:
     "Train the requested workload with `AETrainer.fit` (data-parallel under torchrun); returns the history."
     a = _parse_args(argv)
     X = synthetic_workload(a.rows, a.features, a.seed)
-    torch.manual_seed(a.seed)
-    model = VAE(a.features, a.latent, hidden_dims=a.hidden)
+    with seeded(a.seed): model = VAE(a.features, a.latent, hidden_dims=a.hidden)   # the seed's weights; the caller's RNG is left as it was
     start = time.perf_counter()
     history = AETrainer(a.device).fit(model, X, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, validation_split=a.validation_split, seed=a.seed, threads=a.threads, verbose=False)
     history['seconds'], history['world_size'] = time.perf_counter() - start, world_size()
