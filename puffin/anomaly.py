@@ -12,7 +12,7 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE, eval_mode, _to_model, _positive_int, _is_int
+from .deep.model import VAE, eval_mode, _to_model, _positive_int, _check_hidden
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real, _check_fit_args, _check_seed
@@ -126,7 +126,7 @@ class _Detector:
         return {k: getattr(self, k) for k in self._PARAMS}
 
     def set_params(self, **params):
-        "Change constructor settings (scikit-learn style); they are checked, and take effect at the next `fit`."
+        "Change constructor settings (scikit-learn style); they are checked, and take effect at the next `fit` (scoring uses the fitted attributes)."
         if unknown := sorted(set(params) - set(self._PARAMS)): raise ValueError(f"unknown settings {unknown}; {type(self).__name__} has {list(self._PARAMS)}")
         old = self.get_params()
         for k, v in params.items(): setattr(self, k, v)
@@ -174,7 +174,7 @@ class MahalanobisDetector(_Detector):
         self._check_params()
         X, cols = self._training_rows(X)
         scaler = StandardScaler().fit(X) if self.scale else None
-        Xs = scaler.transform(X) if self.scale else X
+        Xs = scaler.transform(X) if scaler is not None else X
         cov = (LedoitWolf() if self.estimator == 'ledoit_wolf' else EmpiricalCovariance()).fit(Xs)
         if self.estimator == 'empirical': _check_invertible(cov.covariance_, X, cols)
         scores = cov.mahalanobis(Xs)
@@ -183,17 +183,17 @@ class MahalanobisDetector(_Detector):
         return self
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return self.covariance_.mahalanobis(self.scaler_.transform(X) if self.scale else X)
+        "Scores under the fitted scaler and covariance: the settings as they were at `fit`."
+        return self.covariance_.mahalanobis(self.scaler_.transform(X) if self.scaler_ is not None else X)
 
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
 _FORMAT = 'puffin-anomaly'  # the marker in every detector file, a key of `puffin.deep.persist._FILES` (which holds its version)
 
-def _check_hidden_dims(hidden_dims, # encoder widths: None (the VAE's default) or a sequence of ints
-                      ) -> None:
-    "Fail clearly unless `hidden_dims` is None or a 1-D sequence (list, tuple, array) of positive ints: one int is not a list of widths."
-    if hidden_dims is None: return
-    if isinstance(hidden_dims, (str, bytes, dict)) or not hasattr(hidden_dims, '__len__') or np.ndim(hidden_dims) != 1 or not all(_is_int(h) and h >= 1 for h in hidden_dims):
-        raise ValueError(f"`hidden_dims` must be None or a sequence of positive ints (e.g. [64] for one hidden layer of 64), got {hidden_dims!r}")
+def _check_weight(v, # the weight to check
+                  name: str, # its argument name, for the error
+                 ) -> None:
+    "Fail clearly unless `v` is a finite real number >= 0 (numpy numbers too; a bool is not a weight)."
+    if not (_is_real(v) and 0 <= v < np.inf): raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
 
 
 class VAEAnomalyDetector(_Detector):
@@ -229,14 +229,15 @@ class VAEAnomalyDetector(_Detector):
 
     def _check_params(self):
         self._check_contamination()
-        _positive_int(self.latent_dim, 'latent_dim'); _check_hidden_dims(self.hidden_dims)   # the VAE's sizes, before `fit` builds it
+        _positive_int(self.latent_dim, 'latent_dim')   # the VAE's sizes, before `fit` builds it
+        if self.hidden_dims is not None: _check_hidden(self.hidden_dims)   # the VAE's own check (None: its default widths)
+        _check_weight(self.beta, 'beta')
         _check_fit_args(self.epochs, self.lr, self.batch_size, self.patience)   # fails before `fit` touches anything
         if not (_is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
         if self.patience is not None and not self.validation_split > 0: raise ValueError("`patience` stops on the validation loss: it needs `validation_split` > 0")
         _check_seed(self.seed)
         if self.score not in _SCORES: raise ValueError(f"`score` must be one of {_SCORES}, got {self.score!r}")
-        w = self.kl_weight
-        if not (_is_real(w) and 0 <= w < np.inf): raise ValueError(f"`kl_weight` must be a finite number >= 0, got {w!r}")
+        _check_weight(self.kl_weight, 'kl_weight')
         if not (_is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
 
 # %% ../nbs/api/12_anomaly.ipynb #e02d9e2c
@@ -256,8 +257,8 @@ def _parts(self: VAEAnomalyDetector, X: np.ndarray) -> dict[str, np.ndarray]:
 
 @patch
 def _combine(self: VAEAnomalyDetector, parts: dict, score: str|None=None) -> np.ndarray:
-    "The chosen score from the parts."
-    if (score or self.score) == 'chapter': return parts['recon'] + self.kl_weight * parts['kl']
+    "The fitted score `score_` (or `score`) from the parts, with the fitted `kl_weight_` and calibrators: settings changed since `fit` wait for the next one."
+    if (score or self.score_) == 'chapter': return parts['recon'] + self.kl_weight_ * parts['kl']
     return self.calibrators_['kl'](parts['kl']) + self.calibrators_['share'](parts['share'])
 
 
@@ -283,13 +284,14 @@ def fit(self: VAEAnomalyDetector,
     calibrators = {k: TailCalibrator(parts[k], self.tail_q) for k in ('kl', 'share')}
     # only a fit that got this far replaces the fitted state: a failed one (divergence, bad rows) leaves the detector as it was
     self.n_features_in_, self.feature_names_in_, self.scaler_, self.model_, self.history_ = X.shape[1], cols, scaler, model, history
-    self.calibrators_ = calibrators
+    self.calibrators_, self.score_, self.kl_weight_ = calibrators, self.score, float(self.kl_weight)   # what scoring reads from now on
     self.decision_scores_ = self._combine(parts)
     self.threshold_ = self._threshold(self.decision_scores_)
     return self
 
 @patch
 def _score(self: VAEAnomalyDetector, X: np.ndarray) -> np.ndarray:
+    "The fitted score of checked rows."
     return self._combine(self._parts(X))
 
 @patch
@@ -316,7 +318,8 @@ def save(self: VAEAnomalyDetector,
                    scaler=None if sc is None else dict(mean=t(sc.mean_), scale=t(sc.scale_), var=t(sc.var_), n=int(sc.n_samples_seen_)),
                    n_features_in=self.n_features_in_, feature_names_in=self.feature_names_in_,
                    calibration_ref={k: t(c.ref) for k, c in self.calibrators_.items()},
-                   decision_scores=t(self.decision_scores_), threshold=self.threshold_, history=json.dumps(self.history_))
+                   decision_scores=t(self.decision_scores_), threshold=self.threshold_, history=json.dumps(self.history_),
+                   fitted=dict(score=self.score_, kl_weight=self.kl_weight_, tail_q=self.calibrators_['kl'].q))   # how it scores: settings changed since `fit` may differ
     return _save(path, _FORMAT, **payload)
 
 @patch(cls_method=True)
@@ -334,6 +337,8 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
         det.scaler_.mean_, det.scaler_.scale_, det.scaler_.var_ = s['mean'].numpy(), s['scale'].numpy(), s['var'].numpy()
         det.scaler_.n_samples_seen_, det.scaler_.n_features_in_ = s['n'], len(det.scaler_.mean_)
     det.n_features_in_, det.feature_names_in_ = d['n_features_in'], d['feature_names_in']
-    det.calibrators_ = {k: TailCalibrator(v.numpy(), det.tail_q) for k, v in d['calibration_ref'].items()}
+    f = d.get('fitted', {})   # files from before it was stored: the saved settings are the best record of the fit
+    det.score_, det.kl_weight_, q = f.get('score', det.score), float(f.get('kl_weight', det.kl_weight)), f.get('tail_q', det.tail_q)
+    det.calibrators_ = {k: TailCalibrator(v.numpy(), q) for k, v in d['calibration_ref'].items()}
     det.decision_scores_, det.threshold_, det.history_ = d['decision_scores'].numpy(), d['threshold'], json.loads(d['history'])
     return det
