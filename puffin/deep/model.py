@@ -113,12 +113,13 @@ def _inference_ctx(module: nn.Module, x: Tensor):
 # %% ../../nbs/api/00_model.ipynb #51831494
 @contextmanager
 def eval_mode(model: nn.Module): # the model to use for inference inside the block
-    "Eval mode and no gradients inside the block; the model's previous mode is restored afterwards."
-    was_training = model.training
+    "Eval mode and no gradients inside the block; afterwards every submodule's own train/eval flag is restored (a mixed-mode model stays mixed)."
+    modes = {mod: mod.training for mod in model.modules()}   # `model.train(flag)` would set every submodule to the top-level flag
     model.eval()
     try:
         with torch.no_grad(): yield model
-    finally: model.train(was_training)
+    finally:
+        for mod, training in modes.items(): mod.training = training
 
 # %% ../../nbs/api/00_model.ipynb #8cebc15b
 class Autoencoder(nn.Module):
