@@ -247,7 +247,7 @@ def fit(self: AETrainer,
         path: str='auto', # engine: 'fast' (puffin's MLP VAE/Autoencoder on the CPU), 'autograd' (any module), 'auto' picks
         amp: bool=False, # mixed precision: bf16 autocast for the forward pass, loss and KL summed in fp32 (autograd engine)
        ) -> dict:
-    "Train `model` on `X`; return the per-epoch history of the loss and its reconstruction and KL parts."
+    "Train `model` on `X`; return the per-epoch history of the loss and its reconstruction and KL parts (lists with one entry per epoch; `best_epoch` indexes them from 0)."
     device = self._device_for(model)
     ddp = distributed.launched_by_torchrun()
     # under torchrun every process checks its own arguments and rows; `agreed` makes a refusal on one a refusal on all
