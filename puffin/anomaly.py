@@ -227,6 +227,11 @@ class VAEAnomalyDetector(_Detector):
 
     _PARAMS = _SETTINGS + ('verbose',)
 
+    def __setstate__(self, state: dict):
+        "Unpickle; a detector pickled by puffin before the fitted `score_`/`kl_weight_` existed takes them from its settings (what it was fitted with, unless changed after)."
+        self.__dict__.update(state)
+        if 'calibrators_' in state and 'score_' not in state: self.score_, self.kl_weight_ = str(self.score), float(self.kl_weight)
+
     def _check_params(self):
         self._check_contamination()
         _positive_int(self.latent_dim, 'latent_dim')   # the VAE's sizes, before `fit` builds it
@@ -284,7 +289,7 @@ def fit(self: VAEAnomalyDetector,
     calibrators = {k: TailCalibrator(parts[k], self.tail_q) for k in ('kl', 'share')}
     # only a fit that got this far replaces the fitted state: a failed one (divergence, bad rows) leaves the detector as it was
     self.n_features_in_, self.feature_names_in_, self.scaler_, self.model_, self.history_ = X.shape[1], cols, scaler, model, history
-    self.calibrators_, self.score_, self.kl_weight_ = calibrators, self.score, float(self.kl_weight)   # what scoring reads from now on
+    self.calibrators_, self.score_, self.kl_weight_ = calibrators, str(self.score), float(self.kl_weight)   # what scoring reads from now on (plain values: they go into saved files)
     self.decision_scores_ = self._combine(parts)
     self.threshold_ = self._threshold(self.decision_scores_)
     return self

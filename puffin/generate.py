@@ -7,25 +7,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 import numpy as np
-from .deep.model import VAE, _positive_int, _generator, eval_mode, is_vae, _to_model
-from .deep.training import as_tensor
+from .deep.model import VAE, _positive_int, _generator, eval_mode, is_vae
+from .deep.training import _model_rows
 
 # %% auto #0
 __all__ = ['latent_path', 'augment_events', 'active_units']
 
 # %% ../nbs/api/13_generate.ipynb #4588187b
-def _model_rows(model: VAE, # the model the rows are for
-                X, # rows (array, tensor or DataFrame)
-                name: str, # the argument's name, for error messages
-               ) -> Tensor:
-    "`X` checked (`as_tensor`) and converted once, straight to the model's dtype and device: a float64 model's rows are not rounded to float32 on the way."
-    p = next(model.parameters(), None)
-    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32   # as `extract_features`, but half and bf16 models keep working
-    return _to_model(as_tensor(X, name, width=model.input_dim, dtype=dtype), model)
-
 def _encode_means(model: VAE, X, name: str) -> Tensor:
     "Posterior means of the checked rows `X` (the codes, for a plain autoencoder), computed in eval mode without gradients."
-    x = _model_rows(model, X, name)
+    x = _model_rows(model, X, name, width=model.input_dim)
     with eval_mode(model): z = model.encode(x)
     return z[0] if is_vae(model) else z
 
@@ -62,7 +53,7 @@ def augment_events(model: VAE, # a trained VAE
     "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event."
     _need_vae(model, 'augment_events'); _positive_int(n_per_event, 'n_per_event')
     if not 0 <= noise_scale < float('inf'): raise ValueError(f"`noise_scale` must be a finite number >= 0, got {noise_scale!r}")
-    x = _model_rows(model, X_events, 'X_events')
+    x = _model_rows(model, X_events, 'X_events', width=model.input_dim)
     with eval_mode(model): mu, log_var = model.encode(x)
     eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)
     z = mu[:, None] + noise_scale * torch.exp(0.5 * log_var)[:, None] * eps

@@ -16,8 +16,8 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input, _param_dtype, _positive_int, _is_int, eval_mode, _to_model, is_vae
-from .training import seeded, as_tensor
+from .model import VAE, mlp, _check_input, _apply, _positive_int, _is_int, eval_mode, is_vae
+from .training import seeded, _model_rows
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _built
 from ..data import _check_columns
@@ -84,10 +84,6 @@ class _ZeroInflatedT(torch.distributions.Distribution):
             return torch.where(is_spike, self.spike.sample(sample_shape), self.t.sample(sample_shape))
 
 # %% ../../nbs/api/07_generative.ipynb #a187ae92
-def _rows(X, name: str='X') -> Tensor:
-    "`X` (array, DataFrame or tensor) checked as `fit` checks its rows (`as_tensor`: numeric columns, 2-D, at least one row, finite), in float64."
-    return as_tensor(X, name, dtype=torch.float64)   # `_to_model` then casts once to the model's dtype: float64 rows reach a float64 model unrounded, float32 ones a float32 model unchanged
-
 def _need_posterior(model) -> None:
     "Fail clearly when `model` has no posterior (a plain `Autoencoder` encodes to one code, not a mean and a variance)."
     if not is_vae(model): raise TypeError(f"`model` must be a VAE (a posterior mean and variance per row), got {type(model).__name__}")
@@ -98,7 +94,7 @@ def encode_means(model: VAE, # a (trained) VAE of any kind
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
     _need_posterior(model)
-    with eval_mode(model): mu, lv = model.encode(_to_model(_rows(X), model))   # the model's device and dtype (float64 models too)
+    with eval_mode(model): mu, lv = model.encode(_model_rows(model, X))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
     return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
@@ -184,14 +180,14 @@ class LikelihoodVAE(VAE):
         return self.min_df + F.softplus(self.raw_df) if self.decoder_kind in _T_DECODERS and not self.df_from_z else None
 
     def _decoder_in(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
-        _check_input(z, self.latent_dim, 'z', _param_dtype(self))
+        _check_input(z, self.latent_dim, 'z')
         return z
 
     def decoder_dist(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
                      cond: Tensor|None=None, # conditions, shape (n, cond_dim) (a `ConditionalVAE` only)
                     ) -> torch.distributions.Distribution:
         "The decoder's distribution p(x|z) for each row of `z`: its `log_prob(x)` has shape (n,)."
-        h = self.decoder[0](self._decoder_in(z, cond))
+        h = _apply(self, self.decoder[0], self._decoder_in(z, cond), 'z')   # a z of another dtype: says how to cast
         loc = self.decoder[1](h)
         scale = F.softplus(self.scale_head(h)) + self.min_scale
         df = self.min_df + F.softplus(self.df_head(h)) if self.df_from_z else self.df
@@ -314,7 +310,7 @@ class ConditionalVAE(LikelihoodVAE):
         return dict(data_dim=self.data_dim, cond_dim=self.cond_dim) | c
 
     def _decoder_in(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
-        _check_input(z, self.latent_dim, 'z', _param_dtype(self))
+        _check_input(z, self.latent_dim, 'z')
         if cond is None: raise ValueError("a ConditionalVAE needs `cond` to decode")
         _check_input(cond, self.cond_dim, 'cond')
         if len(cond) != len(z): raise ValueError(f"`cond` has {len(cond)} rows, `z` has {len(z)}")
@@ -341,7 +337,7 @@ class ConditionalVAE(LikelihoodVAE):
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
         if not (isinstance(cond, Tensor) or getattr(cond, 'ndim', None) == 2): cond = np.asarray(cond)   # a list, a scalar, a Series (a DataFrame stays one, its columns checked)
         if cond.ndim <= 1: cond = cond.reshape(1, -1)   # one row of conditions (a scalar: one condition); otherwise never reshaped: a wrong width is an error
-        c = _to_model(as_tensor(cond, 'cond', dtype=torch.float64), self)   # `fit`'s checks (numeric, finite), then the model's device and dtype
+        c = _model_rows(self, cond, 'cond')   # `fit`'s checks (numeric, finite), then the model's device and dtype
         if c.shape[1] != self.cond_dim: raise ValueError(f"`cond` must have {self.cond_dim} columns, got shape {tuple(c.shape)}")
         if len(c) == 1: c = c.expand(n, -1)
         if len(c) != n: raise ValueError(f"`cond` has {len(c)} rows for n={n} samples")
@@ -377,10 +373,12 @@ def _block_draws(n_rows: int, # rows that will be asked for in all
     left, buf = n_rows, like.new_empty(n_samples, 0, k)
     def take(n: int) -> Tensor:
         nonlocal left, buf
-        while buf.shape[1] < n:
-            rows = min(_DRAW_ROWS, left); left -= rows
-            buf = torch.cat([buf, torch.randn(n_samples, rows, k, dtype=like.dtype, device=like.device)], 1)
-        out, buf = buf[:, :n], buf[:, n:]
+        parts, have = [buf], buf.shape[1]
+        while have < n:                                       # draw the blocks this pass needs, then join them once
+            rows = min(_DRAW_ROWS, left); left -= rows; have += rows
+            parts.append(torch.randn(n_samples, rows, k, dtype=like.dtype, device=like.device))
+        joined = torch.cat(parts, 1) if len(parts) > 1 else buf
+        out, buf = joined[:, :n], joined[:, n:]
         return out
     return take
 
@@ -394,7 +392,7 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
     _need_posterior(model); _positive_int(n_samples, 'n_samples'); _positive_int(batch_size, 'batch_size')
     if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
-    x = _to_model(_rows(X), model)   # the model's device and dtype: a CUDA model scores CPU rows too
+    x = _model_rows(model, X)   # the model's device and dtype: a CUDA model scores CPU rows too
     _check_input(x, model.input_dim, 'X')
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []

@@ -77,17 +77,7 @@ def mlp(sizes: Sequence[int], # layer widths, input first
     return nn.Sequential(*layers)
 
 # %% ../../nbs/api/00_model.ipynb #a1c0de02
-def _param_dtype(model: nn.Module) -> torch.dtype|None:
-    "The dtype of `model`'s parameters (None for a model without any)."
-    p = next(model.parameters(), None)
-    return None if p is None else p.dtype
-
 _CASTS = {torch.float32: 'float', torch.float64: 'double', torch.float16: 'half', torch.bfloat16: 'bfloat16'}   # dtype -> the Tensor/Module method that casts to it
-
-def _autocasting(device_type: str) -> bool:
-    "Whether autocast is on for `device_type`: torch then casts inside each op, so the input's dtype need not match the weights'."
-    try: return torch.is_autocast_enabled(device_type)
-    except TypeError: return torch.is_autocast_cpu_enabled() if device_type == 'cpu' else torch.is_autocast_enabled()   # torch < 2.4
 
 def _dtype_fix(name: str, got: torch.dtype, want: torch.dtype) -> str:
     "How to fix an input `name` of dtype `got` for a model whose parameters are `want`: cast the input, or the model."
@@ -97,13 +87,30 @@ def _dtype_fix(name: str, got: torch.dtype, want: torch.dtype) -> str:
 def _check_input(x: Tensor, # the input to check
                  width: int, # the number of columns it must have
                  name: str, # its name in the error messages
-                 dtype: torch.dtype|None=None, # the model's parameter dtype, which `x` must have (None: not checked)
                 ) -> None:
-    "Fail clearly when `x` is not a 2-D tensor with `width` columns or (given `dtype`) is not of the model's dtype: torch modules do not cast."
+    "Fail clearly when `x` is not a 2-D tensor with `width` columns."
     if not isinstance(x, Tensor): raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 2 or x.shape[1] != width: raise ValueError(f"`{name}` must have shape (n, {width}), got {tuple(x.shape)}")
-    if dtype is not None and x.dtype != dtype and not _autocasting(x.device.type):
-        raise TypeError(f"`{name}` is {x.dtype} but the model's parameters are {dtype}, and torch modules do not cast: pass {_dtype_fix(name, x.dtype, dtype)}")
+
+def _dtype_error(model: nn.Module, # the model a layer of which failed on `x`
+                 x: Tensor, # the input it failed on
+                 name: str, # the input's name in the message
+                ) -> TypeError|None:
+    "A TypeError saying how to cast when `x`'s dtype is not `model`'s parameters' (torch modules do not cast), else None: the failure was something else."
+    p = next(model.parameters(), None)
+    if p is None or x.dtype == p.dtype: return None
+    return TypeError(f"`{name}` is {x.dtype} but the model's parameters are {p.dtype}, and torch modules do not cast: pass {_dtype_fix(name, x.dtype, p.dtype)}")
+
+def _apply(model: nn.Module, # the model `layer` belongs to
+           layer: nn.Module, # the part to run
+           x: Tensor, # its input
+           name: str, # the input's name in error messages
+          ) -> Tensor:
+    "`layer(x)`; when torch fails on a dtype mismatch, `_dtype_error`'s message instead of torch's. Nothing is checked on a call that works."
+    try: return layer(x)
+    except RuntimeError as e:
+        if (err := _dtype_error(model, x, name)) is None: raise
+        raise err from e
 
 # %% ../../nbs/api/00_model.ipynb #8bc746aa
 def _inference_ctx(module: nn.Module, x: Tensor):
@@ -145,13 +152,13 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: Tensor) -> Tensor:
         "Latent code of each row of `x`, an (n, input_dim) tensor in the model's dtype."
-        _check_input(x, self.input_dim, 'x', _param_dtype(self))
-        with _inference_ctx(self, x): return self.encoder(x)
+        _check_input(x, self.input_dim, 'x')
+        with _inference_ctx(self, x): return _apply(self, self.encoder, x, 'x')
 
     def decode(self, z: Tensor) -> Tensor:
         "Reconstruction from latent codes `z`, an (n, latent_dim) tensor in the model's dtype."
-        _check_input(z, self.latent_dim, 'z', _param_dtype(self))
-        with _inference_ctx(self, z): return self.decoder(z)
+        _check_input(z, self.latent_dim, 'z')
+        with _inference_ctx(self, z): return _apply(self, self.decoder, z, 'z')
 
     def forward(self, x: Tensor) -> Tensor:
         "Reconstruction of `x` through the bottleneck."
@@ -187,9 +194,9 @@ class VAE(nn.Module):
 @patch
 def encode(self: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
     "Mean and log-variance of q(z|x) for each row of `x`, an (n, input_dim) tensor in the model's dtype."
-    _check_input(x, self.input_dim, 'x', _param_dtype(self))
+    _check_input(x, self.input_dim, 'x')
     with _inference_ctx(self, x):
-        h = self.encoder(x)
+        h = _apply(self, self.encoder, x, 'x')
         return self.fc_mu(h), self.fc_log_var(h)
 
 # %% ../../nbs/api/00_model.ipynb #aa562307
@@ -203,8 +210,8 @@ def reparameterize(self: VAE, mu: Tensor, log_var: Tensor, generator: torch.Gene
 @patch
 def decode(self: VAE, z: Tensor) -> Tensor:
     "Reconstruction (the decoder's mean) from latent codes `z`."
-    _check_input(z, self.latent_dim, 'z', _param_dtype(self))
-    with _inference_ctx(self, z): return self.decoder(z)
+    _check_input(z, self.latent_dim, 'z')
+    with _inference_ctx(self, z): return _apply(self, self.decoder, z, 'z')
 
 # %% ../../nbs/api/00_model.ipynb #9a28504a
 @patch

@@ -63,6 +63,22 @@ def _check_finite_rows(X: Tensor, name: str, msg: str) -> None:
     if torch.isfinite(X).all(): return
     raise ValueError(msg.format(bad=(~torch.isfinite(X)).any(1).nonzero().flatten()[:5].tolist()))
 
+# %% ../../nbs/api/02_training.ipynb #7494c161
+def _upcast_half(X):
+    "Half-precision rows (numpy float16, torch float16/bfloat16) as float32: too coarse to train on, fine to encode."
+    if isinstance(X, Tensor): return X.float() if X.dtype in (torch.float16, torch.bfloat16) else X
+    return X.astype(np.float32) if getattr(X, 'dtype', None) == np.float16 else X
+
+def _model_rows(model: nn.Module, # the model the rows are for
+                X, # rows: array, tensor or DataFrame
+                name: str='X', # the argument's name, for error messages
+                width: int|None=None, # required number of columns (None: not checked here)
+               ) -> Tensor:
+    "`X` checked as `fit` checks its rows (`as_tensor`), converted once to `model`'s floating dtype and device: float64 rows reach a float64 model unrounded, and half-precision rows are taken."
+    p = next(model.parameters(), None)
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    return _to_model(as_tensor(_upcast_half(X), name, width=width, dtype=dtype), model)
+
 # %% ../../nbs/api/02_training.ipynb #2dc5c249
 def _n_validation(n: int, validation_split: float) -> int:
     "How many of `n` rows `validation_split` holds out; refuses a fraction outside [0, 1) or a split that leaves a side empty."
