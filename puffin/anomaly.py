@@ -12,10 +12,10 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE, eval_mode, _to_model, _positive_int, _check_hidden
+from .deep.model import VAE, eval_mode, _to_model, _positive_int, _is_real, _nonneg_real, _check_hidden
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
-from .deep.training import AETrainer, as_tensor, seeded, num_threads, _is_real, _check_fit_args, _check_seed
+from .deep.training import AETrainer, as_tensor, seeded, num_threads, _check_fit_args, _check_seed
 from .deep.persist import _cpu, _plain, _read_payload, _save
 from .data import _column_difference
 
@@ -27,7 +27,7 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X, # scaled rows (tensor, array or DataFrame), shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
-    X = _to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64).detach(), model)   # checked, then the model's device and dtype
+    X = _to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64), model)   # checked, then the model's device and dtype
     if not torch.isfinite(X).all(): raise ValueError(f"`X` has values too large for the model's {X.dtype}")
     with eval_mode(model):
         mu, log_var = model.encode(X)
@@ -68,7 +68,7 @@ _SCORES = ('chapter', 'calibrated')
 
 def _float64_rows(X, width: int|None=None) -> np.ndarray:
     "`X` (array, tensor, DataFrame) as a checked float64 array: finite, numeric, `width` columns (None: any, and 2+ rows)."
-    return as_tensor(X, 'X', width=width, min_rows=2 if width is None else 1, dtype=torch.float64).detach().cpu().numpy()
+    return as_tensor(X, 'X', width=width, min_rows=2 if width is None else 1, dtype=torch.float64).cpu().numpy()
 
 def _column_names(X) -> list[str]|None:
     "The column names of a DataFrame as strings; None for other rows."
@@ -189,13 +189,6 @@ class MahalanobisDetector(_Detector):
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
 _FORMAT = 'puffin-anomaly'  # the marker in every detector file, a key of `puffin.deep.persist._FILES` (which holds its version)
 
-def _check_weight(v, # the weight to check
-                  name: str, # its argument name, for the error
-                 ) -> None:
-    "Fail clearly unless `v` is a finite real number >= 0 (numpy numbers too; a bool is not a weight)."
-    if not (_is_real(v) and 0 <= v < np.inf): raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
-
-
 class VAEAnomalyDetector(_Detector):
     "VAE anomaly detector: `fit(X)`, `decision_function` (higher = more abnormal), `predict` (1 = anomaly), `threshold_`."
     def __init__(self,
@@ -236,13 +229,13 @@ class VAEAnomalyDetector(_Detector):
         self._check_contamination()
         _positive_int(self.latent_dim, 'latent_dim')   # the VAE's sizes, before `fit` builds it
         if self.hidden_dims is not None: _check_hidden(self.hidden_dims)   # the VAE's own check (None: its default widths)
-        _check_weight(self.beta, 'beta')
+        _nonneg_real(self.beta, 'beta')
         _check_fit_args(self.epochs, self.lr, self.batch_size, self.patience)   # fails before `fit` touches anything
         if not (_is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
         if self.patience is not None and not self.validation_split > 0: raise ValueError("`patience` stops on the validation loss: it needs `validation_split` > 0")
         _check_seed(self.seed)
         if self.score not in _SCORES: raise ValueError(f"`score` must be one of {_SCORES}, got {self.score!r}")
-        _check_weight(self.kl_weight, 'kl_weight')
+        _nonneg_real(self.kl_weight, 'kl_weight')
         if not (_is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
 
 # %% ../nbs/api/12_anomaly.ipynb #e02d9e2c

@@ -20,6 +20,16 @@ def _is_int(v) -> bool:
     "Whether `v` is an integer, Python's or numpy's (`numbers.Integral`), and not a bool."
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
+def _is_real(v) -> bool:
+    "Whether `v` is a real number, Python's or numpy's, and not a bool."
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+def _nonneg_real(v, # the number to check
+                 name: str, # its argument name, for the error
+                ) -> None:
+    "Fail clearly unless `v` is a finite real number >= 0 (numpy numbers too; a bool is not a number)."
+    if not (_is_real(v) and 0 <= v < float('inf')): raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
+
 def _positive_int(v, name: str, least: int=1) -> None:
     "Fail clearly unless `v` is an integer >= `least` (numpy integers too; a bool is not a count)."
     if not _is_int(v) or v < least: raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")

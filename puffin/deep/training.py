@@ -4,13 +4,13 @@
 
 # %% ../../nbs/api/02_training.ipynb #76c0a4d8
 from __future__ import annotations
-import math, numbers, warnings
+import math, warnings
 from contextlib import contextmanager, nullcontext
 import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .model import VAE, eval_mode, _positive_int, _is_int, _seed_rngs, _to_model
+from .model import VAE, eval_mode, _positive_int, _is_int, _is_real, _nonneg_real, _seed_rngs, _to_model
 from .loss import vae_loss
 from .fastpath import FastEngine, fast_path_reason
 from .engine import AutogradEngine
@@ -54,8 +54,10 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
     if width is not None and X.shape[1] != width: raise ValueError(f"`{name}` has {X.shape[1]} features but the model expects {width}")
     if X.shape[0] < min_rows: raise ValueError(f"`{name}` has {X.shape[0]} rows; at least {min_rows} needed")
     _check_finite_rows(X, name, f"`{name}` contains NaN or inf (first bad rows: {{bad}}); fill or drop them before training")
-    X = X.detach().to(dtype)   # a tensor that requires grad comes in as plain data
-    _check_finite_rows(X, name, f"`{name}` has values too large for {dtype} (first rows: {{bad}}); scale them (e.g. StandardScaler)")
+    if X.dtype != dtype:   # only a cast can overflow (float64 -> float32): one more pass over the data then, none otherwise
+        X = X.to(dtype)
+        _check_finite_rows(X, name, f"`{name}` has values too large for {dtype} (first rows: {{bad}}); scale them (e.g. StandardScaler)")
+    X = X.detach()   # a tensor that requires grad comes in as plain data
     return X
 
 def _check_finite_rows(X: Tensor, name: str, msg: str) -> None:
@@ -170,18 +172,14 @@ class AETrainer:
 # %% ../../nbs/api/02_training.ipynb #19b3c951
 _HISTORY_KEYS = ('train_loss', 'train_recon', 'train_kl', 'val_loss', 'val_recon', 'val_kl')
 
-def _is_real(v) -> bool:
-    "Whether `v` is a real number, Python's or numpy's, and not a bool."
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
 def _check_fit_args(epochs, lr, batch_size, patience, min_delta=0.0, threads=None, weight_decay=0.0) -> None:
     "Fail clearly on non-positive sizes or rates (numpy numbers are numbers)."
     _positive_int(epochs, 'epochs'); _positive_int(batch_size, 'batch_size')
     if not (_is_real(lr) and 0 < lr < math.inf): raise ValueError(f"`lr` must be a positive number, got {lr!r}")
     if patience is not None: _positive_int(patience, 'patience')
-    if not (_is_real(min_delta) and 0 <= min_delta < math.inf): raise ValueError(f"`min_delta` must be a finite number >= 0, got {min_delta!r}")
+    _nonneg_real(min_delta, 'min_delta')
     if threads is not None: _positive_int(threads, 'threads')
-    if not (_is_real(weight_decay) and 0 <= weight_decay < math.inf): raise ValueError(f"`weight_decay` must be a finite number >= 0, got {weight_decay!r}")
+    _nonneg_real(weight_decay, 'weight_decay')
 
 def _train_dtype(model: nn.Module) -> torch.dtype:
     "The dtype `fit` gives the data: the model's, float32 or float64."
