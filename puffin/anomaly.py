@@ -12,10 +12,12 @@ import torch
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
-from .deep.model import VAE, eval_mode, _to_model, _positive_int, _is_real, _nonneg_real, _check_hidden
+from .deep.model import VAE
+from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, check_fit_args, check_seed, as_tensor
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
-from .deep.training import AETrainer, as_tensor, seeded, num_threads, _check_fit_args, _check_seed
+from .deep.training import AETrainer
+from .deep.runtime import seeded, num_threads, eval_mode
 from .deep.persist import _cpu, _plain, _read_payload, _save
 from .data import _column_difference
 
@@ -27,7 +29,7 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X, # scaled rows (tensor, array or DataFrame), shape (n, d)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl` and `share` (unexplained share of the squared norm) from the posterior mean, as float64 arrays."
-    X = _to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64), model)   # checked, then the model's device and dtype
+    X = to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64), model)   # checked, then the model's device and dtype
     if not torch.isfinite(X).all(): raise ValueError(f"`X` has values too large for the model's {X.dtype}")
     with eval_mode(model):
         mu, log_var = model.encode(X)
@@ -46,7 +48,7 @@ class TailCalibrator:
         ref = np.sort(np.asarray(ref, dtype=np.float64).ravel())
         n_ok = int(np.isfinite(ref).sum())
         if n_ok < 10 or n_ok < len(ref): raise ValueError(f"`ref` needs at least 10 values, all finite; got {len(ref)} values, {len(ref) - n_ok} of them NaN or inf")
-        if not (_is_real(q) and 0 < q < 1): raise ValueError(f"`q` must be a number in (0, 1), got {q!r}")
+        if not (is_real(q) and 0 < q < 1): raise ValueError(f"`q` must be a number in (0, 1), got {q!r}")
         self.ref, self.q = ref, float(q)
         self.u = float(np.quantile(ref, q))
         above = ref[ref > self.u]
@@ -95,7 +97,7 @@ class _Detector:
     "Shared plumbing: parameter and input checks, threshold, `predict`, `score_samples`."
     def _check_contamination(self):
         c = self.contamination
-        if not (_is_real(c) and 0 < c <= 0.5):   # numpy numbers too, never a bool
+        if not (is_real(c) and 0 < c <= 0.5):   # numpy numbers too, never a bool
             raise ValueError(f"`contamination` must be a number in (0, 0.5], got {c!r}")
 
     def _check_fitted(self):
@@ -227,16 +229,16 @@ class VAEAnomalyDetector(_Detector):
 
     def _check_params(self):
         self._check_contamination()
-        _positive_int(self.latent_dim, 'latent_dim')   # the VAE's sizes, before `fit` builds it
-        if self.hidden_dims is not None: _check_hidden(self.hidden_dims)   # the VAE's own check (None: its default widths)
-        _nonneg_real(self.beta, 'beta')
-        _check_fit_args(self.epochs, self.lr, self.batch_size, self.patience)   # fails before `fit` touches anything
-        if not (_is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
+        positive_int(self.latent_dim, 'latent_dim')   # the VAE's sizes, before `fit` builds it
+        if self.hidden_dims is not None: check_hidden(self.hidden_dims)   # the VAE's own check (None: its default widths)
+        nonneg_real(self.beta, 'beta')
+        check_fit_args(self.epochs, self.lr, self.batch_size, self.patience)   # fails before `fit` touches anything
+        if not (is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
         if self.patience is not None and not self.validation_split > 0: raise ValueError("`patience` stops on the validation loss: it needs `validation_split` > 0")
-        _check_seed(self.seed)
+        check_seed(self.seed)
         if self.score not in _SCORES: raise ValueError(f"`score` must be one of {_SCORES}, got {self.score!r}")
-        _nonneg_real(self.kl_weight, 'kl_weight')
-        if not (_is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
+        nonneg_real(self.kl_weight, 'kl_weight')
+        if not (is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
 
 # %% ../nbs/api/12_anomaly.ipynb #e02d9e2c
 @patch

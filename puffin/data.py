@@ -26,7 +26,7 @@ def _check_frame(df: pd.DataFrame, # the frame to validate
     return df
 
 def _check_count(v, name: str, least: int=1) -> None:
-    "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.model._positive_int`'s twin, kept torch-free here for this module and `puffin.quality`."
+    "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.checks.positive_int`'s twin, kept torch-free here for this module and `puffin.quality`."
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
         raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 import numpy as np
-from .deep.model import VAE, _positive_int, _generator, eval_mode, is_vae
-from .deep.training import _model_rows
+from .deep.model import VAE, is_vae
+from .deep.checks import positive_int, model_rows
+from .deep.runtime import seed_generator, eval_mode
 
 # %% auto #0
 __all__ = ['latent_path', 'augment_events', 'active_units']
@@ -16,7 +17,7 @@ __all__ = ['latent_path', 'augment_events', 'active_units']
 # %% ../nbs/api/13_generate.ipynb #4588187b
 def _encode_means(model: VAE, X, name: str) -> Tensor:
     "Posterior means of the checked rows `X` (the codes, for a plain autoencoder), computed in eval mode without gradients."
-    x = _model_rows(model, X, name, width=model.input_dim)
+    x = model_rows(model, X, name, width=model.input_dim)
     with eval_mode(model): z = model.encode(x)
     return z[0] if is_vae(model) else z
 
@@ -35,7 +36,7 @@ def latent_path(model: VAE, # a trained VAE (or a plain `Autoencoder`: the path 
                 n_steps: int=10, # points on the path, ends included
                ) -> tuple[Tensor, Tensor]:
     "Decoded rows and latent codes along the straight line between the latent means of `x_a` and `x_b`."
-    _positive_int(n_steps, 'n_steps', least=2)
+    positive_int(n_steps, 'n_steps', least=2)
     one_row = lambda x: np.asarray(x).reshape(1, -1) if getattr(x, 'ndim', 2) == 1 else x   # a 1-D vector or a pandas Series (df.iloc[i]) is one row
     ends = [_encode_means(model, one_row(x), name) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]
     if any(len(e) != 1 for e in ends): raise ValueError("`x_a` and `x_b` must each be a single row")
@@ -51,11 +52,11 @@ def augment_events(model: VAE, # a trained VAE
                    seed: int|torch.Generator|None=None, # seed or generator for the draws (None: torch's global RNG)
                   ) -> Tensor:
     "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event."
-    _need_vae(model, 'augment_events'); _positive_int(n_per_event, 'n_per_event')
+    _need_vae(model, 'augment_events'); positive_int(n_per_event, 'n_per_event')
     if not 0 <= noise_scale < float('inf'): raise ValueError(f"`noise_scale` must be a finite number >= 0, got {noise_scale!r}")
-    x = _model_rows(model, X_events, 'X_events', width=model.input_dim)
+    x = model_rows(model, X_events, 'X_events', width=model.input_dim)
     with eval_mode(model): mu, log_var = model.encode(x)
-    eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)
+    eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=seed_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)
     z = mu[:, None] + noise_scale * torch.exp(0.5 * log_var)[:, None] * eps
     return _decode(model, z.reshape(-1, mu.shape[1]))
 

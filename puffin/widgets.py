@@ -11,7 +11,9 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 from IPython.display import display
 import math
-from .deep.model import VAE, eval_mode, _to_model
+from .deep.model import VAE
+from .deep.checks import to_model
+from .deep.runtime import eval_mode
 
 # %% auto #0
 __all__ = ['LatentExplorer', 'PathExplorer']
@@ -31,7 +33,7 @@ class _Explorer:
     def refresh(self):
         "Recompute `z` and `decoded` from the controls and redraw the figure into the output area."
         self.z = self.latent()
-        with eval_mode(self.model): row = self.model.decode(_to_model(self.z[None], self.model)).cpu().numpy()   # on the model's device, in its dtype
+        with eval_mode(self.model): row = self.model.decode(to_model(self.z[None], self.model)).cpu().numpy()   # on the model's device, in its dtype
         self.decoded = (self.unscale(row) if self.unscale is not None else row)[0]
         self.redraws += 1
         with self.out:

@@ -10,7 +10,8 @@ __all__ = ['Autoencoder', 'VAE', 'is_vae', 'reconstruction_loss', 'kl_divergence
 from .model import Autoencoder, VAE, is_vae
 from .loss import (reconstruction_loss, kl_divergence, kl_per_sample, kl_per_dim, kl_elementwise,
                               vae_loss, vae_loss_parts, VAELossParts)
-from .training import AETrainer, TrainingDiverged, as_tensor
+from .training import AETrainer, TrainingDiverged
+from .checks import as_tensor
 
 # %% ../../nbs/api/03_autoencoder.ipynb #42488a20
 _all_ = ['Autoencoder', 'VAE', 'is_vae', 'reconstruction_loss', 'kl_divergence', 'kl_per_sample', 'kl_per_dim',

@@ -14,11 +14,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
 __all__ = ['launched_by_torchrun', 'world_size', 'is_main_process', 'process_group', 'shared_seed', 'agreed', 'check_same_job',
-           'DDPEngine']
+           'FitJob', 'DDPEngine']
 
 # %% ../../nbs/api/06_distributed.ipynb #6c96400d
 from .engine import AutogradEngine, model_loss
-from .model import _seed_rngs
+from .runtime import seed_rngs
 
 # %% ../../nbs/api/06_distributed.ipynb #5088d965
 def launched_by_torchrun() -> bool:
@@ -105,6 +105,39 @@ def check_same_job(X: Tensor, # this process's rows
         raise ValueError("the processes of this torchrun job passed `fit` different rows or settings"
                          + (f" ({', '.join(differ)} differ from rank 0's)" if differ else "") + ": every process must make the same call")
 
+# %% ../../nbs/api/06_distributed.ipynb #f1e7j0b2
+class FitJob:
+    "How this process takes part in a `fit`: alone, or as one process of a torchrun job (then every refusal is every process's)."
+    def __init__(self, device: torch.device): # where this process trains
+        self.device, self.ddp = device, launched_by_torchrun()
+
+    @property
+    def is_main(self) -> bool:
+        "Whether this process shows progress (alone: always; under torchrun: rank 0)."
+        return not self.ddp or is_main_process()
+
+    @contextmanager
+    def session(self, check): # `check(ddp)` refuses bad settings
+        "Run `check`, then the block; under torchrun inside the job's process group, with `check` agreed by every process."
+        if not self.ddp:
+            check(False); yield; return
+        with process_group(self.device):
+            with agreed(self.device): check(True)
+            yield
+
+    def agreed(self):
+        "A block of checks that, under torchrun, fails on every process when it fails on one."
+        return agreed(self.device) if self.ddp else nullcontext()
+
+    def agree_on(self, X: Tensor, # this process's checked rows
+                 settings: dict, # the settings every process must share
+                 seed: int|None, # this process's seed
+                ) -> int|None:
+        "The seed to train with; under torchrun, after refusing a job whose processes differ, the same on every process."
+        if not self.ddp: return seed
+        check_same_job(X, settings)
+        return shared_seed(seed, self.device)
+
 # %% ../../nbs/api/06_distributed.ipynb #f17c9a7b
 class _LossOf(nn.Module):
     "`model`'s loss parts as a module's output, so that DDP syncs the gradients of whatever the loss uses (a likelihood decoder's own `loss_parts` too)."
@@ -132,7 +165,7 @@ class DDPEngine(AutogradEngine):
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.device = next(model.parameters()).device
         self.ddp = DistributedDataParallel(_LossOf(model), device_ids=[self.device.index] if self.device.type == 'cuda' else None)
-        _seed_rngs((torch.initial_seed() + 7919 * self.rank) % 2**64, self.device)  # different noise on each rank (inside fit's forked RNG)
+        seed_rngs((torch.initial_seed() + 7919 * self.rank) % 2**64, self.device)  # different noise on each rank (inside fit's forked RNG)
 
     def _sum_over_ranks(self, total: Tensor, n: int) -> Tensor:
         "Per-row means over all ranks from each rank's summed parts and row count."

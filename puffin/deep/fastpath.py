@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .model import VAE, Autoencoder, _is_real, _nonneg_real
+from .model import VAE, Autoencoder
+from .checks import is_real, nonneg_real
 
 # %% auto #0
 __all__ = ['fast_path_reason', 'FastEngine']
@@ -114,9 +115,9 @@ class _Bufs:
 # %% ../../nbs/api/04_fastpath.ipynb #1b8c2497
 def _check_adam_args(lr, weight_decay, betas, eps) -> None:
     "Refuse what `torch.optim.Adam` refuses (and infinities), naming the argument: the fused kernel would take any number silently."
-    for name, v in (('lr', lr), ('weight_decay', weight_decay), ('eps', eps)): _nonneg_real(v, name)
+    for name, v in (('lr', lr), ('weight_decay', weight_decay), ('eps', eps)): nonneg_real(v, name)
     pair = tuple(betas) if isinstance(betas, (tuple, list)) else ()
-    if not (len(pair) == 2 and all(_is_real(b) and 0 <= b < 1 for b in pair)): raise ValueError(f"`betas` must be two numbers in [0, 1), got {betas!r}")
+    if not (len(pair) == 2 and all(is_real(b) and 0 <= b < 1 for b in pair)): raise ValueError(f"`betas` must be two numbers in [0, 1), got {betas!r}")
 
 class FastEngine:
     "Trains puffin's standard MLP `VAE` or `Autoencoder` on the CPU without autograd: the same interface as `AutogradEngine`."

@@ -16,8 +16,9 @@ from torch import nn, Tensor
 from torch.distributions import Independent, Normal, StudentT, LowRankMultivariateNormal
 from sklearn.mixture import GaussianMixture
 from scipy import stats
-from .model import VAE, mlp, _check_input, _apply, _positive_int, _is_int, eval_mode, is_vae
-from .training import seeded, _model_rows
+from .model import VAE, mlp, is_vae
+from .checks import check_input, apply_checked, positive_int, is_int, model_rows
+from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _built
 from ..data import _check_columns
@@ -94,7 +95,7 @@ def encode_means(model: VAE, # a (trained) VAE of any kind
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
     _need_posterior(model)
-    with eval_mode(model): mu, lv = model.encode(_model_rows(model, X))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
+    with eval_mode(model): mu, lv = model.encode(model_rows(model, X))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
     return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
@@ -102,7 +103,7 @@ def _draw_seed(seed, # an int (numpy ints too), a `torch.Generator`, or None
                ) -> int|None:
     "The seed for `seeded`: an int as it is, None as None (torch's global RNG), a `torch.Generator` one draw from it (so it gives a reproducible draw and advances, as in `VAE.sample`); anything else fails clearly."
     if isinstance(seed, torch.Generator): return int(torch.randint(2**62, (), generator=seed, device=seed.device))   # torch.distributions samples only from the global RNG: the generator seeds it
-    if not (seed is None or _is_int(seed)): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
+    if not (seed is None or is_int(seed)): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
     return None if seed is None else int(seed)
 
 
@@ -130,7 +131,7 @@ class LikelihoodVAE(VAE):
         super().__init__(input_dim, latent_dim, hidden_dims, beta, dropout)
         if decoder not in DECODERS: raise ValueError(f"`decoder` must be one of {DECODERS}, got {decoder!r}")
         if kl_schedule not in KL_SCHEDULES: raise ValueError(f"`kl_schedule` must be one of {KL_SCHEDULES}, got {kl_schedule!r}")
-        for name, v in (('rank', rank), ('warmup_steps', warmup_steps), ('n_cycles', n_cycles)): _positive_int(v, name)
+        for name, v in (('rank', rank), ('warmup_steps', warmup_steps), ('n_cycles', n_cycles)): positive_int(v, name)
         if not 0 <= float(free_bits) < math.inf: raise ValueError(f"`free_bits` must be a finite number >= 0, got {free_bits!r}")
         if not 0 < float(cycle_ratio) <= 1: raise ValueError(f"`cycle_ratio` must be in (0, 1], got {cycle_ratio!r}")
         if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
@@ -180,14 +181,14 @@ class LikelihoodVAE(VAE):
         return self.min_df + F.softplus(self.raw_df) if self.decoder_kind in _T_DECODERS and not self.df_from_z else None
 
     def _decoder_in(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
-        _check_input(z, self.latent_dim, 'z')
+        check_input(z, self.latent_dim, 'z')
         return z
 
     def decoder_dist(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
                      cond: Tensor|None=None, # conditions, shape (n, cond_dim) (a `ConditionalVAE` only)
                     ) -> torch.distributions.Distribution:
         "The decoder's distribution p(x|z) for each row of `z`: its `log_prob(x)` has shape (n,)."
-        h = _apply(self, self.decoder[0], self._decoder_in(z, cond), 'z')   # a z of another dtype: says how to cast
+        h = apply_checked(self, self.decoder[0], self._decoder_in(z, cond), 'z')   # a z of another dtype: says how to cast
         loc = self.decoder[1](h)
         scale = F.softplus(self.scale_head(h)) + self.min_scale
         df = self.min_df + F.softplus(self.df_head(h)) if self.df_from_z else self.df
@@ -216,7 +217,7 @@ class LikelihoodVAE(VAE):
 
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor|None]:
         "The data part and the condition of a training row (no condition here)."
-        _check_input(x, self.input_dim, 'x')
+        check_input(x, self.input_dim, 'x')
         return x, None
 
     def loss_parts(self, x: Tensor, # a batch of training rows (`[x | c]` for a `ConditionalVAE`)
@@ -254,7 +255,7 @@ class LikelihoodVAE(VAE):
                cond=None, # conditions, for a `ConditionalVAE` only
               ) -> Tensor:
         "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
-        _positive_int(n, 'n')
+        positive_int(n, 'n')
         c = self._sample_cond(n, cond)
         with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
             d = self.decoder_dist(self._latents(n, from_), c)
@@ -272,8 +273,8 @@ class LikelihoodVAE(VAE):
                                 latents: str='means', # fit on the posterior 'means', or on one draw z ~ q(z|x) per row ('samples': keeps the posterior spread)
                                ) -> GaussianMixture:
         "Fit a Gaussian mixture to the latents of `X` (the aggregate posterior q(z)); `sample(from_='aggregate')` then draws from it."
-        _positive_int(n_components, 'n_components')
-        if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
+        positive_int(n_components, 'n_components')
+        if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
         if covariance_type not in ('full', 'diag'): raise ValueError(f"`covariance_type` must be 'full' or 'diag', got {covariance_type!r}")
         if latents not in ('means', 'samples'): raise ValueError(f"`latents` must be 'means' or 'samples', got {latents!r}")
         mu, log_var = encode_means(self, X, log_var=True)
@@ -297,7 +298,7 @@ class ConditionalVAE(LikelihoodVAE):
                  dropout: float=0.0, # dropout after each hidden layer
                  **kwargs, # `LikelihoodVAE` options: decoder, rank, free_bits, kl_schedule, ...
                 ):
-        _positive_int(data_dim, 'data_dim'); _positive_int(cond_dim, 'cond_dim')
+        positive_int(data_dim, 'data_dim'); positive_int(cond_dim, 'cond_dim')
         super().__init__(data_dim + cond_dim, latent_dim, hidden_dims, beta, dropout, **kwargs)
         self.data_dim, self.cond_dim = int(data_dim), int(cond_dim)
         self._build_decoder(latent_dim + cond_dim, data_dim)
@@ -310,14 +311,14 @@ class ConditionalVAE(LikelihoodVAE):
         return dict(data_dim=self.data_dim, cond_dim=self.cond_dim) | c
 
     def _decoder_in(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
-        _check_input(z, self.latent_dim, 'z')
+        check_input(z, self.latent_dim, 'z')
         if cond is None: raise ValueError("a ConditionalVAE needs `cond` to decode")
-        _check_input(cond, self.cond_dim, 'cond')
+        check_input(cond, self.cond_dim, 'cond')
         if len(cond) != len(z): raise ValueError(f"`cond` has {len(cond)} rows, `z` has {len(z)}")
         return torch.cat([z, cond.to(z.dtype)], 1)
 
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        _check_input(x, self.input_dim, 'x')
+        check_input(x, self.input_dim, 'x')
         return x[:, :self.data_dim], x[:, self.data_dim:]
 
     def decode(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
@@ -337,7 +338,7 @@ class ConditionalVAE(LikelihoodVAE):
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
         if not (isinstance(cond, Tensor) or getattr(cond, 'ndim', None) == 2): cond = np.asarray(cond)   # a list, a scalar, a Series (a DataFrame stays one, its columns checked)
         if cond.ndim <= 1: cond = cond.reshape(1, -1)   # one row of conditions (a scalar: one condition); otherwise never reshaped: a wrong width is an error
-        c = _model_rows(self, cond, 'cond')   # `fit`'s checks (numeric, finite), then the model's device and dtype
+        c = model_rows(self, cond, 'cond')   # `fit`'s checks (numeric, finite), then the model's device and dtype
         if c.shape[1] != self.cond_dim: raise ValueError(f"`cond` must have {self.cond_dim} columns, got shape {tuple(c.shape)}")
         if len(c) == 1: c = c.expand(n, -1)
         if len(c) != n: raise ValueError(f"`cond` has {len(c)} rows for n={n} samples")
@@ -390,10 +391,10 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
                 batch_size: int=512, # rows per pass (memory only: the samples are drawn per fixed block of rows, so the estimate does not depend on it)
                ) -> dict:
     "Held-out negative log-likelihood per day (nats, in the units of X): importance-weighted estimate (IWAE bound) and the negative ELBO."
-    _need_posterior(model); _positive_int(n_samples, 'n_samples'); _positive_int(batch_size, 'batch_size')
-    if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
-    x = _model_rows(model, X)   # the model's device and dtype: a CUDA model scores CPU rows too
-    _check_input(x, model.input_dim, 'X')
+    _need_posterior(model); positive_int(n_samples, 'n_samples'); positive_int(batch_size, 'batch_size')
+    if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
+    x = model_rows(model, X)   # the model's device and dtype: a CUDA model scores CPU rows too
+    check_input(x, model.input_dim, 'X')
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
     with eval_mode(model), seeded(seed, x.device), _named_nonfinite():
@@ -464,7 +465,7 @@ def _checked_windows(windows, asset_windows) -> tuple[tuple[int, ...], tuple[int
     "`windows` (at least one) and `asset_windows` as tuples of plain ints >= 2 (numpy ints too); anything else fails clearly."
     out = []
     for name, ws in (('windows', windows), ('asset_windows', asset_windows)):
-        if isinstance(ws, (str, bytes)) or not hasattr(ws, '__iter__') or any(not _is_int(w) or w < 2 for w in ws):
+        if isinstance(ws, (str, bytes)) or not hasattr(ws, '__iter__') or any(not is_int(w) or w < 2 for w in ws):
             raise ValueError(f"`{name}` must be a sequence of ints >= 2, got {ws!r}")
         out.append(tuple(int(w) for w in ws))
     if not out[0]: raise ValueError(f"`windows` must hold at least one window, got {windows!r}")
@@ -523,9 +524,9 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     "Autoregressive path of daily returns from a `ConditionalVAE`: each day is drawn given the trailing-volatility condition of the history so far (real days before the start, generated days after), then appended to it."
     if not isinstance(model, ConditionalVAE): raise TypeError(f"`model` must be a ConditionalVAE, got {type(model).__name__}")
     if not isinstance(history, pd.DataFrame): raise TypeError(f"`history` must be a DataFrame, got {type(history).__name__}")
-    _positive_int(n_days, 'n_days')
-    if n_paths is not None: _positive_int(n_paths, 'n_paths')
-    if not _is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
+    positive_int(n_days, 'n_days')
+    if n_paths is not None: positive_int(n_paths, 'n_paths')
+    if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
     windows, asset_windows = _checked_windows(windows, asset_windows)
     L = max((*windows, *asset_windows))
     if len(history) < L: raise ValueError(f"`history` has {len(history)} days; the condition needs at least {L}")

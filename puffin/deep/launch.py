@@ -10,7 +10,9 @@ import torch
 from torch import Tensor
 from .model import VAE
 from .persist import save_model
-from .training import AETrainer, _n_validation, resolve_device, seeded
+from .training import AETrainer
+from .checks import n_validation
+from .runtime import resolve_device, seeded
 from .distributed import is_main_process, world_size
 
 # %% auto #0
@@ -47,7 +49,7 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
     p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
     a = p.parse_args(argv)
-    try: _n_validation(a.rows, a.validation_split)   # fit's own rules, checked before any work
+    try: n_validation(a.rows, a.validation_split)   # fit's own rules, checked before any work
     except ValueError as e: p.error(f"--rows {a.rows} with --validation-split {a.validation_split}: {e}")
     w = world_size()   # under torchrun a batch is dealt out across the processes: fewer rows than processes idles one in every step
     if a.batch_size < w: p.error(f"--batch-size {a.batch_size} is smaller than the {w} processes: some process would sit idle in every step")
