@@ -16,7 +16,7 @@ from .deep.model import VAE, eval_mode, _to_model, _positive_int, _is_real, _non
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, as_tensor, seeded, num_threads, _check_fit_args, _check_seed
-from .deep.persist import _cpu, _plain, _read_payload, _save
+from .deep.persist import _cpu, _plain, _read_payload, _rebuilt, _save
 from .data import _column_difference
 
 # %% auto #0
@@ -327,8 +327,7 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
     d = _read_payload(path, _FORMAT, kinds=None)
     det = cls.__new__(cls)   # the settings as saved, not re-checked: a file from an older puffin may hold a combination refused today (`fit` checks them again)
     for k, v in (d['settings'] | dict(verbose=False)).items(): setattr(det, k, v)
-    det.model_ = VAE(**d['model_config'])
-    det.model_.load_state_dict(d['state_dict']); det.model_.eval()
+    det.model_ = _rebuilt(d.path, VAE, d['model_config'], d['state_dict'])   # the config checked against the weights first, in eval mode
     det.scaler_ = None
     if (s := d['scaler']) is not None:
         det.scaler_ = StandardScaler()
