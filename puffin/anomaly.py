@@ -18,7 +18,7 @@ from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer
 from .deep.runtime import seeded, num_threads, eval_mode
-from .deep.persist import _cpu, _plain, _read_payload, _save
+from .deep.persist import _cpu, _plain, _read_payload, _rebuilt, _save
 from .data import _column_difference
 
 # %% auto #0
@@ -329,8 +329,7 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
     d = _read_payload(path, _FORMAT, kinds=None)
     det = cls.__new__(cls)   # the settings as saved, not re-checked: a file from an older puffin may hold a combination refused today (`fit` checks them again)
     for k, v in (d['settings'] | dict(verbose=False)).items(): setattr(det, k, v)
-    det.model_ = VAE(**d['model_config'])
-    det.model_.load_state_dict(d['state_dict']); det.model_.eval()
+    det.model_ = _rebuilt(d.path, VAE, d['model_config'], d['state_dict'])   # the config checked against the weights first, in eval mode
     det.scaler_ = None
     if (s := d['scaler']) is not None:
         det.scaler_ = StandardScaler()

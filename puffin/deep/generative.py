@@ -20,7 +20,7 @@ from .model import VAE, mlp, is_vae
 from .checks import check_input, apply_checked, positive_int, is_int, model_rows
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
-from .persist import _cpu, _write_payload, _read_payload, _built
+from .persist import _cpu, _write_payload, _read_payload, _rebuilt
 from ..data import _check_columns
 
 # %% auto #0
@@ -455,10 +455,9 @@ def load_generative(path: str|Path, # a file written by `save_generative`
                    ) -> LikelihoodVAE:
     "The model saved at `path`, rebuilt from its stored config with its aggregate posterior, in eval mode."
     payload = _read_payload(path, 'puffin-generative', _GENERATIVE)
-    model = _built(_GENERATIVE[payload['kind']], payload)
-    model.load_state_dict(payload['state_dict'])
+    model = _rebuilt(payload.path, _GENERATIVE[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32'))   # checked against the weights first
     model.aggregate_ = payload['aggregate']
-    return model.eval()
+    return model
 
 # %% ../../nbs/api/07_generative.ipynb #8b3f29a2
 def _checked_windows(windows, asset_windows) -> tuple[tuple[int, ...], tuple[int, ...]]:

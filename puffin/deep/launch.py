@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from .model import VAE
-from .persist import save_model
+from .persist import save_model, _write_atomic
 from .training import AETrainer
 from .checks import n_validation
 from .runtime import resolve_device, seeded
@@ -35,6 +35,23 @@ def _device(text: str) -> torch.device:
     try: return resolve_device(text)
     except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
+def _rank(p: argparse.ArgumentParser) -> int:
+    "This process's rank, once the variables torchrun sets agree: ints with 0 <= RANK < WORLD_SIZE, and MASTER_ADDR and MASTER_PORT for a job of several processes."
+    rank, size = os.environ.get('RANK'), os.environ.get('WORLD_SIZE')   # a stray RANK outside torchrun would train, then write and print nothing
+    try: r, w = int(rank or 0), int(size or 1)
+    except ValueError: p.error(f"RANK={rank!r} and WORLD_SIZE={size!r} must be ints, as torchrun sets them")
+    if not 0 <= r < w: p.error(f"RANK={rank or 'unset'} with WORLD_SIZE={size or 'unset'}: a rank must be in [0, WORLD_SIZE); start jobs of several processes with torchrun, or unset RANK")
+    if w > 1 and (missing := [k for k in ('MASTER_ADDR', 'MASTER_PORT') if not os.environ.get(k)]):
+        p.error(f"WORLD_SIZE={w} without {' and '.join(missing)}: start jobs of several processes with torchrun")
+    return r
+
+def _check_out(p: argparse.ArgumentParser, out: Path|None) -> None:
+    "--out is a folder, or a new one in an existing writable folder: refused before training, not after."
+    if out is None: return
+    if out.exists() and not out.is_dir(): p.error(f"--out {out} is a file: name a folder")
+    if not (folder := out if out.exists() else out.parent).is_dir(): p.error(f"--out {out}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK): p.error(f"--out {out}: the folder {folder} is not writable")
+
 def _parse_args(argv=None) -> argparse.Namespace:
     "Command-line options of the entry point."
     p = argparse.ArgumentParser(prog='python -m puffin.deep.launch', description='Train a VAE on a synthetic workload, data-parallel under torchrun.',
@@ -46,9 +63,10 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
     p.add_argument('--device', type=_device, default='cpu', help='where every process trains')
     p.add_argument('--threads', type=_count, default=None, help='intra-op threads per process (None: chosen from the model size)')
-    p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only)')
+    p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only); created if its parent exists')
     p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
     a = p.parse_args(argv)
+    a.rank = _rank(p); _check_out(p, a.out)
     try: n_validation(a.rows, a.validation_split)   # fit's own rules, checked before any work
     except ValueError as e: p.error(f"--rows {a.rows} with --validation-split {a.validation_split}: {e}")
     w = world_size()   # under torchrun a batch is dealt out across the processes: fewer rows than processes idles one in every step
@@ -71,11 +89,11 @@ def main(argv=None) -> dict:
     history = AETrainer(a.device).fit(model, X, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, validation_split=a.validation_split, seed=a.seed, threads=a.threads, verbose=False)
     history['seconds'], history['world_size'] = time.perf_counter() - start, world_size()
     if a.out is not None:
-        a.out.mkdir(parents=True, exist_ok=True)
-        if a.dump_ranks: torch.save(model.state_dict(), a.out/f"rank{os.environ.get('RANK', '0')}.pt")
+        a.out.mkdir(exist_ok=True)   # its parent was checked before training; every file below replaces its old copy in one step
+        if a.dump_ranks: _write_atomic(a.out/f"rank{a.rank}.pt", lambda f: torch.save(model.state_dict(), f))
         if is_main_process():
             save_model(model, a.out/'model.pt', history=history)
-            (a.out/'history.json').write_text(json.dumps(history))
+            _write_atomic(a.out/'history.json', lambda f: f.write(json.dumps(history).encode()))
     kind = 'val' if history['val_loss'] else 'train'   # --validation-split 0 holds out no rows
     if is_main_process(): print(f"{history['path']} x{history['world_size']}: {a.epochs} epochs in {history['seconds']:.1f} s, final {kind} loss {history[kind + '_loss'][-1]:.4f}")
     return history

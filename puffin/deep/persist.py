@@ -4,16 +4,30 @@
 
 # %% ../../nbs/api/05_persist.ipynb #51159488
 from __future__ import annotations
-import json
+import json, os, secrets
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 import numpy as np
 import torch
 from torch import nn
 from .model import Autoencoder, VAE
 
 # %% auto #0
-__all__ = ['save_model', 'load_model', 'load_history', 'save_scaler', 'load_scaler']
+__all__ = ['save_model', 'FileFormatError', 'load_model', 'load_history', 'save_scaler', 'load_scaler']
+
+# %% ../../nbs/api/05_persist.ipynb #e1d42cde
+def _write_atomic(path: Path, # the file to write or replace; its folder exists
+                  write: Callable, # `write(f)` writes the whole content to the open binary file `f`
+                 ) -> Path:
+    "Write a temporary file beside `path`, flush it to disk, then rename it over `path` in one step: `path` is always the old file or the new one."
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")   # a name of its own for every writer: racing saves never share a file
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)   # the usual permissions (umask applies)
+    try:
+        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True); raise
+    return path
 
 # %% ../../nbs/api/05_persist.ipynb #ca227dd5
 _MODELS = {'VAE': VAE, 'Autoencoder': Autoencoder}
@@ -39,10 +53,9 @@ def _writable(path: str|Path, # the file about to be written; `~` is expanded
     return path
 
 def _save(path: str|Path, fmt: str, **fields) -> Path:
-    "Write `fields` to `path` as one dict stamped with the marker `fmt` (a key of `_FILES`) and its version: every puffin file goes through here."
-    path = _writable(path)
-    torch.save(dict(format=fmt, version=_FILES[fmt].version, **fields), path)
-    return path
+    "Write `fields` to `path` as one dict stamped with the marker `fmt` (a key of `_FILES`) and its version, replacing `path` in one step: every puffin file goes through here."
+    payload = dict(format=fmt, version=_FILES[fmt].version, **fields)
+    return _write_atomic(_writable(path), lambda f: torch.save(payload, f))
 
 _DTYPES = {'float32': torch.float32, 'float64': torch.float64}
 
@@ -51,12 +64,6 @@ def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path
     p = next(model.parameters(), None)
     dtype = 'float32' if p is None else str(p.dtype).removeprefix('torch.')
     return _save(path, fmt, kind=type(model).__name__, config=model.config, dtype=dtype, state_dict=_cpu(model.state_dict()), **fields)
-
-def _built(cls, payload: dict) -> nn.Module:
-    "A new `cls` from the stored config, in the stored parameter dtype (float32 for files written before the dtype was stored), before the weights go in: float64 weights stay float64."
-    dtype = payload.get('dtype', 'float32')
-    if dtype not in _DTYPES: raise ValueError(f"the file's parameters are {dtype!r}; puffin reads {list(_DTYPES)}")
-    return cls(**payload['config']).to(_DTYPES[dtype])
 
 def _check_str_keys(v, where: str='history') -> None:
     "Refuse dict keys that are not strings anywhere in `v`: JSON would turn them into strings, and `load_history` would not give back what was saved."
@@ -93,41 +100,81 @@ def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
     return _write_payload(model, path, 'puffin-model', history=None if history is None else _history_json(history))
 
 # %% ../../nbs/api/05_persist.ipynb #60fdc4a4
+class FileFormatError(ValueError):
+    "A file a puffin loader cannot use: unreadable or truncated, of another kind, from a newer puffin, or not consistent with itself; the message names the path and what is wrong."
+
+class _Payload(dict):
+    "The dict read from a file; a missing field is a `FileFormatError` naming the file and the field, not a bare `KeyError`."
+    def __init__(self, d: dict, path: Path): super().__init__(d); self.path = path
+    def __missing__(self, key): raise FileFormatError(f"{self.path} is damaged: it has no `{key}`")
+
 def _read_payload(path: str|Path, # the file to read
                   fmt: str='puffin-model', # the format marker it must carry (a key of `_FILES`)
                   kinds=_MODELS, # the model class names it may hold (None: no `kind` to check, as in scaler and detector files)
-                 ) -> dict:
+                 ) -> _Payload:
     "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin file)."
     path, (what, writer, _, newest) = Path(path).expanduser(), _FILES[fmt]
     if not path.exists(): raise FileNotFoundError(f"no {what} file at {path}")
     try: payload = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:   # torch's own text (for a text file, a bare `KeyError: 101`) stays in the chained exception, out of the message
-        raise ValueError(f"{path} is not a readable puffin {what} file: not a file torch saved, a truncated or corrupted one, or one holding objects other than tensors and plain values; write one with `{writer}`") from e
+        raise FileFormatError(f"{path} is not a readable puffin {what} file: not a file torch saved, a truncated or corrupted one, or one holding objects other than tensors and plain values; write one with `{writer}`") from e
     found = payload.get('format') if isinstance(payload, dict) else None
     if found != fmt or (kinds is not None and payload.get('kind') not in kinds):
         hint = f"; it holds a puffin {_FILES[found].what}: read it with `{_FILES[found].reader}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
-        raise ValueError(f"{path} is not a puffin {what} file (saved by something other than `{writer}`){hint}")
+        raise FileFormatError(f"{path} is not a puffin {what} file (saved by something other than `{writer}`){hint}")
     version = payload.get('version', 1)   # scaler files of the first layout carry none
     if not isinstance(version, int) or version > newest:
-        raise ValueError(f"{path} is a puffin {what} file of format version {version!r}, newer than this puffin reads ({newest}): upgrade puffin-vae")
-    return payload
+        raise FileFormatError(f"{path} is a puffin {what} file of format version {version!r}, newer than this puffin reads ({newest}): upgrade puffin-vae")
+    return _Payload(payload, path)
+
+def _check_weights(path: Path, # the file, for messages
+                   stored, # the weights read from it
+                   expected: dict, # the state_dict of the model its config builds (meta tensors will do)
+                  ) -> None:
+    "Fail unless `stored` holds a tensor of the expected shape under every expected name, and nothing else."
+    if not isinstance(stored, dict) or not all(isinstance(v, torch.Tensor) for v in stored.values()): raise FileFormatError(f"{path} is damaged: its weights are not a dict of tensors")
+    missing, extra = [k for k in expected if k not in stored], [k for k in stored if k not in expected]
+    if missing or extra: raise FileFormatError(f"{path} is damaged: its weights do not fit its config (missing {missing[:3]}, unexpected {extra[:3]}{' ...' if len(missing) > 3 or len(extra) > 3 else ''})")
+    if bad := [f"{k} {tuple(stored[k].shape)} for {tuple(v.shape)}" for k, v in expected.items() if stored[k].shape != v.shape]:
+        raise FileFormatError(f"{path} is damaged: its weights do not fit its config (shapes {bad[:3]})")
+
+def _rebuilt(path: Path, # the file, for messages
+             cls, # the model class the file names
+             config, # its stored constructor arguments
+             state_dict, # its stored weights
+             dtype='float32', # its stored parameter dtype (files written before the dtype was stored: float32)
+            ) -> nn.Module:
+    "A new `cls` from the file's `config` holding its weights, in eval mode: the config is built on the `meta` device first (shapes, no memory) and checked against the weights."
+    if not isinstance(dtype, str) or dtype not in _DTYPES: raise FileFormatError(f"{path}: the file's parameters are {dtype!r}; puffin reads {list(_DTYPES)}")
+    if not isinstance(config, dict): raise FileFormatError(f"{path} is damaged: its config is a {type(config).__name__}, not a dict of constructor arguments")
+    if isinstance(h := config.get('hidden_dims'), (list, tuple)) and len(h) > len(state_dict if isinstance(state_dict, dict) else ()):   # even `meta` layers take time to build
+        raise FileFormatError(f"{path} is damaged: its weights do not fit its config ({len(h)} hidden layers, {len(state_dict)} weights)")
+    try:
+        with torch.device('meta'): shell = cls(**config)
+    except Exception as e: raise FileFormatError(f"{path} is damaged: its config {repr(config)[:200]} does not build a {cls.__name__} ({e})") from e
+    _check_weights(path, state_dict, shell.state_dict())
+    model = cls(**config).to(_DTYPES[dtype])   # float64 weights stay float64
+    model.load_state_dict(state_dict)
+    return model.eval()
 
 def load_model(path: str|Path, # a file written by `save_model` (`~` is expanded)
                into: nn.Module|None=None, # load the weights into this existing model instead of building a new one
               ) -> nn.Module:
     "The model saved at `path`, rebuilt from its stored config, in eval mode."
     payload = _read_payload(path)
-    model = into if into is not None else _built(_MODELS[payload['kind']], payload)
-    if into is not None and (type(into).__name__ != payload['kind'] or getattr(into, 'config', None) != payload['config']):
+    if into is None: return _rebuilt(payload.path, _MODELS[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32'))
+    if type(into).__name__ != payload['kind'] or getattr(into, 'config', None) != payload['config']:
         raise ValueError(f"{path} holds a {payload['kind']} with config {payload['config']}, which does not match the given "
                          f"model ({type(into).__name__} with config {getattr(into, 'config', None)})")
-    model.load_state_dict(payload['state_dict'])
-    return model.eval()
+    _check_weights(payload.path, payload['state_dict'], into.state_dict())
+    into.load_state_dict(payload['state_dict'])
+    return into.eval()
 
 def load_history(path: str|Path) -> dict|None:
     "The training history saved with the model at `path` (None when none was saved)."
-    h = _read_payload(path)['history']
-    return None if h is None else json.loads(h)
+    h = (payload := _read_payload(path))['history']
+    try: return None if h is None else json.loads(h)
+    except (TypeError, ValueError) as e: raise FileFormatError(f"{payload.path} is damaged: its history is not JSON text") from e
 
 # %% ../../nbs/api/05_persist.ipynb #a03b6b76
 _SCALER_FIELDS = ('mean_', 'scale_', 'var_')
@@ -145,6 +192,8 @@ def load_scaler(path: str|Path): # a file written by `save_scaler`
     "The `StandardScaler` saved at `path`, ready to `transform` and `inverse_transform`."
     from sklearn.preprocessing import StandardScaler
     d = _read_payload(path, 'puffin-scaler', kinds=None)
+    if not isinstance(d['fields'], dict) or not all(isinstance(v, torch.Tensor) for v in [*d['fields'].values(), d['n_samples_seen']]):
+        raise FileFormatError(f"{d.path} is damaged: its statistics are not tensors")
     s = StandardScaler(with_mean=d['with_mean'], with_std=d['with_std'])
     for f, v in d['fields'].items(): setattr(s, f, v.numpy())
     s.n_samples_seen_ = d['n_samples_seen'].numpy() if d['n_samples_seen'].ndim else int(d['n_samples_seen'])
