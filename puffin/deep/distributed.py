@@ -160,6 +160,7 @@ class DDPEngine(AutogradEngine):
                  lr: float=1e-3, # Adam learning rate
                  weight_decay: float=0.0, # Adam weight decay
                  amp: bool=False, # bf16 autocast for the forward pass
+                 generator: torch.Generator|None=None, # unused: rank 0's permutation is broadcast, the noise differs by rank
                 ):
         super().__init__(model, lr=lr, weight_decay=weight_decay, amp=amp)   # the model, its Adam, bf16 autocast if asked
         self.rank, self.world = dist.get_rank(), dist.get_world_size()

@@ -30,12 +30,13 @@ def model_loss(model: nn.Module, # an autoencoder; a VAE returns (recon, mu, log
 # %% ../../nbs/api/01a_engine.ipynb #6b1573ed
 class AutogradEngine:
     "Trains any `nn.Module` autoencoder with autograd and Adam, one epoch at a time."
-    name = 'autograd'
+    name, private_rng = 'autograd', False   # dropout and `reparameterize` draw from torch's global RNG
     def __init__(self, model: nn.Module, # the autoencoder to train (any module `model_loss` understands)
                  lr: float=1e-3, # Adam learning rate
                  weight_decay: float=0.0, # Adam weight decay
-                 amp: bool=False): # bf16 autocast for the forward pass (the loss stays fp32)
-        self.model, self.amp = model, amp
+                 amp: bool=False, # bf16 autocast for the forward pass (the loss stays fp32)
+                 generator: torch.Generator|None=None): # random source of the batches' order (None: torch's global RNG)
+        self.model, self.amp, self.gen = model, amp, generator
         self.opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     def _autocast(self, x: Tensor):
@@ -48,7 +49,7 @@ class AutogradEngine:
         "One shuffled pass over `X`; per-row means of (loss, recon, KL)."
         self.model.train()
         total = torch.zeros(3, device=X.device)
-        for idx in torch.randperm(len(X), device=X.device).split(batch_size):
+        for idx in torch.randperm(len(X), device=X.device, generator=self.gen).split(batch_size):
             with self._autocast(X): parts = model_loss(self.model, X[idx])
             self.opt.zero_grad(set_to_none=True)
             parts[0].backward()

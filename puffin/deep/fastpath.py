@@ -121,15 +121,19 @@ def _check_adam_args(lr, weight_decay, betas, eps) -> None:
 
 class FastEngine:
     "Trains puffin's standard MLP `VAE` or `Autoencoder` on the CPU without autograd: the same interface as `AutogradEngine`."
-    name = 'fast'
+    name, private_rng = 'fast', True   # every draw can come from a private generator
     def __init__(self,
                  model: nn.Module, # puffin's `VAE` or `Autoencoder`, float32 on the CPU (see `fast_path_reason`)
                  lr: float=1e-3, # Adam's learning rate, a finite number >= 0
                  weight_decay: float=0.0, # L2 penalty added to the gradient, as `torch.optim.Adam`'s: a finite number >= 0
                  betas: tuple[float, float]=(0.9, 0.999), # Adam's moment decay rates, each in [0, 1)
                  eps: float=1e-8, # Adam's denominator term, a finite number >= 0
+                 amp: bool=False, # must be False: the fast engine computes in fp32 (mixed precision trains on autograd)
+                 generator: torch.Generator|None=None, # private random source for batches, noise and dropout (None: torch's global RNG)
                 ):
         _check_adam_args(lr, weight_decay, betas, eps)
+        if amp: raise ValueError("`amp`=True is not possible on the fast engine: mixed precision trains on autograd")
+        self.gen = generator
         layers = _layout(model)
         self.model, self.lr, self.wd, self.betas, self.adam_eps = model, float(lr), float(weight_decay), tuple(map(float, betas)), float(eps)
         self.vae = type(model) is VAE
@@ -262,10 +266,10 @@ def train_epoch(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
     N, d = X.shape
     with torch.inference_mode():                                # no autograd bookkeeping at all: buffers are inference tensors
         ep = self._plan(N, d, batch_size)
-        torch.randperm(N, out=ep['perm'])                       # all randomness from torch's global RNG,
+        torch.randperm(N, out=ep['perm'], generator=self.gen)   # all randomness from one generator (the global RNG by default),
         torch.index_select(X, 0, ep['perm'], out=ep['xv'])      # drawn once per epoch: the shuffled rows,
-        if self.vae: ep['eps'].normal_()                        # every eps,
-        for m in ep['masks'].values(): m.bernoulli_(1 - self.p).mul_(1 / (1 - self.p))  # every dropout mask
+        if self.vae: ep['eps'].normal_(generator=self.gen)      # every eps,
+        for m in ep['masks'].values(): m.bernoulli_(1 - self.p, generator=self.gen).mul_(1 / (1 - self.p))  # every dropout mask
         for B in self._bufs.values(): B.racc.zero_()
         step = self._step
         was = _flushing_denormals()
@@ -288,7 +292,7 @@ def evaluate(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
             B = self._buffers(n)
             if B.xin is None: B.xin = torch.empty(n, d + 1); B.xin[:, d] = 1.; B.o = torch.empty(n, 2 * k); B.eps = torch.empty(n, k)
             B.xin[:, :d].copy_(xb)
-            if v: B.eps.normal_()
+            if v: B.eps.normal_(generator=self.gen)
             self._forward(B, B.xin, B.eps, None, B.o, B.o[:, :k], B.o[:, k:], B.std if v else None)
             r = B.r.sub_(xb).view(-1)
             p = self._parts(r.dot(r), B.o if v else None, B.std if v else None, 1)   # sums over the batch's rows
@@ -319,8 +323,8 @@ def step(self: FastEngine, x: Tensor, eps: Tensor|None=None, masks: dict|None=No
         B = self._buffers(n)
         x_aug = torch.cat([x, torch.ones(n, 1)], 1)
         O, S = (torch.empty(n, 2 * k), torch.empty(n, k)) if self.vae else (None, None)
-        if self.vae and eps is None: eps = torch.randn(n, k)
-        if masks is None: masks = {j: torch.empty(n, self.kinds[j][2]).bernoulli_(1 - self.p).div_(1 - self.p) for j in self.drop}
+        if self.vae and eps is None: eps = torch.randn(n, k, generator=self.gen)
+        if masks is None: masks = {j: torch.empty(n, self.kinds[j][2]).bernoulli_(1 - self.p, generator=self.gen).div_(1 - self.p) for j in self.drop}
         ml = [masks.get(j) for j in range(len(self.kinds))]
         B.racc.zero_()
         self._step(B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None, S)

@@ -200,9 +200,9 @@ def fit(self: AETrainer,
     with torch.inference_mode(False), torch.enable_grad(), job.session(s.check), num_threads(threads or auto_threads(model, batch_size)):
         X = training_rows(model, X, s, job)                                         # 1. checked rows; the model on the device
         Engine = pick_engine(model, job.device, path, amp, job.ddp)
-        with seeded(job.agree_on(X, s.shared(), seed), job.device):
-            train, val = split_indices(len(X), validation_split, chronological)    # 2. the split
-            engine = Engine(model, lr=lr, weight_decay=weight_decay, **(dict(amp=True) if amp else {}))   # 3. the engine
+        with seeded(job.agree_on(X, s.shared(), seed), job.device, private=Engine.private_rng) as generator:
+            train, val = split_indices(len(X), validation_split, chronological, generator)   # 2. the split
+            engine = Engine(model, lr=lr, weight_decay=weight_decay, amp=amp, generator=generator)   # 3. the engine
             return train_loop(engine, X[train.to(X.device)], X[val.to(X.device)], s, verbose and job.is_main)   # 4. the epochs
 
 # %% ../../nbs/api/02_training.ipynb #bad1c51d
