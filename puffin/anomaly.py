@@ -4,16 +4,18 @@
 
 # %% ../nbs/api/12_anomaly.ipynb #41ae9df5
 from __future__ import annotations
-import json
+import json, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_array, validate_data
 from .deep.model import VAE
-from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, check_fit_args, check_seed, as_tensor
+from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer
@@ -67,14 +69,25 @@ class TailCalibrator:
 
 # %% ../nbs/api/12_anomaly.ipynb #1b3550a5
 _SCORES = ('chapter', 'calibrated')
+_CHUNK_ROWS = 65_536   # rows scored at a time: the memory scoring takes grows with this, not with the number of rows
 
 def _float64_rows(X, width: int|None=None) -> np.ndarray:
     "`X` (array, tensor, DataFrame) as a checked float64 array: finite, numeric, `width` columns (None: any, and 2+ rows)."
+    if not isinstance(X, (torch.Tensor, pd.DataFrame)):   # arrays, lists, sparse matrices: scikit-learn's checks (and messages) for shape and type
+        X = check_array(X, dtype='numeric', ensure_all_finite=False, ensure_min_samples=2 if width is None else 1, input_name='X')
     return as_tensor(X, 'X', width=width, min_rows=2 if width is None else 1, dtype=torch.float64).cpu().numpy()
 
-def _column_names(X) -> list[str]|None:
-    "The column names of a DataFrame as strings; None for other rows."
-    return [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+def _feature_names(X) -> np.ndarray|None:
+    "The feature names scikit-learn records for `X` (a DataFrame with string column names), read on a blank estimator: a failed `fit` changes nothing."
+    probe = BaseEstimator()
+    validate_data(probe, X, skip_check_array=True)
+    return getattr(probe, 'feature_names_in_', None)
+
+def _in_chunks(f, X: np.ndarray):
+    "`f` (rows -> array, or dict of arrays) applied to `_CHUNK_ROWS` rows of `X` at a time, the results joined."
+    out = [f(X[i:i + _CHUNK_ROWS]) for i in range(0, max(len(X), 1), _CHUNK_ROWS)]
+    if isinstance(out[0], dict): return {k: np.concatenate([o[k] for o in out]) for k in out[0]}
+    return np.concatenate(out)
 
 def _scaled_rows(scaler, X: np.ndarray) -> torch.Tensor:
     "`X` through `scaler` (None: as is) as float32 rows for the VAE; refused when that makes a value infinite."
@@ -82,19 +95,19 @@ def _scaled_rows(scaler, X: np.ndarray) -> torch.Tensor:
     if not np.isfinite(Xs).all(): raise ValueError("`X` has values too large for float32 once scaled (the VAE computes in float32)")
     return torch.from_numpy(Xs)
 
-def _check_invertible(cov: np.ndarray, X: np.ndarray, cols: list|None) -> None:
+def _check_invertible(cov: np.ndarray, X: np.ndarray, cols) -> None:
     "Refuse a singular covariance: its pseudo-inverse gives a deviation along a direction without variance a distance of 0."
     var = np.diag(cov)
     if (var > 0).all() and np.linalg.eigvalsh(cov / np.sqrt(np.outer(var, var)))[0] > 1e-10: return   # full rank, judged on the correlations (units do not matter)
-    names = cols or [f'column {j}' for j in range(X.shape[1])]
+    names = list(cols) if cols is not None else [f'column {j}' for j in range(X.shape[1])]
     const = [names[j] for j in np.flatnonzero(np.ptp(X, axis=0) == 0)]
     what = f"constant columns {const}" if const else "collinear columns, or fewer rows than columns"
     raise ValueError(f"the training rows' covariance is singular ({what}): estimator='empirical' would score any deviation along "
                      f"such a direction as 0. Use estimator='ledoit_wolf' (shrunk, always invertible) or drop those columns")
 
 
-class _Detector:
-    "Shared plumbing: parameter and input checks, threshold, `predict`, `score_samples`."
+class _Detector(OutlierMixin, BaseEstimator):
+    "Shared plumbing: input checks, threshold, and scikit-learn's `score_samples`, `decision_function`, `predict`."
     def _check_contamination(self):
         c = self.contamination
         if not (is_real(c) and 0 < c <= 0.5):   # numpy numbers too, never a bool
@@ -103,103 +116,108 @@ class _Detector:
     def _check_fitted(self):
         if not hasattr(self, 'threshold_'): raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call `fit(X)` first")
 
-    def _training_rows(self, X) -> tuple[np.ndarray, list|None]:
-        "`X` as a checked float64 array, and its column names (DataFrames only): what `fit` records once it succeeds."
-        return _float64_rows(X), _column_names(X)
-
     def _as_array(self, X) -> np.ndarray:
-        "Rows to score as a checked float64 array: the fitted width and, for DataFrames, the fitted columns."
+        "Rows to score as a checked float64 array: the fitted width and, for DataFrames, the fitted columns (scikit-learn's checks)."
         self._check_fitted()
-        cols = _column_names(X)
-        if cols is not None and self.feature_names_in_ is not None and cols != self.feature_names_in_:
-            raise ValueError(f"`X` {_column_difference(cols, self.feature_names_in_, 'the fitted')}")
+        if getattr(X, 'ndim', 2) == 2: validate_data(self, X, reset=False, skip_check_array=True)   # names and width, as scikit-learn says them
         return _float64_rows(X, width=self.n_features_in_)
 
+    def _set_fitted(self, X: np.ndarray, names, scores: np.ndarray) -> None:
+        "Record what every detector holds after `fit`: width, names, PyOD's `decision_scores_`/`threshold_`/`labels_`, scikit-learn's `offset_`."
+        self.n_features_in_ = X.shape[1]
+        if names is not None: self.feature_names_in_ = names
+        elif hasattr(self, 'feature_names_in_'): del self.feature_names_in_   # fitted on an array now: no names, as in scikit-learn
+        self.decision_scores_, self.threshold_ = scores, self._threshold(scores)
+        self.labels_ = (scores > self.threshold_).astype(np.int64)   # PyOD's labels: 1 = anomaly
+        self.offset_ = -self.threshold_   # scikit-learn's: decision_function = score_samples - offset_
+
     def _threshold(self, scores: np.ndarray) -> float:
-        "The (1 - contamination) quantile of the training scores; when training rows tie on it, a cut just below or just above the tied block, whichever flags closer to `contamination` (below on a tie in distance)."
+        "The (1 - contamination) quantile of `scores`; when rows tie on it, a cut just below or just above the tied block, whichever flags closer to `contamination` (below on a tie in distance)."
         c, t = self.contamination, float(np.quantile(scores, 1 - self.contamination))
         tol = 1e-6 * max(1.0, abs(t))   # tied: equal up to the rounding of the same row scored in another batch (~1e-7)
         if (np.abs(scores - t) <= tol).sum() < 2: return t
         below, above = t - tol, t + tol
         return below if abs((scores > below).mean() - c) <= abs((scores > above).mean() - c) else above
 
-    def get_params(self, deep: bool=True) -> dict:
-        "The constructor settings (scikit-learn style: `sklearn.base.clone` works)."
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params):
-        "Change constructor settings (scikit-learn style); they are checked, and take effect at the next `fit` (scoring uses the fitted attributes)."
-        if unknown := sorted(set(params) - set(self._PARAMS)): raise ValueError(f"unknown settings {unknown}; {type(self).__name__} has {list(self._PARAMS)}")
-        old = self.get_params()
-        for k, v in params.items(): setattr(self, k, v)
-        try: self._check_params()
-        except Exception:
-            for k, v in old.items(): setattr(self, k, v)   # a refused setting leaves the detector as it was
-            raise
-        return self
-
-    def decision_function(self, X) -> np.ndarray:
-        "Anomaly score of each row of `X`: **higher = more abnormal** (PyOD convention)."
-        return self._score(self._as_array(X))
+    def __setstate__(self, state: dict):
+        "Unpickle; a detector pickled by an older puffin gets the attributes added since (`offset_`, `labels_`; feature names as scikit-learn keeps them)."
+        self.__dict__.update(state)
+        if getattr(self, 'feature_names_in_', 0) is None: del self.feature_names_in_
+        elif isinstance(getattr(self, 'feature_names_in_', None), list): self.feature_names_in_ = np.asarray(self.feature_names_in_, dtype=object)
+        if 'threshold_' in state and 'offset_' not in state:
+            self.offset_, self.labels_ = -self.threshold_, (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     def score_samples(self, X) -> np.ndarray:
-        "Minus `decision_function`: **higher = more normal** (scikit-learn convention)."
-        return -self.decision_function(X)
+        "Minus the anomaly score of each row of `X`: **higher = more normal** (scikit-learn convention; PyOD's score is `-score_samples(X)`)."
+        return -_in_chunks(self._score, self._as_array(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        "`score_samples(X) - offset_`: **negative for anomalies** (scores above `threshold_`), positive for normal rows (scikit-learn convention)."
+        return self.score_samples(X) - self.offset_
 
     def predict(self, X) -> np.ndarray:
-        "1 for rows scored above `threshold_` (anomalies), 0 otherwise (PyOD convention)."
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+        "-1 for anomalies (scored above `threshold_`), +1 for normal rows (scikit-learn convention; PyOD's 1/0 is `predict(X) == -1`)."
+        return np.where(self.decision_function(X) < 0, -1, 1)
 
-    def fit_predict(self, X) -> np.ndarray:
-        "`fit(X)`, then the labels of the training rows."
-        return self.fit(X).predict(X)
+# %% ../nbs/api/12_anomaly.ipynb #6a1c0e57
+def _leave_one_out(Xs: np.ndarray, # the (scaled) training rows, n x d
+                   a: float=0.0, # the shrinkage towards a multiple of the identity (0: the empirical covariance)
+                  ) -> np.ndarray:
+    "Each row's squared Mahalanobis distance to the mean and covariance of the *other* rows, in closed form (shrinkage held fixed)."
+    n, d = Xs.shape
+    R = Xs - Xs.mean(0)
+    S = R.T @ R / n
+    A = (1 - a) * n / (n - 1) * S + a * np.trace(S) / d * np.eye(d)   # the covariance without row i is A - c r_i r_i^T
+    P, c = np.linalg.pinv(A, hermitian=True), (1 - a) * n / (n - 1) ** 2
+    q = _in_chunks(lambda r: ((r @ P) * r).sum(1), R)
+    return (n / (n - 1)) ** 2 * q / np.maximum(1 - c * q, 1e-12)   # Sherman-Morrison; r_i seen from the other rows' mean is n/(n-1) r_i
 
 # %% ../nbs/api/12_anomaly.ipynb #0dc4236b
 class MahalanobisDetector(_Detector):
     "Squared Mahalanobis distance to the training mean as the anomaly score (sklearn `LedoitWolf` or `EmpiricalCovariance`)."
     def __init__(self,
-                 contamination: float=0.05, # expected share of anomalies; sets `threshold_`, in (0, 0.5]
+                 contamination: float=0.05, # expected share of anomalies among new rows; sets `threshold_`, in (0, 0.5]
                  estimator: str='ledoit_wolf', # 'ledoit_wolf' (shrunk covariance) or 'empirical'
                  scale: bool=True, # standardise the features first (shrinkage is not scale invariant)
+                 cross_fit: bool=True, # `threshold_` from leave-one-out scores (False: from the training rows' own scores, which run low when columns are many)
                 ):
-        self.contamination, self.estimator, self.scale = contamination, estimator, scale
-        self._check_params()
-
-    _PARAMS = ('contamination', 'estimator', 'scale')
+        self.contamination, self.estimator, self.scale, self.cross_fit = contamination, estimator, scale, cross_fit
 
     def _check_params(self):
         self._check_contamination()
         if self.estimator not in ('ledoit_wolf', 'empirical'): raise ValueError(f"`estimator` must be 'ledoit_wolf' or 'empirical', got {self.estimator!r}")
 
     def fit(self, X, y=None):
-        "Estimate the mean and covariance of `X` (y is ignored); set `decision_scores_` and `threshold_`."
+        "Estimate the mean and covariance of `X` (y is ignored); set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
         self._check_params()
-        X, cols = self._training_rows(X)
-        scaler = StandardScaler().fit(X) if self.scale else None
-        Xs = scaler.transform(X) if scaler is not None else X
+        rows = _float64_rows(X)
+        if (np.ptp(rows, axis=0) == 0).all(): raise ValueError("`X` has the same values in every row: there is no spread to measure distances with")
+        names = _feature_names(X)
+        scaler = StandardScaler().fit(rows) if self.scale else None
+        Xs = scaler.transform(rows) if scaler is not None else rows
         cov = (LedoitWolf() if self.estimator == 'ledoit_wolf' else EmpiricalCovariance()).fit(Xs)
-        if self.estimator == 'empirical': _check_invertible(cov.covariance_, X, cols)
-        scores = cov.mahalanobis(Xs)
-        self.n_features_in_, self.feature_names_in_, self.scaler_, self.covariance_ = X.shape[1], cols, scaler, cov
-        self.decision_scores_, self.threshold_ = scores, self._threshold(scores)
+        if self.estimator == 'empirical': _check_invertible(cov.covariance_, rows, names)
+        scores = _leave_one_out(Xs, getattr(cov, 'shrinkage_', 0.0)) if self.cross_fit else _in_chunks(cov.mahalanobis, Xs)
+        self.scaler_, self.covariance_ = scaler, cov   # only a fit that got this far replaces the fitted state
+        self._set_fitted(rows, names, scores)
         return self
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        "Scores under the fitted scaler and covariance: the settings as they were at `fit`."
+        "Anomaly scores (higher = more abnormal) under the fitted scaler and covariance: the settings as they were at `fit`."
         return self.covariance_.mahalanobis(self.scaler_.transform(X) if self.scaler_ is not None else X)
 
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
 _FORMAT = 'puffin-anomaly'  # the marker in every detector file, a key of `puffin.deep.persist._FILES` (which holds its version)
 
 class VAEAnomalyDetector(_Detector):
-    "VAE anomaly detector: `fit(X)`, `decision_function` (higher = more abnormal), `predict` (1 = anomaly), `threshold_`."
+    "VAE anomaly detector (a scikit-learn outlier detector): `fit(X)`, `score_samples`, `decision_function` and `predict` (-1 = anomaly), `threshold_`."
     def __init__(self,
                  latent_dim: int=4, # size of the VAE's latent space
                  hidden_dims: list[int]|None=None, # encoder widths, mirrored by the decoder (None: VAE default (128, 64))
                  beta: float=1.0, # KL weight in the *training* loss
-                 kl_weight: float=0.1, # KL weight in the chapter's *score* (`score='chapter'` only)
+                 kl_weight: float=0.1, # KL weight in the chapter's *score* (`score_kind='chapter'` only)
                  contamination: float=0.05, # expected share of anomalies; `threshold_` flags this share of the training rows, in (0, 0.5]
-                 score: str='chapter', # 'chapter' (recon + kl_weight * kl) or 'calibrated' (surprisal of kl + surprisal of share)
+                 score_kind: str='chapter', # 'chapter' (recon + kl_weight * kl) or 'calibrated' (surprisal of kl + surprisal of share)
                  epochs: int=50, # training passes
                  lr: float=1e-3, # Adam learning rate
                  batch_size: int=128, # rows per gradient step
@@ -210,22 +228,26 @@ class VAEAnomalyDetector(_Detector):
                  dropout: float=0.0, # dropout in the VAE's hidden layers
                  tail_q: float=0.9, # quantile where the calibrated score's exponential tail starts
                  verbose: bool=False, # progress bar while training
+                 **deprecated, # `score`: the old name of `score_kind` (it hid scikit-learn's `score` method)
                 ):
+        if 'score' in deprecated:
+            warnings.warn("`score` is renamed `score_kind`", DeprecationWarning, stacklevel=2)
+            score_kind = deprecated.pop('score')
+        if deprecated: raise TypeError(f"VAEAnomalyDetector got unexpected keyword arguments {sorted(deprecated)}")
         self.latent_dim, self.hidden_dims, self.beta, self.kl_weight = latent_dim, hidden_dims, beta, kl_weight
-        self.contamination, self.score, self.epochs, self.lr, self.batch_size = contamination, score, epochs, lr, batch_size
+        self.contamination, self.score_kind, self.epochs, self.lr, self.batch_size = contamination, score_kind, epochs, lr, batch_size
         self.scale, self.seed, self.validation_split, self.patience = scale, seed, validation_split, patience
         self.dropout, self.tail_q, self.verbose = dropout, tail_q, verbose
-        self._check_params()
 
-    _SETTINGS = ('latent_dim', 'hidden_dims', 'beta', 'kl_weight', 'contamination', 'score', 'epochs', 'lr', 'batch_size',
+    _SETTINGS = ('latent_dim', 'hidden_dims', 'beta', 'kl_weight', 'contamination', 'score_kind', 'epochs', 'lr', 'batch_size',
                  'scale', 'seed', 'validation_split', 'patience', 'dropout', 'tail_q')
 
-    _PARAMS = _SETTINGS + ('verbose',)
-
     def __setstate__(self, state: dict):
-        "Unpickle; a detector pickled by puffin before the fitted `score_`/`kl_weight_` existed takes them from its settings (what it was fitted with, unless changed after)."
-        self.__dict__.update(state)
-        if 'calibrators_' in state and 'score_' not in state: self.score_, self.kl_weight_ = str(self.score), float(self.kl_weight)
+        "Unpickle; a detector pickled by an older puffin gets what was added since: `score_kind` (was `score`), the fitted `score_`/`kl_weight_` from its settings."
+        state = dict(state)
+        if 'score' in state: state['score_kind'] = state.pop('score')
+        super().__setstate__(state)
+        if 'calibrators_' in state and 'score_' not in state: self.score_, self.kl_weight_ = str(self.score_kind), float(self.kl_weight)
 
     def _check_params(self):
         self._check_contamination()
@@ -236,7 +258,7 @@ class VAEAnomalyDetector(_Detector):
         if not (is_real(self.validation_split) and 0 <= self.validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
         if self.patience is not None and not self.validation_split > 0: raise ValueError("`patience` stops on the validation loss: it needs `validation_split` > 0")
         check_seed(self.seed)
-        if self.score not in _SCORES: raise ValueError(f"`score` must be one of {_SCORES}, got {self.score!r}")
+        if self.score_kind not in _SCORES: raise ValueError(f"`score_kind` must be one of {_SCORES}, got {self.score_kind!r}")
         nonneg_real(self.kl_weight, 'kl_weight')
         if not (is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
 
@@ -252,8 +274,8 @@ def _parts_of(model: VAE, rows: torch.Tensor) -> dict[str, np.ndarray]:
 
 @patch
 def _parts(self: VAEAnomalyDetector, X: np.ndarray) -> dict[str, np.ndarray]:
-    "Score parts of checked rows."
-    return _parts_of(self.model_, self._rows(X))
+    "Score parts of checked rows, `_CHUNK_ROWS` at a time (the hidden layers of a million rows would take gigabytes)."
+    return _in_chunks(lambda x: _parts_of(self.model_, self._rows(x)), X)
 
 @patch
 def _combine(self: VAEAnomalyDetector, parts: dict, score: str|None=None) -> np.ndarray:
@@ -261,44 +283,41 @@ def _combine(self: VAEAnomalyDetector, parts: dict, score: str|None=None) -> np.
     if (score or self.score_) == 'chapter': return parts['recon'] + self.kl_weight_ * parts['kl']
     return self.calibrators_['kl'](parts['kl']) + self.calibrators_['share'](parts['share'])
 
-
-
 # %% ../nbs/api/12_anomaly.ipynb #7e3ebd00
 @patch
 def fit(self: VAEAnomalyDetector,
         X, # training rows (array, tensor or DataFrame), assumed mostly normal
         y=None, # ignored (scikit-learn compatibility)
        ) -> VAEAnomalyDetector:
-    "Scale `X`, train the VAE under `seed`, calibrate the score parts and set `decision_scores_` and `threshold_`."
+    "Scale `X`, train the VAE under `seed`, calibrate the score parts and set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
     self._check_params()
-    X, cols = self._training_rows(X)
-    if len(X) < 10: raise ValueError(f"`X` has {len(X)} rows; the detector needs at least 10 to calibrate its score parts and place its threshold")
-    scaler = StandardScaler().fit(X) if self.scale else None
+    rows = _float64_rows(X)
+    if len(rows) < 10: raise ValueError(f"`X` has {len(rows)} rows; the detector needs at least 10 to calibrate its score parts and place its threshold")
+    names = _feature_names(X)
+    scaler = StandardScaler().fit(rows) if self.scale else None
     with seeded(self.seed):
-        model = VAE(X.shape[1], self.latent_dim, self.hidden_dims, beta=self.beta, dropout=self.dropout)
-    rows = _scaled_rows(scaler, X)
-    history = AETrainer('cpu').fit(model, rows, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
+        model = VAE(rows.shape[1], self.latent_dim, self.hidden_dims, beta=self.beta, dropout=self.dropout)
+    history = AETrainer('cpu').fit(model, _scaled_rows(scaler, rows), epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
                                    validation_split=self.validation_split, verbose=self.verbose, chronological=True,
                                    patience=self.patience, seed=self.seed)
-    parts = _parts_of(model, rows)
+    parts = _in_chunks(lambda x: _parts_of(model, _scaled_rows(scaler, x)), rows)
     calibrators = {k: TailCalibrator(parts[k], self.tail_q) for k in ('kl', 'share')}
     # only a fit that got this far replaces the fitted state: a failed one (divergence, bad rows) leaves the detector as it was
-    self.n_features_in_, self.feature_names_in_, self.scaler_, self.model_, self.history_ = X.shape[1], cols, scaler, model, history
-    self.calibrators_, self.score_, self.kl_weight_ = calibrators, str(self.score), float(self.kl_weight)   # what scoring reads from now on (plain values: they go into saved files)
-    self.decision_scores_ = self._combine(parts)
-    self.threshold_ = self._threshold(self.decision_scores_)
+    self.scaler_, self.model_, self.history_ = scaler, model, history
+    self.calibrators_, self.score_, self.kl_weight_ = calibrators, str(self.score_kind), float(self.kl_weight)   # what scoring reads from now on (plain values: they go into saved files)
+    self._set_fitted(rows, names, self._combine(parts))
     return self
 
 @patch
 def _score(self: VAEAnomalyDetector, X: np.ndarray) -> np.ndarray:
-    "The fitted score of checked rows."
+    "The fitted anomaly score (higher = more abnormal) of checked rows."
     return self._combine(self._parts(X))
 
 @patch
 def score_parts(self: VAEAnomalyDetector,
                 X, # rows to score
                ) -> pd.DataFrame:
-    "Per-row `recon`, `kl`, `share` and both scores (`chapter`, `calibrated`); indexed like `X` when it is a DataFrame."
+    "Per-row `recon`, `kl`, `share` and both scores (`chapter`, `calibrated`; higher = more abnormal); indexed like `X` when it is a DataFrame."
     parts = self._parts(self._as_array(X))
     df = pd.DataFrame(parts, index=X.index if isinstance(X, pd.DataFrame) else None)
     for s in _SCORES: df[s] = self._combine(parts, s)
@@ -316,7 +335,7 @@ def save(self: VAEAnomalyDetector,
     payload = dict(settings={k: _plain(getattr(self, k)) for k in self._SETTINGS},   # numpy numbers as Python's: weights-only loading refuses numpy objects
                    model_config=self.model_.config, state_dict=_cpu(self.model_.state_dict()),
                    scaler=None if sc is None else dict(mean=t(sc.mean_), scale=t(sc.scale_), var=t(sc.var_), n=int(sc.n_samples_seen_)),
-                   n_features_in=self.n_features_in_, feature_names_in=self.feature_names_in_,
+                   n_features_in=self.n_features_in_, feature_names_in=_plain(getattr(self, 'feature_names_in_', None)),
                    calibration_ref={k: t(c.ref) for k, c in self.calibrators_.items()},
                    decision_scores=t(self.decision_scores_), threshold=self.threshold_, history=json.dumps(self.history_),
                    fitted=dict(score=self.score_, kl_weight=self.kl_weight_, tail_q=self.calibrators_['kl'].q))   # how it scores: settings changed since `fit` may differ
@@ -327,6 +346,7 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
         ) -> VAEAnomalyDetector:
     "The fitted detector saved at `path`, ready to score."
     d = _read_payload(path, _FORMAT, kinds=None)
+    if 'score' in d['settings']: d['settings']['score_kind'] = d['settings'].pop('score')   # a file from before the rename
     det = cls.__new__(cls)   # the settings as saved, not re-checked: a file from an older puffin may hold a combination refused today (`fit` checks them again)
     for k, v in (d['settings'] | dict(verbose=False)).items(): setattr(det, k, v)
     det.model_ = _rebuilt(d.path, VAE, d['model_config'], d['state_dict'])   # the config checked against the weights first, in eval mode
@@ -335,9 +355,11 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
         det.scaler_ = StandardScaler()
         det.scaler_.mean_, det.scaler_.scale_, det.scaler_.var_ = s['mean'].numpy(), s['scale'].numpy(), s['var'].numpy()
         det.scaler_.n_samples_seen_, det.scaler_.n_features_in_ = s['n'], len(det.scaler_.mean_)
-    det.n_features_in_, det.feature_names_in_ = d['n_features_in'], d['feature_names_in']
+    det.n_features_in_ = d['n_features_in']
+    if d['feature_names_in'] is not None: det.feature_names_in_ = np.asarray(d['feature_names_in'], dtype=object)
     f = d.get('fitted', {})   # files from before it was stored: the saved settings are the best record of the fit
-    det.score_, det.kl_weight_, q = f.get('score', det.score), float(f.get('kl_weight', det.kl_weight)), f.get('tail_q', det.tail_q)
+    det.score_, det.kl_weight_, q = f.get('score', det.score_kind), float(f.get('kl_weight', det.kl_weight)), f.get('tail_q', det.tail_q)
     det.calibrators_ = {k: TailCalibrator(v.numpy(), q) for k, v in d['calibration_ref'].items()}
     det.decision_scores_, det.threshold_, det.history_ = d['decision_scores'].numpy(), d['threshold'], json.loads(d['history'])
+    det.labels_, det.offset_ = (det.decision_scores_ > det.threshold_).astype(np.int64), -det.threshold_
     return det

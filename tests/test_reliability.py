@@ -19,8 +19,8 @@ def _nan_days():
     (lambda: quality_report(_nan_days(), DAYS), 'NaN'),
     (lambda: fit_scaler(_nan_days()), 'NaN'),
     (lambda: VAEAnomalyDetector(epochs=1).fit(_nan_days()), 'NaN'),
-    (lambda: VAEAnomalyDetector(contamination=0.7), 'contamination'),
-    (lambda: VAEAnomalyDetector(contamination=0), 'contamination'),
+    (lambda: VAEAnomalyDetector(contamination=0.7).fit(DAYS), 'contamination'),   # settings are checked by fit (scikit-learn's rule)
+    (lambda: VAEAnomalyDetector(contamination=0).fit(DAYS), 'contamination'),
     (lambda: chronological_split(DAYS, '2030-01-01'), 'split_date'),
     (lambda: log_returns(DAYS.abs() + 1, tick=0), 'tick'),
     (lambda: unscale(np.ones((3, 3)), fit_scaler(DAYS)), '4 columns'),
