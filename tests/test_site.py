@@ -395,3 +395,42 @@ def test_reader_furniture(site: Path):
     walked, cur = [], 'index.html'
     while cur and cur not in walked: walked.append(cur); cur = chain.get(cur)
     assert sorted(walked) == sorted(chain), f'previous/next links do not reach every page once: {walked}'
+
+
+# ---------------------------------------------------------------- the Quarto path, publishing, the README's links
+def test_quarto_config_in_step():
+    """nbs/_quarto.yml (what `nbdev_docs` renders with on GitHub) uses the same offline maths, favicon and page
+    furniture as tools/build_site.py: KaTeX from the site's own nbs/katex under the published base URL, Quarto's search,
+    previous/next links, a repository link."""
+    import yaml
+    from build_site import project_config, KATEX, FAVICON
+    q, cfg = yaml.safe_load((NBS/'_quarto.yml').read_text()), project_config(NBS)
+    math = q['format']['html']['html-math-method']
+    assert math['method'] == 'katex' and math['url'] == f"{cfg.doc_baseurl.rstrip('/')}/{KATEX}/", math
+    assert all((NBS/KATEX/f).is_file() for f in ('katex.min.js', 'katex.min.css', 'auto-render.min.js'))
+    assert f'{KATEX}/**' in q['project']['resources']
+    assert q['website']['favicon'] == FAVICON and (NBS/FAVICON).is_file()
+    assert q['website']['page-navigation'] is True and q['website']['navbar']['search'] is True
+    assert any(i.get('href') == cfg.git_url for i in q['website']['navbar']['right'])
+
+
+def test_workflows_publish_the_site():
+    "nbdev's standard workflows are there: CI on every push, and the docs deployed to gh-pages from main."
+    import yaml
+    wf = ROOT/'.github'/'workflows'
+    test, deploy = (yaml.safe_load((wf/f).read_text()) for f in ('test.yaml', 'deploy.yaml'))
+    assert [s['uses'] for s in test['jobs']['test']['steps']] == ['answerdotai/workflows/nbdev-ci@master']
+    assert [s['uses'] for s in deploy['jobs']['deploy']['steps']] == ['answerdotai/workflows/quarto-ghp@master']
+    assert 'main' in deploy[True]['push']['branches'] and deploy['permissions']['contents'] == 'write'  # YAML reads `on` as True
+
+
+def test_readme_links_resolve():
+    "Every relative link and image in README.md points at a file of the repository (notebooks by path, not site URLs)."
+    md = (ROOT/'README.md').read_text(encoding='utf-8')
+    refs = re.findall(r'\]\(([^)\s]+)\)', md)
+    rel = [r for r in refs if not re.match(r'^[a-z]+:|#', r)]
+    assert any(r.endswith('.ipynb') for r in rel), 'the README links no notebook'
+    missing = [r for r in rel if not (ROOT/unquote(r.split('#')[0])).exists()]
+    assert not missing, missing
+    # a link to a whole page (no `#name`, which nbdev's API links to the published docs carry) goes to the notebook
+    assert not re.findall(r'\]\(https?://[^)\s]+/[\w/]+\.html\)', md), 'a notebook link points at the site, not the notebook'

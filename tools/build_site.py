@@ -581,23 +581,25 @@ def readme_title(fm: dict) -> list[str]:
 
 def render_readme(nbs_path: str | Path = 'nbs') -> tuple[str, dict[str, bytes]]:
     """GitHub markdown for the README notebook (settings.ini `readme_nb`), processed like `nbdev_readme`:
-    hidden cells dropped, code as fenced blocks, text outputs indented, figures as files. Deterministic.
+    hidden cells dropped, code as fenced blocks, text outputs indented, figures as files, links to notebooks relative
+    (`nbs/api/00_model.ipynb`: the README is read in the repository; the site links to pages). Deterministic.
     Returns the markdown and the figure files (paths relative to the project root)."""
     nbs_path = Path(nbs_path).resolve()
     cfg = project_config(nbs_path)
     readme_nb = cfg.get('readme_nb', 'index.ipynb')
     proc = process_notebooks(nbs_path, only=readme_nb)  # other pages' names are nbdev's `_nbpath2html`
-    site_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/')
     nb, fm = read_processed(proc/readme_nb)
     stem = Path(readme_nb).stem
     blocks, files = readme_title(fm), {}
 
+    root_rel = nbs_path.relative_to(cfg.config_path).as_posix()
+
     def link(m: re.Match) -> str:
+        "A link to a notebook points at the notebook, relative to the README: it works on GitHub and in a clone."
         u = urlsplit(m[2])
         if u.scheme or u.netloc or not u.path.endswith(PAGE_EXTS): return m[0]
-        target = posixpath.normpath(posixpath.join(posixpath.dirname(readme_nb), u.path))
-        out = _nbpath2html(Path(target)).as_posix()
-        return f'{m[1]}({site_url}/{out}{"#" + u.fragment if u.fragment else ""})'
+        target = posixpath.normpath(posixpath.join(root_rel, posixpath.dirname(readme_nb), u.path))
+        return f'{m[1]}({target}{"#" + u.fragment if u.fragment else ""})'
 
     for i, cell in enumerate(apply_cell_options(nb)):
         if cell.cell_type == 'markdown':
