@@ -5,12 +5,15 @@ a relative path is relative to the repo root), serves it on localhost and loads 
 Chromium (`--dump-dom`): each page must show the sidebar with links to every page, and no local link or
 image may point at a missing file. Screenshots of the home page and a recipe page go to `artifacts/`.
 Chromium comes from `tools/ensure_chromium.sh`; if it is missing the browser tests fail in CI (CI=true)
-and are skipped locally. Checks of the built HTML need no browser: the notebook CSS is one linked file, no page shows
-markdown link syntax as text, and API blocks own their anchors (`#aetrainer`); the README opens with the tagline.
+and are skipped locally. Chromium runs with name resolution off (only 127.0.0.1 is reached), so the pages are read
+as offline: maths must render from the site's own KaTeX, and search must work from `file://`.
+Checks of the built HTML need no browser: the notebook CSS is one linked file, no page loads anything from another
+host, no page shows markdown link syntax as text, API blocks own their anchors (`#aetrainer`), no private name is in
+"On this page", the search index finds a known page; the README opens with the tagline.
 """
 from __future__ import annotations
 
-import functools, os, re, shutil, subprocess, sys, tempfile, threading
+import functools, os, posixpath, re, shutil, subprocess, sys, tempfile, threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +27,9 @@ NBS = ROOT/'nbs'
 ARTIFACTS = ROOT/'artifacts'
 IN_CI = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', '--hide-scrollbars']
+         '--disable-component-update', '--disable-sync', '--hide-scrollbars',
+         '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1']  # offline: no host name resolves
+SHOT_PAGES = ('index.html', 'api/training.html', 'api/quality.html', 'api/anomaly.html', 'api/autoencoder.html', 'api/loss.html')
 sys.path.insert(0, str(ROOT/'tools'))
 
 
@@ -86,11 +91,17 @@ def _local_file(site: Path, base: str, page_url: str, ref: str) -> Path | None:
     return f/'index.html' if not path or path.endswith('/') or f.is_dir() else f
 
 
-def test_site_pages(site: Path, server: str, chromium: str):
-    "Every page loads in Chromium, has the full sidebar, and has no broken local links or images."
+@pytest.fixture(scope='module')
+def doms(site: Path, server: str, chromium: str) -> dict[str, str]:
+    "Every page's DOM after its scripts ran (KaTeX included), loaded over HTTP with no other host reachable."
     pages = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html'))
+    with ThreadPoolExecutor(2) as ex: return dict(zip(pages, ex.map(lambda p: _chrome(chromium, '--dump-dom', server + p), pages)))
+
+
+def test_site_pages(site: Path, server: str, doms: dict[str, str]):
+    "Every page loads in Chromium, has the full sidebar, and has no broken local links or images."
+    pages = sorted(doms)
     assert 'index.html' in pages and len(pages) > 1, pages
-    with ThreadPoolExecutor(2) as ex: doms = dict(zip(pages, ex.map(lambda p: _chrome(chromium, '--dump-dom', server + p), pages)))
     problems = []
     for page, dom in doms.items():
         url, soup = server + page, BeautifulSoup(dom, 'html.parser')
@@ -110,16 +121,17 @@ def test_site_pages(site: Path, server: str, chromium: str):
 
 
 def test_screenshots(site: Path, server: str, chromium: str):
-    "Screenshots of the home page and a recipe page, saved into artifacts/."
+    """Screenshots at a desktop (1400 px) and a phone (390 px) width, saved into artifacts/ as `page-width.png`:
+    the home page, a recipe page and the pages with long code lines, maths and API blocks."""
     ARTIFACTS.mkdir(exist_ok=True)
     recipes = sorted(p.relative_to(site).as_posix() for p in site.glob('recipes/*.html'))
-    others = sorted(p.relative_to(site).as_posix() for p in site.rglob('*.html') if p.name != 'index.html')
-    shots = {'home.png': 'index.html', 'recipe.png': (recipes or others)[0]}
-    for name, page in shots.items():
-        out = ARTIFACTS/name
-        out.unlink(missing_ok=True)
-        _chrome(chromium, f'--screenshot={out}', '--window-size=1280,1600', server + page)
-        assert out.exists() and out.stat().st_size > 10_000, f'screenshot of {page} missing or blank'
+    pages = [p for p in SHOT_PAGES if (site/p).exists()] + recipes[:1]
+    for page in pages:
+        for width, height in ((1400, 1000), (390, 844)):
+            out = ARTIFACTS/f'{Path(page).stem}-{width}.png'
+            out.unlink(missing_ok=True)
+            _chrome(chromium, f'--screenshot={out}', f'--window-size={width},{height}', server + page)
+            assert out.exists() and out.stat().st_size > 10_000, f'screenshot of {page} at {width} px missing or blank'
 
 
 def test_readme_fresh():
@@ -234,3 +246,191 @@ def test_readme_title():
     assert fm.get('title') and fm.get('description'), f'nbs/index.ipynb has no title/description: {fm}'
     md, _ = render_readme(NBS)
     assert md.startswith(f'# {fm["title"]}\n\n> {fm["description"]}\n'), md[:300]
+
+
+# ---------------------------------------------------------------- offline, search, private names (issue #24)
+_EXTERNAL = re.compile(r'^\s*(?:https?:)?//', re.I)
+
+
+def test_no_external_loads(site: Path):
+    """No page loads a script, stylesheet, font, image or frame from another host (links to other sites are fine), and
+    no CSS file of the site imports one: the site reads the same offline."""
+    problems = []
+    for page in sorted(site.rglob('*.html')):
+        rel, soup = page.relative_to(site).as_posix(), BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser')
+        for tag, attr in (('script', 'src'), ('img', 'src'), ('iframe', 'src'), ('source', 'src'), ('link', 'href')):
+            for el in soup.find_all(tag, **{attr: True}):
+                if tag == 'link' and not set(el.get('rel', [])) & {'stylesheet', 'icon', 'preload', 'modulepreload'}: continue
+                if _EXTERNAL.match(el[attr]): problems.append(f'{rel}: <{tag} {attr}="{el[attr]}">')
+        for sc in soup.find_all('script', src=False):
+            if re.search(r'https?://', sc.get_text()): problems.append(f'{rel}: inline script names a URL: {sc.get_text()[:120]!r}')
+    for css in sorted(site.rglob('*.css')):
+        if m := re.search(r'(?:@import|url\()\s*["\']?(?:https?:)?//[^)"\';]*', css.read_text(encoding='utf-8')):
+            problems.append(f'{css.relative_to(site).as_posix()}: {m[0]}')
+    assert not problems, '\n'.join(problems)
+
+
+_RAW_TEX = re.compile(r'\$\$|\\\(|\\\[|\$[^$\n]*[\\^_{][^$\n]*\$')  # TeX left as text: $$, \(, \[, or $..\..$
+
+
+def _prose_text(main) -> str:
+    "Text of `main` outside code, scripts and rendered KaTeX."
+    for el in main.select('pre, code, script, style, .katex, .katex-display'): el.decompose()
+    return main.get_text(' ')
+
+
+def test_maths_offline(site: Path, doms: dict[str, str]):
+    """With no other host reachable, every formula is rendered by the site's KaTeX: no TeX is left as text in the page,
+    no formula fails to parse, and the site has the ~125 formulas its notebooks write."""
+    from build_site import math_spans
+    total, problems = 0, []
+    for page, dom in doms.items():
+        n = math_spans(BeautifulSoup((site/page).read_text(encoding='utf-8'), 'html.parser').select_one('main'))
+        total += n
+        main = BeautifulSoup(dom, 'html.parser').select_one('main')
+        if main is None: problems.append(f'{page}: no <main>'); continue
+        rendered, errors = len(main.select('.katex')), main.select('.katex-error')
+        if n and rendered < n: problems.append(f'{page}: {n} formulas, {rendered} rendered')
+        problems += [f'{page}: KaTeX error {e.get("title", "")[:100]!r}' for e in errors]
+        problems += [f'{page}: raw TeX {m!r}' for m in _RAW_TEX.findall(_prose_text(main))[:3]]
+    assert total >= 100, f'only {total} formulas found: the maths detection is broken'
+    assert not problems, '\n'.join(problems)
+
+
+def _search(index: list[dict], query: str) -> list[str]:
+    "URLs of the entries where every word of `query` occurs (page title, section title or text), as site.js matches."
+    words = query.lower().split()
+    return [e['u'] for e in index if all(w in f"{e['p']} {e['s']} {e['t']}".lower() for w in words)]
+
+
+def test_search_index(site: Path):
+    "The site ships a search index covering every page, by section; a query finds the page that documents it."
+    from build_site import read_search_index, SEARCH_INDEX
+    assert (site/SEARCH_INDEX).exists(), f'no {SEARCH_INDEX} in the site'
+    index = read_search_index(site/SEARCH_INDEX)
+    pages = {p.relative_to(site).as_posix() for p in site.rglob('*.html')}
+    assert {e['u'].split('#')[0] for e in index} == pages
+    assert 'api/data.html#fit_scaler' in _search(index, 'fit_scaler')
+    assert any(u.startswith('api/loss.html') for u in _search(index, 'kl divergence closed form'))
+    assert _search(index, 'zzqx-no-such-word') == []
+
+
+def test_search_in_browser(site: Path, chromium: str):
+    "Typing a query (here `?q=`) into the search box of a page opened from file:// lists the page that documents it."
+    dom = _chrome(chromium, '--virtual-time-budget=8000', '--dump-dom', (site/'api/loss.html').as_uri() + '?q=fit_scaler')
+    results = BeautifulSoup(dom, 'html.parser').select('ul.site-search-results a')
+    hrefs = [a['href'] for a in results]
+    assert '../api/data.html#fit_scaler' in hrefs, f'search results: {hrefs}'
+
+
+_PRIVATE = re.compile(r'(?:^|\.)_(?!_)')  # `_Detector.predict`, `VAE._apply`; `__call__` is not private
+
+
+def test_toc_has_no_private_names(site: Path):
+    "No page lists a private name (`_Detector.predict`) under \"On this page\": the pages show the public API."
+    found = []
+    for page in sorted(site.rglob('*.html')):
+        toc = BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser').select('aside.site-toc a')
+        found += [f'{page.relative_to(site).as_posix()}: {a.get_text()}' for a in toc if _PRIVATE.search(a.get_text().strip())]
+    assert not found, '\n'.join(found)
+
+
+def test_toc_entries_skip_private():
+    "The builder leaves private API names out of the table of contents; public names, dunders and prose headings stay."
+    from build_site import toc_entries, is_private
+    main = BeautifulSoup('<main><h2 id="a">A common base</h2><h3 id="b">_Detector.predict</h3><h3 id="c">VAE.__call__</h3>'
+                         '<h3 id="d">VAE._apply</h3><h3 id="e">fit_scaler</h3></main>', 'html.parser').main
+    assert [t for _, _, t in toc_entries(main)] == ['A common base', 'VAE.__call__', 'fit_scaler']
+    assert is_private('_x') and not is_private('__init__') and not is_private('a_b.c_d')
+
+
+def test_drop_external():
+    "The template's CDN scripts (require.js, MathJax and its config, the mermaid loader) go; the page's own scripts stay."
+    from build_site import drop_external
+    soup = BeautifulSoup('<html><head><script src="https://cdn.x/require.min.js"></script><script src="//cdn.x/mathjax.js"></script>'
+                         '<script type="text/x-mathjax-config">MathJax.Hub.Config({})</script>'
+                         '<script type="module">const m = (await import("https://cdn.x/mermaid.mjs")).default;</script>'
+                         '<link rel="stylesheet" href="https://cdn.x/a.css"/><script src="../site.js"></script>'
+                         '<script>document.documentElement.classList.add("js")</script></head><body></body></html>', 'html.parser')
+    drop_external(soup)
+    assert [(t.name, t.get('src') or t.get_text()) for t in soup.head.find_all(True)] == [
+        ('script', '../site.js'), ('script', 'document.documentElement.classList.add("js")')]
+
+
+def test_progress_bars_dropped():
+    "A tqdm bar (stderr frames redrawn with \\r) leaves the page; a warning on stderr stays."
+    import nbformat
+    from build_site import static_outputs
+    bar = nbformat.v4.new_output('stream', name='stderr', text='\repochs:   0%|  | 0/2 [00:00<?, ?it/s]\repochs: 100%|##| 2/2 [00:00<00:00]\n')
+    warn = nbformat.v4.new_output('stream', name='stderr', text='x.py:1: UserWarning: scale your data\n')
+    assert static_outputs([bar, warn]) == [warn]
+
+
+def test_no_stderr_boxes(site: Path):
+    "No page shows an unintended stderr box: a warning printed from an `<ipython-input-...>` cell or a progress bar."
+    shown = []
+    for page in sorted(site.rglob('*.html')):
+        soup = BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser')
+        for box in soup.select('[data-mime-type="application/vnd.jupyter.stderr"]'):
+            text = box.get_text()
+            if '<ipython-input-' in text or re.search(r'\d+%\|', text): shown.append(f'{page.relative_to(site).as_posix()}: {text[:100]!r}')
+    assert not shown, '\n'.join(shown)
+
+
+def test_reader_furniture(site: Path):
+    """Every page has the site name in its title, a favicon and a link to the repository that resolve, and
+    previous/next links that follow the sidebar (the first page has no previous, the last no next)."""
+    from build_site import project_config
+    cfg = project_config(NBS)
+    problems, chain = [], {}
+    for page in sorted(site.rglob('*.html')):
+        rel, soup = page.relative_to(site).as_posix(), BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser')
+        if cfg.title not in soup.title.get_text(): problems.append(f'{rel}: title {soup.title.get_text()!r}')
+        icon = soup.select_one('link[rel~="icon"]')
+        if icon is None or not (page.parent/icon['href']).is_file(): problems.append(f'{rel}: no favicon')
+        if not soup.select_one(f'nav.site-sidebar a[href="{cfg.git_url}"]'): problems.append(f'{rel}: no repository link')
+        nxt = soup.select_one('nav.page-nav a.next')
+        chain[rel] = posixpath.normpath(posixpath.join(posixpath.dirname(rel), nxt['href'])) if nxt else None
+    assert not problems, '\n'.join(problems)
+    walked, cur = [], 'index.html'
+    while cur and cur not in walked: walked.append(cur); cur = chain.get(cur)
+    assert sorted(walked) == sorted(chain), f'previous/next links do not reach every page once: {walked}'
+
+
+# ---------------------------------------------------------------- the Quarto path, publishing, the README's links
+def test_quarto_config_in_step():
+    """nbs/_quarto.yml (what `nbdev_docs` renders with on GitHub) uses the same offline maths, favicon and page
+    furniture as tools/build_site.py: KaTeX from the site's own nbs/katex under the published base URL, Quarto's search,
+    previous/next links, a repository link."""
+    import yaml
+    from build_site import project_config, KATEX, FAVICON
+    q, cfg = yaml.safe_load((NBS/'_quarto.yml').read_text()), project_config(NBS)
+    math = q['format']['html']['html-math-method']
+    assert math['method'] == 'katex' and math['url'] == f"{cfg.doc_baseurl.rstrip('/')}/{KATEX}/", math
+    assert all((NBS/KATEX/f).is_file() for f in ('katex.min.js', 'katex.min.css', 'auto-render.min.js'))
+    assert f'{KATEX}/**' in q['project']['resources']
+    assert q['website']['favicon'] == FAVICON and (NBS/FAVICON).is_file()
+    assert q['website']['page-navigation'] is True and q['website']['navbar']['search'] is True
+    assert any(i.get('href') == cfg.git_url for i in q['website']['navbar']['right'])
+
+
+def test_workflows_publish_the_site():
+    "nbdev's standard workflows are there: CI on every push, and the docs deployed to gh-pages from main."
+    import yaml
+    wf = ROOT/'.github'/'workflows'
+    test, deploy = (yaml.safe_load((wf/f).read_text()) for f in ('test.yaml', 'deploy.yaml'))
+    assert [s['uses'] for s in test['jobs']['test']['steps']] == ['answerdotai/workflows/nbdev-ci@master']
+    assert [s['uses'] for s in deploy['jobs']['deploy']['steps']] == ['answerdotai/workflows/quarto-ghp@master']
+    assert 'main' in deploy[True]['push']['branches'] and deploy['permissions']['contents'] == 'write'  # YAML reads `on` as True
+
+
+def test_readme_links_resolve():
+    "Every relative link and image in README.md points at a file of the repository (notebooks by path, not site URLs)."
+    md = (ROOT/'README.md').read_text(encoding='utf-8')
+    refs = re.findall(r'\]\(([^)\s]+)\)', md)
+    rel = [r for r in refs if not re.match(r'^[a-z]+:|#', r)]
+    assert any(r.endswith('.ipynb') for r in rel), 'the README links no notebook'
+    missing = [r for r in rel if not (ROOT/unquote(r.split('#')[0])).exists()]
+    assert not missing, missing
+    # a link to a whole page (no `#name`, which nbdev's API links to the published docs carry) goes to the notebook
+    assert not re.findall(r'\]\(https?://[^)\s]+/[\w/]+\.html\)', md), 'a notebook link points at the site, not the notebook'

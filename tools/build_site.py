@@ -9,7 +9,11 @@ This script produces an equivalent from the same notebooks:
    (`::: {.callout-note}`) are applied here;
 3. nbconvert's `lab` template renders each page; a sidebar read from `nbs/sidebar.yml` (Quarto's file),
    a page header and an "On this page" list are added, and links to notebooks become links to pages.
-   The template's CSS, the same for every page, is written once (`notebook.css`) and linked.
+   The template's CSS, the same for every page, is written once (`notebook.css`) and linked;
+4. pages work offline and from `file://`: the template's CDN scripts (require.js, MathJax, mermaid) are dropped, maths
+   is rendered by KaTeX from `nbs/katex/` (vendored, shared with Quarto), and a full-text search reads
+   `search-index.js`, written here from the finished pages. Private names (`_Detector.predict`) stay out of
+   "On this page"; pages get previous/next links, the site name in their title, a favicon and a repository link.
 
     python tools/build_site.py                # site into _docs/ (settings.ini `doc_path`)
     python tools/build_site.py --readme       # README.md from nbs/index.ipynb (settings.ini `readme_nb`)
@@ -17,7 +21,7 @@ This script produces an equivalent from the same notebooks:
 """
 from __future__ import annotations
 
-import argparse, base64, contextlib, html, io, posixpath, re, shutil, sys
+import argparse, base64, contextlib, html, io, json, posixpath, re, shutil, sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +39,10 @@ from nbdev.serve import proc_nbs
 
 ASSETS = Path(__file__).parent/'site_assets'
 SHARED_CSS = 'notebook.css'  # nbconvert's template CSS, written once into the site instead of inlined in every page
+SITE_JS = 'site.js'  # menu button, KaTeX auto-render, search box (tools/site_assets/site.js)
+SEARCH_INDEX = 'search-index.js'  # `window.PUFFIN_SEARCH = [...]`: a script, not JSON, so that file:// pages can load it
+KATEX = 'katex'  # folder of nbs/ with the vendored KaTeX (copied like any asset; Quarto's html-math-method points at it)
+FAVICON = 'favicon.svg'  # in nbs/, for both builders
 PAGE_EXTS = ('.ipynb',)  # only notebooks become pages (no .qmd/.md pages in this project)
 SKIP_ASSETS = {'.ipynb', '.yml', '.yaml', '.py', '.qmd', '.md', '.pyc'}
 CALLOUT_TITLES = dict(note='Note', tip='Tip', warning='Warning', caution='Caution', important='Important')
@@ -110,16 +118,25 @@ def _asis(cell) -> str:
 _WIDGET = 'application/vnd.jupyter.widget-view+json'
 _WIDGET_NOTE = '*An interactive widget: it needs a running notebook (open this page as a notebook to use it).*'
 _re_ansi = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+_re_progress = re.compile(r'\d+%\||\d+/\d+ \[\d')  # tqdm's `42%|####` and `2/2 [00:00<...` frames
+
+
+def is_progress(o) -> bool:
+    "A stderr stream that is a progress bar's frames (tqdm redraws with `\\r`): noise on a static page."
+    text = o.get('text', '')
+    return o.get('output_type') == 'stream' and o.get('name') == 'stderr' and '\r' in text and bool(_re_progress.search(text))
 
 
 def static_outputs(outputs: list) -> list:
     """Outputs worth a place on a static page: a widget (it needs a live kernel) becomes a note instead of its text repr,
-    and streams that hold only terminal control codes (a cleared progress bar, a widget's `clear_output`) are dropped."""
+    and streams that hold only terminal control codes (a cleared progress bar, a widget's `clear_output`) or a progress
+    bar's frames on stderr are dropped. Other stderr (a warning the page means to show) stays."""
     keep = []
     for o in outputs:
         if _WIDGET in o.get('data', {}):
             keep.append(nbformat.v4.new_output('display_data', data={'text/markdown': _WIDGET_NOTE}))
         elif o.get('output_type') == 'stream' and not _re_ansi.sub('', o.get('text', '')).replace('\r', '').strip(): continue
+        elif is_progress(o): continue
         else: keep.append(o)
     return keep
 
@@ -234,8 +251,41 @@ def _page_href(target: str, cur: str) -> str:
     return posixpath.relpath(target, posixpath.dirname(cur) or '.')
 
 
-def sidebar_html(contents: list, pages: dict, cur_out: str, title: str) -> str:
-    "HTML `<nav>` for the sidebar of page `cur_out`."
+_GITHUB_ICON = ('<svg viewBox="0 0 16 16" width="20" height="20" aria-hidden="true"><path fill="currentColor" d="M8 0C3.58 0 0 '
+                '3.58 0 8c0 3.54 2.29 6.53 5.47 7.59.4.07.55-.17.55-.38 0-.19-.01-.82-.01-1.49-2.01.37-2.53-.49-2.69-.94-.09-.23'
+                '-.48-.94-.82-1.13-.28-.15-.68-.52-.01-.53.63-.01 1.08.58 1.23.82.72 1.21 1.87.87 2.33.66.07-.52.28-.87.51-1.07-1.78'
+                '-.2-3.64-.89-3.64-3.95 0-.87.31-1.59.82-2.15-.08-.2-.36-1.02.08-2.12 0 0 .67-.21 2.2.82.64-.18 1.32-.27 2-.27.68 0 '
+                '1.36.09 2 .27 1.53-1.04 2.2-.82 2.2-.82.44 1.1.16 1.92.08 2.12.51.56.82 1.27.82 2.15 0 3.07-1.87 3.75-3.65 3.95.29.25'
+                '.54.73.54 1.48 0 1.07-.01 1.93-.01 2.2 0 .21.15.46.55.38A8.013 8.013 0 0016 8c0-4.42-3.58-8-8-8z"/></svg>')
+
+
+def page_order(contents: list, pages: dict) -> list[str]:
+    "Page paths (site-relative) in sidebar order, each once: what previous/next links follow."
+    order = []
+    def walk(items):
+        for e in items or []:
+            if isinstance(e, str): e = {'href': e}
+            href = str(e.get('href', ''))
+            if href in pages and pages[href][0] not in order: order.append(pages[href][0])
+            walk(e.get('contents'))
+    walk(contents)
+    return order
+
+
+def pager_html(order: list[str], titles: dict[str, str], cur_out: str) -> str:
+    "Previous/next links at the foot of page `cur_out`, in sidebar order."
+    if cur_out not in order: return ''
+    i, links = order.index(cur_out), []
+    for j, cls, label in ((i - 1, 'prev', 'Previous'), (i + 1, 'next', 'Next')):
+        if 0 <= j < len(order):
+            links.append(f'<a class="{cls}" rel="{cls}" href="{_page_href(order[j], cur_out)}"><span class="pager-label">{label}</span>'
+                         f'<span class="pager-title">{html.escape(titles[order[j]])}</span></a>')
+    return f'<nav class="page-nav" aria-label="Previous and next page">{"".join(links)}</nav>' if links else ''
+
+
+def sidebar_html(contents: list, pages: dict, cur_out: str, title: str, repo_url: str = '') -> str:
+    """HTML `<nav>` for the sidebar of page `cur_out`: the site name, a link to the repository, a search box and the
+    pages. On a narrow screen the list of pages folds behind a menu button (site.css, site.js)."""
     def entry(e) -> str:
         if isinstance(e, str): e = {'href': e}
         if 'section' in e:
@@ -250,8 +300,14 @@ def sidebar_html(contents: list, pages: dict, cur_out: str, title: str) -> str:
         url = href if urlsplit(href).scheme else _page_href(out, cur_out)
         return f'<li><a{cls} href="{html.escape(url)}">{text}</a></li>'
     home = _page_href('index.html', cur_out)
-    return (f'<nav class="site-sidebar" aria-label="Site navigation"><a class="site-title" href="{home}">'
-            f'{html.escape(title)}</a><ul>{"".join(entry(e) for e in contents)}</ul></nav>')
+    repo = (f'<a class="site-repo" href="{html.escape(repo_url)}" title="Source on GitHub" aria-label="Source on GitHub">'
+            f'{_GITHUB_ICON}</a>') if repo_url else ''
+    return (f'<nav class="site-sidebar" id="site-nav" aria-label="Site navigation"><div class="site-brand">'
+            f'<a class="site-title" href="{home}">{html.escape(title)}</a>{repo}'
+            '<button class="site-menu-button" type="button" aria-expanded="false" aria-controls="site-nav-list">Menu</button></div>'
+            '<div class="site-search" role="search"><input type="search" id="site-search-input" placeholder="Search the docs"'
+            ' aria-label="Search the docs" autocomplete="off" spellcheck="false"/><ul class="site-search-results" hidden></ul></div>'
+            f'<ul class="site-nav-list" id="site-nav-list">{"".join(entry(e) for e in contents)}</ul></nav>')
 
 
 # ---------------------------------------------------------------- pages
@@ -316,16 +372,73 @@ def template_css(exporter: HTMLExporter) -> list[str]:
     return [s.string for s in BeautifulSoup(body, 'html.parser').head.find_all('style')]
 
 
+def is_private(name: str) -> bool:
+    "A private API name: some dotted part starts with `_` (`_Detector.predict`, `VAE._apply`); dunders (`__call__`) are public."
+    return any(p.startswith('_') and not (p.startswith('__') and p.endswith('__')) for p in name.strip().split('.'))
+
+
+def toc_entries(main: Tag) -> list[tuple[str, str, str]]:
+    "(level, id, text) of the h2/h3 headings for \"On this page\", without private names (tests of helpers, not the API)."
+    toc = [(h.name, h['id'], h.get_text().rstrip('¶').strip()) for h in main.find_all(['h2', 'h3']) if h.get('id')]
+    return [t for t in toc if not is_private(t[2])]
+
+
+def _is_external(url: str) -> bool:
+    return url.strip().startswith(('http:', 'https:', '//'))
+
+
+def drop_external(soup: BeautifulSoup) -> None:
+    """Remove what nbconvert's template loads from CDNs: require.js, MathJax and its config, the mermaid and widget
+    loaders, and any other script or stylesheet from another host. Maths is KaTeX from the site (`site.js`)."""
+    for s in soup.find_all('script'):
+        src, text = s.get('src', ''), s.string or ''
+        if (src and _is_external(src)) or s.get('type') == 'text/x-mathjax-config' or 'MathJax' in text \
+                or re.search(r'import\(\s*["\']https?:', text) or re.search(r'["\']https?://[^"\']+\.m?js', text):
+            s.decompose()
+    for l in soup.find_all('link', href=True):
+        if _is_external(l['href']) and set(l.get('rel', [])) & {'stylesheet', 'preload', 'modulepreload', 'icon'}: l.decompose()
+
+
+_re_math = re.compile(r'\$\$.+?\$\$|\\\(.+?\\\)|\\\[.+?\\\]|(?<![\\$])\$[^$\s][^$\n]*?\$', re.S)
+
+
+def math_spans(main: Tag) -> int:
+    "Number of TeX spans (`$...$`, `$$...$$`, `\\(...\\)`) in the page's text outside code: what KaTeX will render."
+    text = ' '.join(t for t in main.find_all(string=True) if not t.find_parent(['pre', 'code', 'script', 'style']))
+    return len(_re_math.findall(text))
+
+
+def index_sections(main: Tag, url: str, title: str) -> list[dict]:
+    """Search entries of a finished page: one per h2/h3 section (the page's top before the first), with its URL, the
+    page and section titles, and the section's text (prose, API docs and code; cell outputs left out)."""
+    secs = [{'u': url, 'p': title, 's': '', 't': []}]
+    skip = ('script', 'style', 'header')
+    for el in main.descendants:
+        if isinstance(el, Tag) and el.name in ('h2', 'h3') and el.get('id') and not is_private(el.get_text()):
+            secs.append({'u': f'{url}#{el["id"]}', 'p': title, 's': el.get_text().rstrip('¶').strip(), 't': []})
+        elif not isinstance(el, Tag) and el.strip() and el.parent.name not in skip and not el.find_parent(['h2', 'h3', *skip]) \
+                and not el.find_parent(class_='jp-OutputArea'):
+            secs[-1]['t'].append(str(el) if el.find_parent('pre') else f' {el} ')  # code keeps its own spacing
+    out = []
+    for sec in secs:
+        sec['t'] = re.sub(r'\s+', ' ', ''.join(sec['t'])).strip()
+        if sec['t'] or sec['s']: out.append(sec)
+    return out
+
+
 def finish_page(body: str, rel: str, pages: dict, sidebar: str, site_url: str, css: list[str],
-                shared_css: set[str] | None = None) -> str:
-    """Add sidebar, header, CSS and a table of contents to nbconvert's HTML; fix heading ids and links.
-    Inline styles in `shared_css` are replaced by a link to `SHARED_CSS`."""
+                shared_css: set[str] | None = None, site_title: str = '', pager: str = '',
+                index: list | None = None) -> str:
+    """Add sidebar, header, CSS and a table of contents to nbconvert's HTML; fix heading ids and links; drop CDN
+    scripts and load KaTeX (when the page has maths) and `site.js` from the site. Inline styles in `shared_css` are
+    replaced by a link to `SHARED_CSS`; `pager` (previous/next links) goes at the foot of the page; the page's
+    search entries are appended to `index`."""
     soup = BeautifulSoup(body, 'html.parser')
     out, fm = pages[rel]
     main = soup.body.find('main')
     main['class'] = 'site-main'
     heading_ids(main)
-    toc = [(h.name, h['id'], h.get_text().rstrip('¶').strip()) for h in main.find_all(['h2', 'h3'])]
+    toc = toc_entries(main)
     signature_links(soup)
     for cell in main.select('div.celltag_code-fold'):
         inp = cell.select_one('.jp-Cell-inputWrapper')
@@ -334,19 +447,33 @@ def finish_page(body: str, rel: str, pages: dict, sidebar: str, site_url: str, c
         summary = soup.new_tag('summary'); summary.string = 'Exported source'
         inp.wrap(det); det.insert(0, summary)
     for a in soup.find_all('a', href=True): a['href'] = rewrite_href(a['href'], rel, pages, site_url)
-    for s in soup.find_all('script', src=True):  # CDN scripts (require, MathJax, widgets) must not block offline reading
-        if s['src'].startswith(('http:', 'https:', '//')): s['defer'] = ''
+    drop_external(soup)
     if shared_css: link_shared_css(soup, shared_css, _page_href(SHARED_CSS, out))
+    page_title = str(fm.get('title', Path(rel).stem))
+    if soup.head.title is None: soup.head.append(soup.new_tag('title'))
+    soup.head.title.string = page_title if page_title == site_title or not site_title else f'{page_title} – {site_title}'
+    if fm.get('description'): soup.head.append(soup.new_tag('meta', attrs={'name': 'description', 'content': str(fm['description'])}))
+    soup.head.append(soup.new_tag('link', rel='icon', type='image/svg+xml', href=_page_href(FAVICON, out)))
+    js = soup.new_tag('script'); js.string = "document.documentElement.classList.add('js')"  # the menu folds only with JS on
+    soup.head.append(js)
+    if math_spans(main):
+        soup.head.append(soup.new_tag('link', rel='stylesheet', href=_page_href(f'{KATEX}/katex.min.css', out)))
+        for f in ('katex.min.js', 'auto-render.min.js'):
+            soup.head.append(soup.new_tag('script', src=_page_href(f'{KATEX}/{f}', out), defer=''))
     for c in css:
         soup.head.append(soup.new_tag('link', rel='stylesheet', href=_page_href(c, out)))
-    header = f'<header class="page-header"><h1 class="title">{html.escape(str(fm.get("title", Path(rel).stem)))}</h1>'
+    soup.head.append(soup.new_tag('script', src=_page_href(SITE_JS, out), defer=''))
+    soup.body['data-root'] = _page_href('index.html', out)[:-len('index.html')]
+    header = f'<header class="page-header"><h1 class="title">{html.escape(page_title)}</h1>'
     if fm.get('description'):  # markdown, as in Quarto
         desc = re.sub(r'^<p>|</p>\s*$', '', markdown2html_mistune(str(fm['description'])).strip())
         header += f'<p class="description">{desc}</p>'
+    if index is not None: index.extend(index_sections(main, out, page_title))
     main.insert(0, BeautifulSoup(header + '</header>', 'html.parser'))
+    if pager: main.append(BeautifulSoup(pager, 'html.parser'))
     main.insert_before(BeautifulSoup(sidebar, 'html.parser'))
     if toc:
-        items = ''.join(f'<li class="toc-{n}"><a href="#{i}">{html.escape(t)}</a></li>' for n, i, t in toc)
+        items = ''.join(f'<li class="toc-{n}"><a href="#{i}">{html.escape(t).replace(".", ".<wbr/>")}</a></li>' for n, i, t in toc)  # long names break after a dot
         main.insert_after(BeautifulSoup(f'<aside class="site-toc"><h2>On this page</h2><ul>{items}</ul></aside>', 'html.parser'))
     soup.body['class'] = soup.body.get('class', []) + ['site']
     return str(soup)
@@ -395,21 +522,47 @@ def build_site(nbs_path: str | Path = 'nbs', out_path: str | Path | None = None,
     site_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/')
     shutil.rmtree(out_path, ignore_errors=True)
     out_path.mkdir(parents=True)
-    shutil.copy2(ASSETS/'site.css', out_path/'site.css')
+    for f in ('site.css', SITE_JS): shutil.copy2(ASSETS/f, out_path/f)
     css = ['site.css'] + copy_assets(nbs_path, out_path)
     exporter = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
     shared = template_css(exporter)
-    (out_path/SHARED_CSS).write_text('\n'.join(shared), encoding='utf-8')
-    written = []
+    (out_path/SHARED_CSS).write_text('\n'.join(shared + [dark_theme_css()]), encoding='utf-8')
+    order = page_order(contents, pages)
+    titles = {out: str(fm.get('title', Path(rel).stem)) for rel, (out, fm) in pages.items()}
+    written, index = [], []
     for rel in rels:
         out, fm = pages[rel]
-        body = render_page(exporter, proc/rel, str(fm.get('title', Path(rel).stem)))
-        sidebar = sidebar_html(contents, pages, out, site_title)
+        body = render_page(exporter, proc/rel, titles[out])
+        sidebar = sidebar_html(contents, pages, out, site_title, cfg.get('git_url', ''))
         dest = out_path/out
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(finish_page(body, rel, pages, sidebar, site_url, css, set(shared)), encoding='utf-8')
+        dest.write_text(finish_page(body, rel, pages, sidebar, site_url, css, set(shared), site_title,
+                                    pager_html(order, titles, out), index), encoding='utf-8')
         written.append(dest)
+    write_search_index(index, out_path/SEARCH_INDEX)
     return written
+
+
+def dark_theme_css() -> str:
+    """JupyterLab's dark theme variables (nbconvert's `lab` template ships them), applied when the reader's system
+    prefers a dark scheme: the notebook CSS and code highlighting read these variables, so one block switches both."""
+    from jupyter_core.paths import jupyter_path
+    for d in jupyter_path('nbconvert', 'templates', 'lab', 'static'):
+        if (f := Path(d)/'theme-dark.css').exists():
+            return f'@media (prefers-color-scheme: dark) {{\n{f.read_text(encoding="utf-8")}\n}}'
+    return ''
+
+
+def write_search_index(index: list[dict], dest: Path) -> None:
+    "Write the search entries as a script (`window.PUFFIN_SEARCH = [...]`), which a page opened from file:// can load."
+    data = json.dumps(index, ensure_ascii=False, separators=(',', ':')).replace('</', '<\\/')
+    dest.write_text(f'window.PUFFIN_SEARCH = {data};\n', encoding='utf-8')
+
+
+def read_search_index(path: Path) -> list[dict]:
+    "The entries of a `search-index.js` written by `write_search_index`."
+    text = path.read_text(encoding='utf-8').strip()
+    return json.loads(text[text.index('=') + 1:].rstrip(';'))
 
 
 # ---------------------------------------------------------------- README
@@ -428,23 +581,25 @@ def readme_title(fm: dict) -> list[str]:
 
 def render_readme(nbs_path: str | Path = 'nbs') -> tuple[str, dict[str, bytes]]:
     """GitHub markdown for the README notebook (settings.ini `readme_nb`), processed like `nbdev_readme`:
-    hidden cells dropped, code as fenced blocks, text outputs indented, figures as files. Deterministic.
+    hidden cells dropped, code as fenced blocks, text outputs indented, figures as files, links to notebooks relative
+    (`nbs/api/00_model.ipynb`: the README is read in the repository; the site links to pages). Deterministic.
     Returns the markdown and the figure files (paths relative to the project root)."""
     nbs_path = Path(nbs_path).resolve()
     cfg = project_config(nbs_path)
     readme_nb = cfg.get('readme_nb', 'index.ipynb')
     proc = process_notebooks(nbs_path, only=readme_nb)  # other pages' names are nbdev's `_nbpath2html`
-    site_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/')
     nb, fm = read_processed(proc/readme_nb)
     stem = Path(readme_nb).stem
     blocks, files = readme_title(fm), {}
 
+    root_rel = nbs_path.relative_to(cfg.config_path).as_posix()
+
     def link(m: re.Match) -> str:
+        "A link to a notebook points at the notebook, relative to the README: it works on GitHub and in a clone."
         u = urlsplit(m[2])
         if u.scheme or u.netloc or not u.path.endswith(PAGE_EXTS): return m[0]
-        target = posixpath.normpath(posixpath.join(posixpath.dirname(readme_nb), u.path))
-        out = _nbpath2html(Path(target)).as_posix()
-        return f'{m[1]}({site_url}/{out}{"#" + u.fragment if u.fragment else ""})'
+        target = posixpath.normpath(posixpath.join(root_rel, posixpath.dirname(readme_nb), u.path))
+        return f'{m[1]}({target}{"#" + u.fragment if u.fragment else ""})'
 
     for i, cell in enumerate(apply_cell_options(nb)):
         if cell.cell_type == 'markdown':
