@@ -31,10 +31,10 @@ def test_a_seeded_fast_fit_leaves_another_threads_draws_alone():
         torch.manual_seed(123)
         while not stop.is_set(): got.append(torch.rand(1).item()); time.sleep(0.0005)   # draws all through the fits
     t = threading.Thread(target=draw); t.start()
-    for s, m in enumerate(models): trained(m, 'fast', s)   # seeded fits on the fast path, while the thread draws
+    for s, m in enumerate(models): trained(m, 'fast', s, epochs=12)   # seeded fits on the fast path, while the thread draws
     stop.set(); t.join()
     torch.manual_seed(123)
-    assert len(got) > 20 and got == torch.rand(len(got)).tolist()   # the numbers it would have drawn alone
+    assert len(got) >= 10 and got == torch.rand(len(got)).tolist()   # the numbers it would have drawn alone
 
 class Interrupt:
     "Make the engine's `train_epoch` raise KeyboardInterrupt on call number `at` (1-based), like Ctrl-C in the middle of an epoch."
