@@ -6,6 +6,7 @@ import pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.model import Autoencoder
 from puffin.deep.launch import synthetic_workload
+from puffin.deep.distributed import _fingerprint, _zero_gradients
 
 ARGS = dict(rows=3000, features=12, latent=3, hidden=[32, 16], epochs=4, batch=64, seed=0)
 TOLERANCE = 0.05  # relative: the two runs see the same global batches but draw different reparameterisation noise
@@ -173,3 +174,14 @@ def test_torchrun_failing_rank_ends_the_job_quickly(tmp_path):
     took = time.perf_counter() - start
     assert res.returncode != 0 and 'rank 0 fails here' in res.stderr, res.stderr[-2000:]
     assert took < 25, f"the job took {took:.0f} s to fail: the failing rank waited at the exit barrier"
+
+
+def test_fingerprint_and_zero_gradients():
+    "The job fingerprint tells reordered rows and columns apart; a rank without a row sends exact zeros, also where inf * 0 would be NaN (moved from the scaling-out page)."
+    X = torch.randn(100, 6)
+    assert _fingerprint(X) != _fingerprint(X.flip(0)) and _fingerprint(X) != _fingerprint(X[:, [1, 0, 2, 3, 4, 5]])
+    lin = torch.nn.Linear(3, 2)
+    with _zero_gradients(lin): ((lin(torch.ones(1, 3)) * float('inf')).sum() * 0).backward()
+    assert torch.equal(lin.weight.grad, torch.zeros(2, 3)) and torch.equal(lin.bias.grad, torch.zeros(2))
+    lin.zero_grad(); lin(torch.ones(1, 3)).sum().backward()
+    assert torch.equal(lin.bias.grad, torch.ones(2))   # the hooks are gone after the block

@@ -69,3 +69,21 @@ def test_outputs_written_whole_into_a_new_folder(tmp_path, monkeypatch):
     assert torch.load(out/'rank0.pt', weights_only=True).keys() == torch.load(out/'model.pt', weights_only=True)['state_dict'].keys()
     main([*TINY, '--out', str(out), '--seed', '1'])   # a second run replaces the files
     assert sorted(p.name for p in out.iterdir()) == ['history.json', 'model.pt', 'rank0.pt']
+
+
+def test_usage_errors_exit_2_before_training(tmp_path, monkeypatch, no_job):
+    "Bad flags end in a usage error (exit 2, as argparse gives, not a traceback) that names the flag; moved from the launch page."
+    import contextlib, io
+    (tmp_path/'history.json').write_text('{}')
+    def refused(flags, msg):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e: _parse_args(flags)
+        assert e.value.code == 2 and msg in err.getvalue(), err.getvalue()
+    for flags, msg in [(['--rows', '0'], "--rows"), (['--validation-split', '1'], "--validation-split"), (['--seed', '99999999999999999999'], "--seed"),
+                       (['--rows', '1'], "--rows 1 with --validation-split 0.2"), (['--device', 'gpu'], "--device")]:
+        refused(flags, msg)
+    refused(['--out', str(tmp_path/'history.json')], '--out'); refused(['--out', str(tmp_path/'no'/'such')], '--out')
+    job = dict(RANK='0', WORLD_SIZE='2', MASTER_ADDR='127.0.0.1', MASTER_PORT='29500')   # as torchrun sets them
+    for k, v in job.items(): monkeypatch.setenv(k, v)
+    refused(['--batch-size', '1'], "--batch-size")
+    monkeypatch.setenv('RANK', '3'); refused([], 'RANK')

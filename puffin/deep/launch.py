@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from .model import VAE
-from .persist import save_model, _write_atomic
+from .persist import save_model, write_atomic
 from .training import AETrainer
 from .checks import n_validation
 from .runtime import resolve_device, seeded
@@ -90,10 +90,10 @@ def main(argv=None) -> dict:
     history['seconds'], history['world_size'] = time.perf_counter() - start, world_size()
     if a.out is not None:
         a.out.mkdir(exist_ok=True)   # its parent was checked before training; every file below replaces its old copy in one step
-        if a.dump_ranks: _write_atomic(a.out/f"rank{a.rank}.pt", lambda f: torch.save(model.state_dict(), f))
+        if a.dump_ranks: write_atomic(a.out/f"rank{a.rank}.pt", lambda f: torch.save(model.state_dict(), f))
         if is_main_process():
             save_model(model, a.out/'model.pt', history=history)
-            _write_atomic(a.out/'history.json', lambda f: f.write(json.dumps(history).encode()))
+            write_atomic(a.out/'history.json', lambda f: f.write(json.dumps(history).encode()))
     kind = 'val' if history['val_loss'] else 'train'   # --validation-split 0 holds out no rows
     if is_main_process(): print(f"{history['path']} x{history['world_size']}: {a.epochs} epochs in {history['seconds']:.1f} s, final {kind} loss {history[kind + '_loss'][-1]:.4f}")
     return history

@@ -13,10 +13,10 @@ from torch import nn
 from .model import Autoencoder, VAE
 
 # %% auto #0
-__all__ = ['save_model', 'FileFormatError', 'load_model', 'load_history', 'save_scaler', 'load_scaler']
+__all__ = ['write_atomic', 'save_model', 'FileFormatError', 'load_model', 'load_history', 'save_scaler', 'load_scaler']
 
 # %% ../../nbs/api/05_persist.ipynb #e1d42cde
-def _write_atomic(path: Path, # the file to write or replace; its folder exists
+def write_atomic(path: Path, # the file to write or replace; its folder exists
                   write: Callable, # `write(f)` writes the whole content to the open binary file `f`
                  ) -> Path:
     "Write a temporary file beside `path`, flush it to disk, then rename it over `path` in one step: `path` is always the old file or the new one."
@@ -55,7 +55,7 @@ def _writable(path: str|Path, # the file about to be written; `~` is expanded
 def _save(path: str|Path, fmt: str, **fields) -> Path:
     "Write `fields` to `path` as one dict stamped with the marker `fmt` (a key of `_FILES`) and its version, replacing `path` in one step: every puffin file goes through here."
     payload = dict(format=fmt, version=_FILES[fmt].version, **fields)
-    return _write_atomic(_writable(path), lambda f: torch.save(payload, f))
+    return write_atomic(_writable(path), lambda f: torch.save(payload, f))
 
 _DTYPES = {'float32': torch.float32, 'float64': torch.float64}
 
