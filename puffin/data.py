@@ -30,6 +30,11 @@ def _check_count(v, name: str, least: int=1) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
         raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
 
+def _nonneg_real(v, name: str) -> None:
+    "Fail unless `v` is a finite real number >= 0 (numpy's too, not a bool); `puffin.deep.checks.nonneg_real`'s torch-free twin, for `puffin.quality`."
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < np.inf:
+        raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
+
 def _check_dates(df: pd.DataFrame, name: str) -> None:
     "Fail clearly unless the rows of `df` run forward in time without repeats: returns taken or written by date would silently go wrong."
     idx = df.index

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import matplotlib.pyplot as plt
+from .data import _check_count
+from .quality import _pair, _mean_offdiag
 
 # %% auto #0
-__all__ = ['plot_history', 'plot_cross_sections']
+__all__ = ['plot_history', 'plot_cross_sections', 'plot_marginals', 'plot_qq', 'plot_correlations']
 
 # %% ../nbs/api/14_plots.ipynb #737e2657
 def _fig_ax(ax=None, figsize=(6, 3.5)):
@@ -56,3 +58,91 @@ def plot_cross_sections(rows, # rows x assets: each row one day's returns across
     ax.axhline(0, color='grey', lw=0.5)
     ax.set(ylabel='return', title=title)
     return fig, ax
+
+# %% ../nbs/api/14_plots.ipynb #5b8e0855
+def _asset_index(assets, # None, or asset names / column positions
+                 cols: list, # column names
+                 default: int=4, # how many assets when `assets` is None
+                ) -> list[int]:
+    "Column positions for `assets`."
+    if assets is None: return list(range(min(default, len(cols))))
+    out = []
+    for a in ([assets] if isinstance(assets, (str, int, np.integer)) else assets):
+        if isinstance(a, str):
+            if a not in cols: raise ValueError(f"`assets`: unknown asset {a!r}; choose from {cols}")
+            out.append(cols.index(a))
+        elif isinstance(a, bool) or not isinstance(a, (int, np.integer)): raise ValueError(f"`assets`: {a!r} is neither an asset name nor a column position")
+        elif 0 <= a < len(cols): out.append(int(a))
+        else: raise ValueError(f"`assets`: position {a} out of range for {len(cols)} columns")
+    if not out: raise ValueError("`assets` is empty: name at least one asset (or None for the first few)")
+    return out
+
+# %% ../nbs/api/14_plots.ipynb #32632667
+def _axes(ax, # None, one Axes or a sequence of Axes
+          n: int, # how many axes are needed
+          size: tuple=(3.2, 2.6), # (width, height) per panel when creating a figure
+         ):
+    "A figure and a flat array of `n` axes, created side by side if `ax` is None."
+    if ax is None:
+        fig, ax = plt.subplots(1, n, figsize=(size[0] * n, size[1]), squeeze=False)
+        return fig, ax[0]
+    ax = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
+    if len(ax) != n: raise ValueError(f"`ax` must hold {n} axes, got {len(ax)}")
+    return ax[0].figure, ax
+
+# %% ../nbs/api/14_plots.ipynb #fa2379b1
+def plot_marginals(real, # real returns, rows x assets
+                   synthetic, # synthetic returns with the same columns
+                   assets=None, # asset names or positions (default: the first four)
+                   bins: int=60, # histogram bins over the central 99.8% of the data
+                   ax=None, # one Axes per asset, or None for a new figure
+                  ):
+    "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
+    r, s, cols = _pair(real, synthetic)
+    idx = _asset_index(assets, cols)
+    _check_count(bins, 'bins')
+    fig, axes = _axes(ax, len(idx))
+    for a, j in zip(axes, idx):
+        edges = np.linspace(*np.quantile(np.r_[r[:, j], s[:, j]], [0.001, 0.999]), bins + 1)
+        a.hist(r[:, j], edges, density=True, alpha=0.5, label='real')
+        a.hist(s[:, j], edges, density=True, alpha=0.5, label='synthetic')
+        a.set_title(cols[j]); a.set_yticks([])
+    axes[0].legend(fontsize='small')
+    return fig, axes
+
+# %% ../nbs/api/14_plots.ipynb #265e452a
+def plot_qq(real, # real returns, rows x assets
+            synthetic, # synthetic returns with the same columns
+            asset=None, # asset name or position; None: the equal-weight portfolio
+            ax=None, # Axes to draw into, or None for a new figure
+           ):
+    "Quantile-quantile plot of synthetic vs real returns, with probabilities dense in both tails; returns `(fig, ax)`."
+    r, s, cols = _pair(real, synthetic)
+    if asset is None: x, y, title = r.mean(1), s.mean(1), 'equal-weight portfolio'
+    elif not isinstance(asset, (str, int, np.integer)): raise ValueError(f"`asset` must be one asset name or position, got {asset!r}")
+    else: j = _asset_index(asset, cols)[0]; x, y, title = r[:, j], s[:, j], cols[j]
+    p = 1 / (1 + np.exp(-np.linspace(-np.log(999), np.log(999), 201)))  # 0.001 .. 0.999, logit-spaced
+    qx, qy = np.quantile(x, p), np.quantile(y, p)
+    fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (ax.figure, ax)
+    ax.scatter(qx, qy, s=8, c=np.abs(p - 0.5), cmap='viridis')
+    lim = [min(qx.min(), qy.min()), max(qx.max(), qy.max())]
+    ax.plot(lim, lim, 'k--', lw=0.8)
+    for lvl in (0.01, 0.99): ax.axvline(np.quantile(x, lvl), color='grey', lw=0.6, ls=':')
+    ax.set(xlabel='real quantile', ylabel='synthetic quantile', title=title)
+    return fig, ax
+
+# %% ../nbs/api/14_plots.ipynb #fb3aac77
+def plot_correlations(real, # real returns, rows x assets
+                      synthetic, # synthetic returns with the same columns
+                      ax=None, # two Axes (real, synthetic), or None for a new figure
+                     ):
+    "Correlation matrices of real and synthetic returns as heatmaps side by side; returns `(fig, axes)`."
+    r, s, cols = _pair(real, synthetic)
+    fig, axes = _axes(ax, 2, size=(4.2, 3.8))
+    for a, x, lab in zip(axes, (r, s), ('real', 'synthetic')):
+        c = np.atleast_2d(np.corrcoef(x, rowvar=False))
+        im = a.imshow(c, vmin=-1, vmax=1, cmap='RdBu_r')
+        a.set_title(f'{lab} (mean corr {_mean_offdiag(c):.2f})', fontsize='medium')
+        a.set_xticks(range(len(cols)), cols, rotation=90, fontsize=6); a.set_yticks(range(len(cols)), cols, fontsize=6)
+    fig.colorbar(im, ax=list(axes), shrink=0.8)
+    return fig, axes

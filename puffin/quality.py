@@ -13,13 +13,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-from .data import _column_difference, _check_count
+from .data import _column_difference, _check_count, _nonneg_real
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics', 'discriminator_auc', 'dcr_metrics',
            'gaussian_baseline', 'bootstrap_baseline', 'QualityReport', 'quality_report', 'compare_generators',
-           'plot_marginals', 'plot_qq', 'plot_correlations', 'hill_tail_index', 'tail_metrics', 'goal_metrics',
-           'scorecard', 'garch_t_copula', 'abs_return_acf', 'leverage_effect']
+           'hill_tail_index', 'tail_metrics', 'goal_metrics', 'scorecard', 'garch_t_copula', 'abs_return_acf',
+           'leverage_effect']
 
 # %% ../nbs/api/11_quality.ipynb #13cfc531
 def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
@@ -159,7 +159,7 @@ def dcr_metrics(synthetic, # synthetic returns, rows x assets
                 copy_tol: float=1e-8, # a synthetic row closer than this to a training row is an exact copy
                ) -> dict:
     "Median distance to the closest training row, synthetic vs holdout, their ratio and the fraction of exact copies."
-    if not 0 <= copy_tol < np.inf: raise ValueError(f"`copy_tol` must be a finite number >= 0, got {copy_tol!r}")
+    _nonneg_real(copy_tol, 'copy_tol')
     t, s, _ = _pair(train, synthetic, ('train', 'synthetic'))
     _, h, _ = _pair(train, holdout, ('train', 'holdout'))
     mu, sd = t.mean(0), t.std(0)
@@ -268,95 +268,15 @@ def compare_generators(real, # real returns to compare against, rows x assets
     "Side-by-side report: a noise floor (half vs half of `real`), Gaussian and bootstrap baselines, then `generators`."
     return _compared(real, generators, train, holdout, seed, data_label, max_rows)[0]
 
-# %% ../nbs/api/11_quality.ipynb #5b8e0855
-def _asset_index(assets, # None, or asset names / column positions
-                 cols: list, # column names
-                 default: int=4, # how many assets when `assets` is None
-                ) -> list[int]:
-    "Column positions for `assets`."
-    if assets is None: return list(range(min(default, len(cols))))
-    out = []
-    for a in ([assets] if isinstance(assets, (str, int, np.integer)) else assets):
-        if isinstance(a, str):
-            if a not in cols: raise ValueError(f"`assets`: unknown asset {a!r}; choose from {cols}")
-            out.append(cols.index(a))
-        elif isinstance(a, bool) or not isinstance(a, (int, np.integer)): raise ValueError(f"`assets`: {a!r} is neither an asset name nor a column position")
-        elif 0 <= a < len(cols): out.append(int(a))
-        else: raise ValueError(f"`assets`: position {a} out of range for {len(cols)} columns")
-    if not out: raise ValueError("`assets` is empty: name at least one asset (or None for the first few)")
-    return out
+# %% ../nbs/api/11_quality.ipynb #6d7fbe7b
+_PLOTS = ('plot_marginals', 'plot_qq', 'plot_correlations')
 
-# %% ../nbs/api/11_quality.ipynb #32632667
-def _axes(ax, # None, one Axes or a sequence of Axes
-          n: int, # how many axes are needed
-          size: tuple=(3.2, 2.6), # (width, height) per panel when creating a figure
-         ):
-    "A figure and a flat array of `n` axes, created side by side if `ax` is None."
-    import matplotlib.pyplot as plt
-    if ax is None:
-        fig, ax = plt.subplots(1, n, figsize=(size[0] * n, size[1]), squeeze=False)
-        return fig, ax[0]
-    ax = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
-    if len(ax) != n: raise ValueError(f"`ax` must hold {n} axes, got {len(ax)}")
-    return ax[0].figure, ax
-
-# %% ../nbs/api/11_quality.ipynb #fa2379b1
-def plot_marginals(real, # real returns, rows x assets
-                   synthetic, # synthetic returns with the same columns
-                   assets=None, # asset names or positions (default: the first four)
-                   bins: int=60, # histogram bins over the central 99.8% of the data
-                   ax=None, # one Axes per asset, or None for a new figure
-                  ):
-    "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
-    r, s, cols = _pair(real, synthetic)
-    idx = _asset_index(assets, cols)
-    _check_count(bins, 'bins')
-    fig, axes = _axes(ax, len(idx))
-    for a, j in zip(axes, idx):
-        edges = np.linspace(*np.quantile(np.r_[r[:, j], s[:, j]], [0.001, 0.999]), bins + 1)
-        a.hist(r[:, j], edges, density=True, alpha=0.5, label='real')
-        a.hist(s[:, j], edges, density=True, alpha=0.5, label='synthetic')
-        a.set_title(cols[j]); a.set_yticks([])
-    axes[0].legend(fontsize='small')
-    return fig, axes
-
-# %% ../nbs/api/11_quality.ipynb #265e452a
-def plot_qq(real, # real returns, rows x assets
-            synthetic, # synthetic returns with the same columns
-            asset=None, # asset name or position; None: the equal-weight portfolio
-            ax=None, # Axes to draw into, or None for a new figure
-           ):
-    "Quantile-quantile plot of synthetic vs real returns, with probabilities dense in both tails; returns `(fig, ax)`."
-    import matplotlib.pyplot as plt
-    r, s, cols = _pair(real, synthetic)
-    if asset is None: x, y, title = r.mean(1), s.mean(1), 'equal-weight portfolio'
-    elif not isinstance(asset, (str, int, np.integer)): raise ValueError(f"`asset` must be one asset name or position, got {asset!r}")
-    else: j = _asset_index(asset, cols)[0]; x, y, title = r[:, j], s[:, j], cols[j]
-    p = 1 / (1 + np.exp(-np.linspace(-np.log(999), np.log(999), 201)))  # 0.001 .. 0.999, logit-spaced
-    qx, qy = np.quantile(x, p), np.quantile(y, p)
-    fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (ax.figure, ax)
-    ax.scatter(qx, qy, s=8, c=np.abs(p - 0.5), cmap='viridis')
-    lim = [min(qx.min(), qy.min()), max(qx.max(), qy.max())]
-    ax.plot(lim, lim, 'k--', lw=0.8)
-    for lvl in (0.01, 0.99): ax.axvline(np.quantile(x, lvl), color='grey', lw=0.6, ls=':')
-    ax.set(xlabel='real quantile', ylabel='synthetic quantile', title=title)
-    return fig, ax
-
-# %% ../nbs/api/11_quality.ipynb #fb3aac77
-def plot_correlations(real, # real returns, rows x assets
-                      synthetic, # synthetic returns with the same columns
-                      ax=None, # two Axes (real, synthetic), or None for a new figure
-                     ):
-    "Correlation matrices of real and synthetic returns as heatmaps side by side; returns `(fig, axes)`."
-    r, s, cols = _pair(real, synthetic)
-    fig, axes = _axes(ax, 2, size=(4.2, 3.8))
-    for a, x, lab in zip(axes, (r, s), ('real', 'synthetic')):
-        c = np.atleast_2d(np.corrcoef(x, rowvar=False))
-        im = a.imshow(c, vmin=-1, vmax=1, cmap='RdBu_r')
-        a.set_title(f'{lab} (mean corr {_mean_offdiag(c):.2f})', fontsize='medium')
-        a.set_xticks(range(len(cols)), cols, rotation=90, fontsize=6); a.set_yticks(range(len(cols)), cols, fontsize=6)
-    fig.colorbar(im, ax=list(axes), shrink=0.8)
-    return fig, axes
+def __getattr__(name):
+    "The plots moved to `puffin.plots`: `puffin.quality.plot_qq` still finds them, importing matplotlib only then."
+    if name in _PLOTS:
+        from puffin import plots
+        return getattr(plots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/api/11_quality.ipynb #7fc27289
 def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
@@ -370,7 +290,7 @@ def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
     s = -np.sort(-np.abs(a), axis=0)
     if (s[k] <= 0).any(): raise ValueError("the (k+1)-th largest |x| is 0 in some column: too many zeros for a Hill estimate")
     mean_log = np.log(s[:k] / s[k]).mean(0)
-    if (mean_log <= 0).any(): raise ValueError(f"the {k + 1} largest |x| are all equal in some column (ties or a constant column): no tail to estimate")
+    if (mean_log <= 0).any(): raise ValueError(f"`x`: the {k + 1} largest |x| are all equal in some column (ties or a constant column): no tail to estimate")
     return 1.0 / mean_log
 
 # %% ../nbs/api/11_quality.ipynb #4b930213
@@ -484,7 +404,7 @@ def _lags(lags, n: int) -> np.ndarray:
     ks = np.arange(1, lags + 1) if isinstance(lags, (int, np.integer)) and not isinstance(lags, bool) else np.asarray(lags)
     if ks.dtype.kind not in 'iu': raise ValueError(f"`lags` must be a positive int or a list of positive ints, got {lags!r}")
     if ks.ndim != 1 or len(ks) == 0 or (ks < 1).any(): raise ValueError(f"`lags` must be a positive int or a list of positive ints, got {lags!r}")
-    if ks.max() >= n - 1: raise ValueError(f"lag {ks.max()} is too long for a path of {n} days")
+    if ks.max() >= n - 1: raise ValueError(f"`lags`: lag {ks.max()} is too long for a path of {n} days")
     return ks
 
 
@@ -500,7 +420,7 @@ def _per_path(returns, lags, stat) -> pd.DataFrame:
 
 def _check_varies(x: np.ndarray, what: str) -> None:
     "Fail clearly when `x` is constant up to rounding (its correlations would be 0/0, or rounding noise)."
-    if _flat(x): raise ValueError(f"{what}: the series is constant, so it has no correlations")
+    if _flat(x): raise ValueError(f"`returns` is constant ({what}), so it has no correlations")
 
 def _acf(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
     _check_varies(x, 'autocorrelation of |returns|')

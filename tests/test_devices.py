@@ -7,7 +7,7 @@ from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.persist import save_model, load_model
 from puffin.deep.generative import (LikelihoodVAE, ConditionalVAE, heldout_nll, kl_diagnostics, encode_means,
                                     save_generative, load_generative, sample_path)
-from puffin.generate import latent_path, augment_events, active_units
+from puffin.latent import latent_path, augment_events, active_units
 from puffin.anomaly import vae_score_parts
 from puffin.data import fit_scaler
 

@@ -4,7 +4,7 @@ import numpy as np, pandas as pd, pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer, TrainingDiverged
 from puffin.data import chronological_split, fit_scaler, scale, unscale, log_returns
 from puffin.quality import quality_report
-from puffin.generate import latent_path, augment_events
+from puffin.latent import latent_path, augment_events
 from puffin.anomaly import VAEAnomalyDetector
 
 RNG = np.random.default_rng(0)

@@ -17,7 +17,7 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
-from .checks import check_input, apply_checked, positive_int, is_int, model_rows
+from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt
@@ -89,14 +89,17 @@ def _need_posterior(model) -> None:
     "Fail clearly when `model` has no posterior (a plain `Autoencoder` encodes to one code, not a mean and a variance)."
     if not is_vae(model): raise TypeError(f"`model` must be a VAE (a posterior mean and variance per row), got {type(model).__name__}")
 
-def encode_means(model: VAE, # a (trained) VAE of any kind
+def encode_means(model: VAE, # a (trained) VAE of any kind; a plain `Autoencoder` gives its codes
                  X, # rows to encode (array, tensor or DataFrame)
-                 log_var: bool=False, # also return the posterior log-variances
+                 log_var: bool=False, # also return the posterior log-variances (a VAE only)
+                 name: str='X', # the rows' name in error messages
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
-    _need_posterior(model)
-    with eval_mode(model): mu, lv = model.encode(model_rows(model, X))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
-    return (mu.cpu(), lv.cpu()) if log_var else mu.cpu()
+    if log_var: _need_posterior(model)
+    x = model_rows(model, X, name, width=getattr(model, 'input_dim', None))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
+    with eval_mode(model): z = model.encode(x)
+    if not is_vae(model): return z.cpu()   # a plain autoencoder: its codes
+    return (z[0].cpu(), z[1].cpu()) if log_var else z[0].cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
 def _draw_seed(seed, # an int (numpy ints too), a `torch.Generator`, or None
@@ -132,7 +135,7 @@ class LikelihoodVAE(VAE):
         if decoder not in DECODERS: raise ValueError(f"`decoder` must be one of {DECODERS}, got {decoder!r}")
         if kl_schedule not in KL_SCHEDULES: raise ValueError(f"`kl_schedule` must be one of {KL_SCHEDULES}, got {kl_schedule!r}")
         for name, v in (('rank', rank), ('warmup_steps', warmup_steps), ('n_cycles', n_cycles)): positive_int(v, name)
-        if not 0 <= float(free_bits) < math.inf: raise ValueError(f"`free_bits` must be a finite number >= 0, got {free_bits!r}")
+        nonneg_real(free_bits, 'free_bits')
         if not 0 < float(cycle_ratio) <= 1: raise ValueError(f"`cycle_ratio` must be in (0, 1], got {cycle_ratio!r}")
         if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
         if not float(min_df) >= 2: raise ValueError(f"`min_df` must be >= 2 (finite variance), got {min_df!r}")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 from typing import NamedTuple
 from torch import Tensor
+from .checks import nonneg_real
 
 # %% auto #0
 __all__ = ['reconstruction_loss', 'kl_elementwise', 'kl_divergence', 'kl_per_sample', 'kl_per_dim', 'VAELossParts',
@@ -68,7 +69,7 @@ def vae_loss_parts(recon: Tensor, # decoder output, shape (n, d)
     "The chapter's loss `(recon + beta * kl) / n` together with its parts."
     if x.ndim != 2: raise ValueError(f"`x` must be (rows, features), got shape {tuple(x.shape)}: a single row is x[None]")
     if len(mu) != len(x): raise ValueError(f"`mu` has {len(mu)} rows, `x` has {len(x)}")
-    if not 0 <= float(beta) < float('inf'): raise ValueError(f"`beta` must be a finite number >= 0, got {beta!r}")
+    nonneg_real(beta, 'beta')
     n = x.size(0)
     rec, kl = reconstruction_loss(recon, x) / n, kl_divergence(mu, log_var) / n
     return VAELossParts(rec + beta * kl, rec, kl)
