@@ -95,3 +95,12 @@ def test_cuda_reproduces_the_cpu_fits(graph):
     singles, many, hs, hm = _both(lambda i: VAE(10, 3, [12, 8], dropout=0.2), device='cuda', graph=graph, epochs=4, batch_size=32)
     assert all(p.device.type == 'cuda' for m in many for p in m.parameters())
     _assert_same(singles, many, hs, hm, atol=1e-4)
+
+def test_benchmark_arms_train_the_same_models():
+    "bench/multifit_speed.py's two CPU arms on a tiny workload: the same models (the script itself takes a minute: not run here)."
+    import importlib.util, pathlib
+    spec = importlib.util.spec_from_file_location('multifit_speed', pathlib.Path(__file__).resolve().parents[1]/'bench'/'multifit_speed.py')
+    b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    w, Xw = dict(n=120, d=6, k=2, hidden=[8], epochs=2, bs=16, val=0.2), torch.randn(120, 6)
+    (t1, seq), (t2, many) = b.arm_sequential(w, 3, Xw), b.arm_many(w, 3, Xw)
+    assert t1 > 0 and t2 > 0 and b.max_diff(seq, many) < 1e-5

@@ -246,7 +246,7 @@ def train_epoch(self: MultiEngine, X: Tensor, batch_size: int) -> Tensor:
             finally: torch.set_flush_denormal(was)
         return self._parts(sum(B.racc.sum((1, 2)) for B in self._bufs.values()), ep['O'], ep['S'], N)
 
-# %% ../../nbs/api/04b_multifit.ipynb #c87bcfdd
+# %% ../../nbs/api/04b_multifit.ipynb #700ddc6e
 @patch
 def evaluate(self: MultiEngine, X: Tensor, batch_size: int) -> Tensor:
     "(K, 3) per-row means of (loss, recon, KL) of each model on its rows `X` (K, N, d), in eval mode; z sampled, as in a single fit."
@@ -264,7 +264,7 @@ def evaluate(self: MultiEngine, X: Tensor, batch_size: int) -> Tensor:
             B.xin[..., :d].copy_(X[:, s:s + n])
             if v:
                 for i, g in enumerate(self.gens): B.eps_h[i].normal_(generator=g)
-                if B.eps_h is not B.eps: B.eps.copy_(B.eps_h, non_blocking=True)
+                if B.eps_h is not B.eps: B.eps.copy_(B.eps_h)     # blocking: the next chunk may reuse `eps_h`
             self._forward(B, B.xin, B.eps, None, B.o, B.o[..., :k], B.o[..., k:], B.std if v else None)
             r = B.r.sub_(X[:, s:s + n])
             p = self._parts((r * r).sum((1, 2)), B.o if v else None, B.std if v else None, 1)
