@@ -1,0 +1,91 @@
+"""Many fits at once: `fit_many` against K sequential fits, side by side, alternating, in one process.
+
+    python bench/multifit_speed.py                        # CPU: K = 8 models of W1, 8 sequential fast fits vs fit_many
+    python bench/multifit_speed.py --runs 5
+    python bench/multifit_speed.py --device cuda          # GPU: W2 with K = 1 and K = 64 (and with a CUDA graph)
+    python bench/multifit_speed.py --device cuda --quick  # the same with 10 epochs: a smoke run of a few seconds
+
+Prints each arm's median (min-max) seconds over `--runs` alternating rounds and the ratio the issue asks about:
+CPU, the throughput of fit_many over K sequential fits (goal >= 1.5x); GPU, the time of K = 64 models over K = 1
+(goal <= 2x). Also checks that fit_many's models equal the sequential fits' (CPU) or the CPU fit's (GPU).
+A benchmark, not a test: on a shared machine timings are noisy (compare medians)."""
+from __future__ import annotations
+import argparse, os, statistics, sys, time
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
+from bench.train_speed import WORKLOADS, make_data
+from puffin.deep.model import VAE
+from puffin.deep.training import AETrainer
+from puffin.deep.multifit import fit_many
+
+def models(w: dict, K: int) -> list:
+    "K VAEs of workload `w`, model i initialised from seed i."
+    out = []
+    for i in range(K): torch.manual_seed(i); out.append(VAE(w['d'], w['k'], w['hidden']))
+    return out
+
+def sync(device: str) -> None:
+    if device.startswith('cuda'): torch.cuda.synchronize()
+
+def arm_sequential(w, K, X, device='cpu', **_):
+    ms = models(w, K); t = time.perf_counter()
+    for i, m in enumerate(ms): AETrainer('cpu').fit(m, X, epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], seed=i)
+    return time.perf_counter() - t, ms
+
+def arm_many(w, K, X, device='cpu', graph=False):
+    ms = models(w, K); sync(device); t = time.perf_counter()
+    fit_many(ms, X, list(range(K)), epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], device=device, graph=graph)
+    sync(device)
+    return time.perf_counter() - t, ms
+
+def max_diff(a: list, b: list) -> float:
+    return max((p.detach().cpu() - q.detach().cpu()).abs().max().item() for m, n in zip(a, b) for p, q in zip(m.parameters(), n.parameters()))
+
+def run(arms: dict, runs: int) -> dict:
+    "Each arm once to warm up, then `runs` rounds, the arms alternating inside each round; seconds per arm."
+    times, last = {k: [] for k in arms}, {}
+    for k, f in arms.items(): last[k] = f()[1]
+    for r in range(runs):
+        for k, f in (arms.items() if r % 2 == 0 else reversed(arms.items())):
+            s, last[k] = f(); times[k].append(s)
+            print(f"  round {r + 1} {k:>14s} {s:7.3f} s", flush=True)
+    return times, last
+
+def fmt(ts: list) -> str:
+    return f"{statistics.median(ts):7.3f} s ({min(ts):.3f}-{max(ts):.3f})"
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--device', default='cpu'); ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--K', type=int, default=None, help='models (default 8 on the CPU, 64 on a GPU)')
+    ap.add_argument('--quick', action='store_true', help='10 epochs instead of 100')
+    ap.add_argument('--no-graph', action='store_true', help='GPU: skip the CUDA-graph arms')
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, 1 intra-op thread; runs {a.runs}; the machine may be shared: compare medians")
+    if a.device == 'cpu':
+        w = dict(WORKLOADS['W1'], epochs=10 if a.quick else 100); K = a.K or 8; X = make_data(w)
+        print(f"W1, K = {K}, {w['epochs']} epochs")
+        times, last = run({'sequential': lambda: arm_sequential(w, K, X), 'fit_many': lambda: arm_many(w, K, X)}, a.runs)
+        for k, ts in times.items(): print(f"{k:>14s} {fmt(ts)}")
+        ratio = statistics.median(times['sequential']) / statistics.median(times['fit_many'])
+        print(f"throughput ratio fit_many / sequential: {ratio:.2f}x (goal >= 1.5x); max weight difference {max_diff(last['sequential'], last['fit_many']):.2e}")
+        return
+    if not torch.cuda.is_available(): print("no CUDA GPU here: nothing to time"); return
+    torch.backends.cuda.matmul.allow_tf32 = False
+    w = dict(WORKLOADS['W2'], epochs=10 if a.quick else 100); K = a.K or 64; X = make_data(w)
+    print(f"W2 on {torch.cuda.get_device_name()}, K = 1 and {K}, {w['epochs']} epochs")
+    arms = {'K=1': lambda: arm_many(w, 1, X, a.device), f'K={K}': lambda: arm_many(w, K, X, a.device)}
+    if not a.no_graph:
+        arms |= {'K=1 graph': lambda: arm_many(w, 1, X, a.device, True), f'K={K} graph': lambda: arm_many(w, K, X, a.device, True)}
+    times, last = run(arms, a.runs)
+    for k, ts in times.items(): print(f"{k:>14s} {fmt(ts)}")
+    med = {k: statistics.median(ts) for k, ts in times.items()}
+    print(f"time ratio K={K} / K=1: {med[f'K={K}'] / med['K=1']:.2f}x (goal <= 2x)")
+    if not a.no_graph:
+        print(f"with CUDA graphs: {med[f'K={K} graph'] / med['K=1 graph']:.2f}x; graph speed-up K=1 {med['K=1'] / med['K=1 graph']:.2f}x, K={K} {med[f'K={K}'] / med[f'K={K} graph']:.2f}x")
+    cpu = models(w, 2); fit_many(cpu, X, [0, 1], epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'])
+    print(f"GPU vs CPU fit_many, first 2 models: max weight difference {max_diff(cpu, last[f'K={K}'][:2]):.2e}"
+          + (f" (graph {max_diff(cpu, last[f'K={K} graph'][:2]):.2e})" if not a.no_graph else ''))
+
+if __name__ == '__main__': main()

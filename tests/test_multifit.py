@@ -1,0 +1,106 @@
+"""`fit_many`: each of K models ends as its own seeded fast `fit` would (weights within float rounding, same histories),
+with dropout, per-model beta, early stopping and divergence; bad input names the argument; on CUDA (skipped
+without a GPU) the same results as the CPU fits, with and without a CUDA graph."""
+import math, pytest, torch
+from puffin.deep.model import VAE, Autoencoder
+from puffin.deep.training import AETrainer, TrainingDiverged
+from puffin.deep.generative import LikelihoodVAE
+from puffin.deep.multifit import fit_many
+
+X = torch.randn(240, 10, generator=torch.Generator().manual_seed(0))
+KEYS = ('train_loss', 'train_recon', 'train_kl', 'val_loss', 'val_recon', 'val_kl')
+
+def _models(make, n=3, seed=0):
+    torch.manual_seed(seed); return [make(i) for i in range(n)]
+
+def _assert_same(singles, many, hs, hm, atol=1e-5):
+    for a, b, h1, h2 in zip(singles, many, hs, hm):
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            torch.testing.assert_close(q.detach().cpu(), p.detach(), atol=atol, rtol=0, msg=name)
+        for k in KEYS: assert h1[k] == pytest.approx(h2[k], rel=1e-4, abs=1e-5), k
+        for k in ('best_epoch', 'stopped_early', 'epochs_run', 'interrupted'): assert h1[k] == h2[k], k
+
+def _both(make, seeds=(3, 4, 5), device=None, graph=False, **kw):
+    singles, many = _models(make, len(seeds)), _models(make, len(seeds))
+    hs = [AETrainer().fit(m, X, seed=s, path='fast', **kw) for m, s in zip(singles, seeds)]
+    hm = fit_many(many, X, list(seeds), device=device, graph=graph, **kw)
+    return singles, many, hs, hm
+
+@pytest.mark.parametrize('make', [lambda i: VAE(10, 3, [12, 8], dropout=0.2), lambda i: Autoencoder(10, 3, [12, 8], dropout=0.1),
+                                  lambda i: Autoencoder(10, 3, [12]), lambda i: VAE(10, 3, [12], beta=[0.5, 1.0, 4.0][i])],
+                         ids=['vae-dropout', 'ae-dropout', 'ae', 'vae-betas'])
+def test_equals_single_fits(make):
+    _assert_same(*_both(make, epochs=4, batch_size=32))
+
+def test_odd_batches_no_validation_chronological():
+    _assert_same(*_both(lambda i: VAE(10, 3, [12]), epochs=3, batch_size=50, validation_split=0))
+    _assert_same(*_both(lambda i: VAE(10, 3, [12]), epochs=3, batch_size=50, chronological=True, weight_decay=0.01))
+
+@pytest.mark.parametrize('restore_best', [True, False])
+def test_early_stopping_per_model(restore_best):
+    singles, many, hs, hm = _both(lambda i: VAE(10, 3, [12], dropout=0.3), seeds=(0, 1, 2, 3), epochs=30, lr=3e-2,
+                                  batch_size=16, patience=2, restore_best=restore_best)
+    assert any(h['stopped_early'] for h in hs) and len({h['epochs_run'] for h in hs}) > 1   # models stop at different epochs
+    _assert_same(singles, many, hs, hm, atol=1e-4)
+
+def test_a_diverging_model_stops_alone():
+    def make(i):
+        m = VAE(10, 3, [12])
+        if i == 1:
+            with torch.no_grad(): m.fc_log_var.bias.fill_(200.)   # exp(log_var) overflows: the loss is inf
+        return m
+    singles, many = _models(make), _models(make)
+    with pytest.raises(TrainingDiverged): AETrainer().fit(singles[1], X, epochs=3, seed=4)
+    hs = [AETrainer().fit(m, X, epochs=3, seed=s) for m, s in zip(singles[::2], (3, 5))]
+    hm = fit_many(many, X, [3, 4, 5], epochs=3)
+    assert 'diverged' in hm[1]['diverged'] and hm[1]['epochs_run'] == 0 and hm[0]['diverged'] is None
+    assert many[1].fc_log_var.bias[0].item() == 200.                         # its weights from before the epoch
+    _assert_same(singles[::2], many[::2], hs, hm[::2])
+
+def test_leaves_global_rng_and_grad_mode():
+    ms = _models(lambda i: VAE(10, 3, [12]), 2)
+    before = torch.get_rng_state()
+    with torch.inference_mode(): fit_many(ms, X, [0, 1], epochs=1)
+    assert torch.equal(before, torch.get_rng_state())
+    loss = ms[0].train()(X)[0].sum(); loss.backward()                           # ordinary parameters again: autograd works
+    assert ms[0].fc_mu.weight.grad is not None
+
+def test_bad_input_names_the_argument():
+    v = VAE(10, 3, [12])
+    cases = [(lambda: fit_many([v, VAE(10, 3, [8])], X, [0, 1]), ValueError, 'models[1]'),
+             (lambda: fit_many([v, VAE(10, 3, [12], dropout=0.1)], X, [0, 1]), ValueError, 'models[1]'),
+             (lambda: fit_many([v, LikelihoodVAE(10, 3, [12])], X, [0, 1]), ValueError, 'models[1]'),
+             (lambda: fit_many([v, 'vae'], X, [0, 1]), TypeError, 'models[1]'),
+             (lambda: fit_many([v, v], X, [0, 1]), ValueError, 'models'),
+             (lambda: fit_many([], X, []), TypeError, 'models'),
+             (lambda: fit_many(v, X, [0]), TypeError, 'models'),
+             (lambda: fit_many([v], X, [0, 1]), ValueError, 'seeds'),
+             (lambda: fit_many([v], X, 0), ValueError, 'seeds'),
+             (lambda: fit_many([v], X, [1.5]), ValueError, 'seeds[0]'),
+             (lambda: fit_many([v], X, [None]), ValueError, 'seeds[0]'),
+             (lambda: fit_many([v], X[:, :4], [0]), ValueError, 'X'),
+             (lambda: fit_many([v], X, [0], epochs=0), ValueError, 'epochs'),
+             (lambda: fit_many([v], X, [0], batch_size=0), ValueError, 'batch_size'),
+             (lambda: fit_many([v], X, [0], patience=-1), ValueError, 'patience'),
+             (lambda: fit_many([v], X, [0], device='nope'), ValueError, 'device')]
+    for f, exc, name in cases:
+        with pytest.raises(exc, match=__import__('re').escape(name)): f()
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+
+@cuda
+@pytest.mark.parametrize('graph', [False, True])
+def test_cuda_reproduces_the_cpu_fits(graph):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    singles, many, hs, hm = _both(lambda i: VAE(10, 3, [12, 8], dropout=0.2), device='cuda', graph=graph, epochs=4, batch_size=32)
+    assert all(p.device.type == 'cuda' for m in many for p in m.parameters())
+    _assert_same(singles, many, hs, hm, atol=1e-4)
+
+def test_benchmark_arms_train_the_same_models():
+    "bench/multifit_speed.py's two CPU arms on a tiny workload: the same models (the script itself takes a minute: not run here)."
+    import importlib.util, pathlib
+    spec = importlib.util.spec_from_file_location('multifit_speed', pathlib.Path(__file__).resolve().parents[1]/'bench'/'multifit_speed.py')
+    b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    w, Xw = dict(n=120, d=6, k=2, hidden=[8], epochs=2, bs=16, val=0.2), torch.randn(120, 6)
+    (t1, seq), (t2, many) = b.arm_sequential(w, 3, Xw), b.arm_many(w, 3, Xw)
+    assert t1 > 0 and t2 > 0 and b.max_diff(seq, many) < 1e-5
