@@ -16,7 +16,7 @@ from .checks import as_tensor, check_seed, scale_warning, warn_caller
 from .runtime import resolve_device, auto_threads, num_threads
 
 # %% auto #0
-__all__ = ['MultiEngine', 'multi_loop', 'fit_many']
+__all__ = ['MultiEngine', 'multi_loop', 'fit_many', 'CudaFastEngine']
 
 # %% ../../nbs/api/04b_multifit.ipynb #bd41d41a
 def _layout_anywhere(model: nn.Module):
@@ -436,3 +436,31 @@ def fit_many(models: Sequence[nn.Module], # K puffin `VAE`s or `Autoencoder`s of
         Xva = torch.stack([X[v] for _, v in splits]).to(dev)
         engine = MultiEngine(models, lr=lr, weight_decay=weight_decay, generators=gens, device=dev, graph=graph)
         return multi_loop(engine, Xtr, Xva, s)
+
+# %% ../../nbs/api/04b_multifit.ipynb #c0da0002
+class CudaFastEngine:
+    "The fast path's written-out step for one puffin MLP model on a CUDA GPU: `MultiEngine` with K = 1 behind `FastEngine`'s interface."
+    name, private_rng = 'fast', True
+    def __init__(self, model: nn.Module, # puffin's `VAE` or `Autoencoder`, float32, on the GPU
+                 lr: float=1e-3, # Adam's learning rate
+                 weight_decay: float=0.0, # Adam's L2 penalty
+                 amp: bool=False, # must be False: the written-out step computes in fp32
+                 generator: torch.Generator|None=None, # CPU generator for every draw (None: torch's global RNG)
+                ):
+        if amp: raise ValueError("`amp`=True is not possible on the fast engine: mixed precision trains on autograd")
+        self.model = model
+        self.multi = MultiEngine([model], lr=lr, weight_decay=weight_decay, generators=[generator], device=next(model.parameters()).device)
+
+    @staticmethod
+    def reason(model: nn.Module) -> str|None:
+        "None when this engine can train `model` (wherever it is), else the reason it cannot."
+        try: _layout_anywhere(model)
+        except ValueError as e: return str(e).replace('float32 on the CPU', 'float32')
+        return None
+
+    def train_epoch(self, X: Tensor, batch_size: int) -> Tensor: return self.multi.train_epoch(X[None], batch_size)[0]
+    def evaluate(self, X: Tensor, batch_size: int) -> Tensor: return self.multi.evaluate(X[None], batch_size)[0]
+    def snapshot(self) -> Tensor: return self.multi.snapshot()
+    def restore(self, snap: Tensor) -> None: self.multi.restore(snap)
+    def params_finite(self) -> bool: return bool(self.multi.params_finite()[0])
+    def release(self) -> None: self.multi.release()

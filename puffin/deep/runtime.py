@@ -68,7 +68,7 @@ def seeded(seed: int|None, # seed for everything random inside the block; None l
     "Seed torch's RNG inside the block and restore the caller's RNG state afterwards; or, with `private`, yield a generator seeded with `seed`."
     if seed is None: yield None; return
     check_seed(seed)
-    if private: yield torch.Generator(device=device).manual_seed(int(seed)); return
+    if private: yield torch.Generator().manual_seed(int(seed)); return   # on the CPU, whatever the device: the engines copy their draws over
     acc = device.type in ('cuda', 'mps')   # fork_rng forks the CPU and the listed devices of `device_type`
     with _GLOBAL_RNG, torch.random.fork_rng(devices=[device] if acc else [], device_type=device.type if acc else 'cuda'):
         seed_rngs(int(seed), device)

@@ -95,11 +95,18 @@ def pick_engine(model: nn.Module, # the model about to train, already on its dev
     check_path(path, ddp)
     if ddp: return distributed.DDPEngine
     if path == 'autograd': return AutogradEngine
-    reason = ("mixed precision (amp=True) runs on autograd" if amp else
-              fast_path_reason(model) if device.type == 'cpu' else f"the device is {device.type}, not the CPU")
-    if reason is None: return FastEngine
+    fast, reason = _fast_engine(model, device, amp)
+    if reason is None: return fast
     if path == 'fast': raise ValueError(f"path='fast' is not possible: {reason}")
     return AutogradEngine
+
+def _fast_engine(model: nn.Module, device: torch.device, amp: bool) -> tuple[type|None, str|None]:
+    "The written-out engine for `device` (`FastEngine` on the CPU, `CudaFastEngine` on a GPU) and why `model` cannot use it (None: it can)."
+    if amp: return None, "mixed precision (amp=True) runs on autograd"
+    if device.type == 'cpu': return FastEngine, fast_path_reason(model)
+    if device.type != 'cuda': return None, f"the device is {device.type}, not the CPU or CUDA"
+    from puffin.deep.multifit import CudaFastEngine   # imported here: multifit builds on this module
+    return CudaFastEngine, CudaFastEngine.reason(model)
 
 # %% ../../nbs/api/02_training.ipynb #0032b691
 HISTORY_KEYS = ('train_loss', 'train_recon', 'train_kl', 'val_loss', 'val_recon', 'val_kl')
