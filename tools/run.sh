@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
+setup_s=$SECONDS
 . .venv/bin/activate
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MPLBACKEND=Agg
 nbdev_export
-nbdev_test --flags slow --n_workers 1 --do_print
+# every notebook, slow cells included, two at a time (one torch thread each), and the seconds each took
+nbdev_test --flags slow --n_workers "${PUFFIN_WORKERS:-2}" --timing
 # README.md is generated from nbs/index.ipynb; the site from every notebook listed in nbs/sidebar.yml
 if command -v quarto >/dev/null; then nbdev_readme && nbdev_docs; else python tools/build_site.py --readme && python tools/build_site.py; fi
 echo "docs: $(pwd)/_docs/index.html"
+echo "main job: $((SECONDS - setup_s)) s after $setup_s s of set-up"
