@@ -21,10 +21,16 @@ CROSS_FIT = {'check_outliers_train': "threshold_ is set on leave-one-out scores 
 DEPRECATED = {'check_do_not_raise_errors_in_init_or_set_params':
               "the deprecated alias `score` comes in through **deprecated; other unknown keywords raise TypeError"}
 
+# The VAE detector places its threshold on held-out calibration rows (`calibration_split`), for the same reason: the rows
+# it trained on score lower, so `predict` flags fewer than `contamination` of the training rows. calibration_split=0 passes.
+HELD_OUT = {k: v.replace('leave-one-out scores', 'held-out calibration rows') for k, v in CROSS_FIT.items()}
+
 @pytest.mark.parametrize('est, expected', [(MahalanobisDetector(), CROSS_FIT), (MahalanobisDetector(cross_fit=False), {}),
                                            (MahalanobisDetector(estimator='empirical', scale=False), CROSS_FIT),
-                                           (VAEAnomalyDetector(**TINY), DEPRECATED),
-                                           (VAEAnomalyDetector(**TINY, score_kind='calibrated'), DEPRECATED)])
+                                           (VAEAnomalyDetector(**TINY), DEPRECATED | HELD_OUT),
+                                           (VAEAnomalyDetector(**TINY, score_kind='calibrated'), DEPRECATED | HELD_OUT),
+                                           (VAEAnomalyDetector(**TINY, score_kind='tail'), DEPRECATED | HELD_OUT),
+                                           (VAEAnomalyDetector(**TINY, calibration_split=0), DEPRECATED)])
 def test_check_estimator(est, expected):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -55,9 +61,45 @@ def test_mahalanobis_contamination_holds_on_new_rows(d):
 def test_vae_contamination_holds_on_new_rows(d):
     rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
     Xtr, Xte = _factor(2000, d, rng, B), _factor(4000, d, rng, B)
-    for kind in ('chapter', 'calibrated'):
+    for kind in ('chapter', 'calibrated', 'tail'):
         share = (VAEAnomalyDetector(score_kind=kind).fit(Xtr).predict(Xte) == -1).mean()
         assert 0.025 <= share <= 0.075, (kind, d, share)
+
+OVERFIT = dict(epochs=400, latent_dim=16, hidden_dims=[256, 128], batch_size=64)   # a VAE wide and long enough to fit its rows' noise
+
+@pytest.mark.parametrize('d', [20, 250])
+def test_vae_contamination_holds_when_it_overfits(d):
+    "1000 rows, up to 250 columns (rows / 4), 400 epochs: the held-out threshold flags 5% +- 2.5% of fresh rows; the in-sample one did not."
+    rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
+    Xtr, Xte = _factor(1000, d, rng, B), _factor(4000, d, rng, B)
+    for kind in ('chapter', 'calibrated', 'tail'):
+        share = (VAEAnomalyDetector(score_kind=kind, **OVERFIT).fit(Xtr).predict(Xte) == -1).mean()
+        assert 0.025 <= share <= 0.075, (kind, d, share)
+    in_sample = (VAEAnomalyDetector(calibration_split=0, **OVERFIT).fit(Xtr).predict(Xte) == -1).mean()
+    assert in_sample > 0.075, in_sample   # the training rows' own scores run low: too many fresh rows flagged
+
+def test_calibration_rows():
+    "20% of the rows, drawn with the seed, are held out of training; too few to hold out 10: calibrated in-sample."
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    det = VAEAnomalyDetector(**TINY).fit(X)
+    assert len(det.calibration_idx_) == 40 and len(np.unique(det.calibration_idx_)) == 40
+    np.testing.assert_array_equal(VAEAnomalyDetector(**TINY).fit(X).calibration_idx_, det.calibration_idx_)
+    assert not np.array_equal(VAEAnomalyDetector(**TINY, seed=1).fit(X).calibration_idx_, det.calibration_idx_)
+    assert det.history_['train_loss'] and len(VAEAnomalyDetector(**TINY, calibration_split=0).fit(X).calibration_idx_) == 200
+    assert len(VAEAnomalyDetector(**TINY).fit(X[:40]).calibration_idx_) == 40   # 8 rows would be too few to calibrate on
+    for bad in (1.0, -0.1, '0.2', True):
+        with pytest.raises(ValueError, match='calibration_split'): VAEAnomalyDetector(**TINY, calibration_split=bad).fit(X)
+
+@pytest.mark.parametrize('d', [200, 1000])
+def test_tail_score_on_wide_panels(d):
+    "The tail score on 200 and 1000 columns (1500 rows): finite, contamination holds on fresh rows, sign-flipped rows rank high."
+    rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
+    Xtr, Xte = _factor(1500, d, rng, B), _factor(2000, d, rng, B)
+    flip = Xte[:100] * np.where(np.arange(d) % 2, -1, 1)
+    det = VAEAnomalyDetector(score_kind='tail', epochs=20).fit(Xtr)
+    s = -det.score_samples(np.vstack([Xte, flip]))
+    assert np.isfinite(s).all() and 0.025 <= (s[:2000] > det.threshold_).mean() <= 0.075
+    assert (s[2000:] > det.threshold_).mean() > 0.7   # half the signs flipped: most flagged (those of quiet rows can pass)
 
 def test_constant_rows_refused():
     for est in ('ledoit_wolf', 'empirical'):
