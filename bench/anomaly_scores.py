@@ -2,6 +2,8 @@
 
     python bench/anomaly_scores.py                    # seeds 0-4, the recipe's VAE settings
     python bench/anomaly_scores.py --seeds 0 --hold 0.2
+    python bench/anomaly_scores.py --factors --latent 2        # skfolio's five factor ETFs: fit 2014-2018, score 2019-2022
+    python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log
 
 Fits on 1990-2014, scores 2015-2022 exactly as `nbs/recipes/04_anomaly_detection.ipynb` does, and prints the mean +- std
 over seeds of the average precision (AP) of every candidate score on both columns. Candidates are built from the VAE's
@@ -20,10 +22,10 @@ from puffin.anomaly import VAEAnomalyDetector, MahalanobisDetector, TailCalibrat
 from puffin.deep.runtime import eval_mode
 
 
-def recipe_data():
-    "The recipe's train/test split, stress-day labels (a) and injected-break evaluation set (b)."
-    rets = load_sp500_returns(dequantize=True, seed=0)
-    train, test = chronological_split(rets, '2015-01-01')
+def recipe_data(rets: pd.DataFrame|None=None, start: str='2015-01-01'):
+    "The recipe's train/test split, stress-day labels (a) and injected-break evaluation set (b) (default: the 20 S&P 500 stocks)."
+    rets = load_sp500_returns(dequantize=True, seed=0) if rets is None else rets
+    train, test = chronological_split(rets, start)
     ew_train, ew_test = train.mean(axis=1), test.mean(axis=1)
     stress = (ew_test.abs() > ew_train.abs().quantile(0.99)).to_numpy()
     rng = np.random.default_rng(0)
@@ -98,9 +100,15 @@ def run(seed: int, hold: float, train, eval_a, eval_b, vae_kw: dict) -> pd.DataF
 
 
 
-def detector_table(seeds=range(5), **vae_kw) -> pd.DataFrame:
+def factor_returns() -> pd.DataFrame:
+    "Daily log returns of skfolio's five factor ETFs (MTUM, QUAL, SIZE, USMV, VLUE), 2014-2022: a second market that ships offline."
+    from skfolio.datasets import load_factors_dataset
+    return np.log(load_factors_dataset()).diff().dropna()
+
+
+def detector_table(seeds=range(5), data=None, **vae_kw) -> pd.DataFrame:
     "AP of the scores `VAEAnomalyDetector.score_parts` reports (as shipped: held-out calibration), Mahalanobis and Isolation Forest, per seed."
-    train, test, eval_a, eval_b = recipe_data()
+    train, test, eval_a, eval_b = recipe_data() if data is None else data
     kw = dict(latent_dim=4, hidden_dims=[64, 32], epochs=50, batch_size=128, lr=1e-3) | vae_kw
     maha, out = MahalanobisDetector().fit(train), []
     for seed in seeds:
@@ -120,11 +128,15 @@ if __name__ == '__main__':
     ap.add_argument('--seeds', default='0,1,2,3,4'); ap.add_argument('--hold', type=float, default=0.2)
     ap.add_argument('--epochs', type=int, default=50); ap.add_argument('--latent', type=int, default=4)
     ap.add_argument('--candidates', action='store_true', help='the prototype candidates instead of the shipped scores')
+    ap.add_argument('--factors', action='store_true', help="skfolio's factor ETFs (fit 2014-2018, score 2019-2022) instead of the S&P 500 stocks")
     a = ap.parse_args()
     torch.set_num_threads(1)
     pd.set_option('display.width', 200); pd.set_option('display.max_rows', 200)
     if not a.candidates:
-        res = detector_table([int(s) for s in a.seeds.split(',')], latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold)
+        data = recipe_data(factor_returns(), '2019-01-01') if a.factors else None
+        if a.factors: print('factors: train/test', data[0].shape, data[1].shape, 'stress days', data[2][1].sum(), 'injected', data[3][1].sum())
+        res = detector_table([int(s) for s in a.seeds.split(',')], data, latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold,
+                             **(dict(hidden_dims=[32, 16]) if a.factors else {}))
         g = res.groupby(level=1, sort=False)
         print(g.mean().map('{:.3f}'.format) + ' ± ' + g.std().fillna(0).map('{:.3f}'.format))
         print(res.unstack(0).round(3).to_string())
