@@ -375,7 +375,8 @@ def save(self: VAEAnomalyDetector,
                    calibration_ref={k: t(c.ref) for k, c in self.calibrators_.items()},
                    decision_scores=t(self.decision_scores_), threshold=self.threshold_, history=json.dumps(self.history_),
                    fitted=dict(score=self.score_, kl_weight=self.kl_weight_, tail_q=self.calibrators_['kl'].q),   # how it scores: settings changed since `fit` may differ
-                   whiten=None if getattr(self, 'whiten_', None) is None else t(self.whiten_), misfit_offset=getattr(self, 'misfit_offset_', None))
+                   whiten=None if getattr(self, 'whiten_', None) is None else t(self.whiten_), misfit_offset=getattr(self, 'misfit_offset_', None),
+                   calibration_idx=torch.from_numpy(np.asarray(getattr(self, 'calibration_idx_', []), dtype=np.int64)))
     return _save(path, _FORMAT, **payload)
 
 @patch(cls_method=True)
@@ -399,6 +400,7 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
     det.calibrators_ = {k: TailCalibrator(v.numpy(), q) for k, v in d['calibration_ref'].items()}
     if d.get('whiten') is not None: det.whiten_, det.misfit_offset_ = d['whiten'].numpy(), d['misfit_offset']
     if 'calibration_split' not in d['settings']: det.calibration_split = 0.0   # a file from before held-out calibration
+    if 'calibration_idx' in d: det.calibration_idx_ = d['calibration_idx'].numpy()
     det.decision_scores_, det.threshold_, det.history_ = d['decision_scores'].numpy(), d['threshold'], json.loads(d['history'])
     det.labels_, det.offset_ = (det.decision_scores_ > det.threshold_).astype(np.int64), -det.threshold_
     return det
