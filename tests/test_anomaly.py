@@ -1,11 +1,12 @@
 """The anomaly detectors as scikit-learn estimators, `contamination` on fresh rows, and memory when scoring many rows."""
 import json, os, subprocess, sys, textwrap, warnings
-import numpy as np, pytest
+import numpy as np, pytest, torch
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 import puffin.anomaly as anomaly
-from puffin.anomaly import MahalanobisDetector, VAEAnomalyDetector
+from puffin.anomaly import MahalanobisDetector, VAEAnomalyDetector, vae_score_parts
+from puffin.deep.model import VAE
 
 TINY = dict(latent_dim=1, hidden_dims=[4], epochs=2, batch_size=64)   # check_estimator fits dozens of times: seconds, not minutes
 
@@ -143,3 +144,13 @@ def test_scoring_a_million_rows_keeps_memory_flat(kind):
     out = subprocess.run([sys.executable, '-c', _PEAK, kind], capture_output=True, text=True, check=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r['n'] == 1_000_000 and r['growth_mb'] < 200, r
+
+@pytest.mark.parametrize('device', ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU'))])
+def test_score_parts_with_misfit_on(device):
+    "vae_score_parts with a whitening matrix (numpy, on the CPU) and rows on the CPU: the same parts for a model on the GPU."
+    torch.manual_seed(0); m = VAE(6, 2, [16]); X = torch.randn(50, 6)
+    W = np.linalg.inv(np.linalg.cholesky(np.cov(np.random.default_rng(0).standard_normal((100, 6)).T)))
+    want = vae_score_parts(m, X, whiten=W, offset=0.5)
+    got = vae_score_parts(m.to(device), X, whiten=W, offset=0.5)
+    assert set(got) == {'recon', 'kl', 'share', 'size', 'misfit'}
+    for k in want: np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-6)
