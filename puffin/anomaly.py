@@ -288,7 +288,9 @@ def _whitener(model: VAE, rows: torch.Tensor) -> np.ndarray:
     "The inverse Cholesky factor of the Ledoit-Wolf covariance of the residuals (from the posterior mean) of `rows`."
     with num_threads(1), eval_mode(model):
         R = (rows.double() - model.decode(model.encode(rows)[0]).double()).numpy()
-    return np.linalg.inv(np.linalg.cholesky(LedoitWolf().fit(R).covariance_))
+    C = LedoitWolf().fit(R).covariance_
+    C += 1e-10 * (np.trace(C) / len(C) + 1e-12) * np.eye(len(C))   # a tiny ridge: residuals without any spread (constant rows) still factorise
+    return np.linalg.inv(np.linalg.cholesky(C))
 
 @patch
 def _parts(self: VAEAnomalyDetector, X: np.ndarray) -> dict[str, np.ndarray]:

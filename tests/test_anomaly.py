@@ -154,3 +154,10 @@ def test_score_parts_with_misfit_on(device):
     got = vae_score_parts(m.to(device), X, whiten=W, offset=0.5)
     assert set(got) == {'recon', 'kl', 'share', 'size', 'misfit'}
     for k in want: np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-6)
+
+@pytest.mark.parametrize('kind', ['chapter', 'tail'])
+def test_degenerate_rows_fit(kind):
+    "Constant rows, a constant column, one column: every score fits and scores finite (the misfit's whitener gets a tiny ridge)."
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    for Z in (np.ones((200, 3)), np.c_[X, np.ones(200)], X[:, :1]):
+        assert np.isfinite(VAEAnomalyDetector(**TINY, score_kind=kind).fit(Z).score_samples(Z)).all()
