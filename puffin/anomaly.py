@@ -293,9 +293,9 @@ def _whitener(model: VAE, rows: torch.Tensor) -> np.ndarray:
     return np.linalg.inv(np.linalg.cholesky(C))
 
 @patch
-def _parts(self: VAEAnomalyDetector, X: np.ndarray) -> dict[str, np.ndarray]:
-    "Score parts of checked rows, `_CHUNK_ROWS` at a time (the hidden layers of a million rows would take gigabytes)."
-    W, off = getattr(self, 'whiten_', None), getattr(self, 'misfit_offset_', 0.0)   # None: fitted by an older puffin, no `misfit`
+def _parts(self: VAEAnomalyDetector, X: np.ndarray, misfit: bool=True) -> dict[str, np.ndarray]:
+    "Score parts of checked rows, `_CHUNK_ROWS` at a time (the hidden layers of a million rows would take gigabytes); `misfit` only when asked (it costs d x d per row)."
+    W, off = getattr(self, 'whiten_', None) if misfit else None, getattr(self, 'misfit_offset_', 0.0)   # None: fitted by an older puffin, no `misfit`
     return _in_chunks(lambda x: _parts_of(self.model_, self._rows(x), W, off), X)
 
 @patch
@@ -348,7 +348,7 @@ def fit(self: VAEAnomalyDetector,
 @patch
 def _score(self: VAEAnomalyDetector, X: np.ndarray) -> np.ndarray:
     "The fitted anomaly score (higher = more abnormal) of checked rows."
-    return self._combine(self._parts(X))
+    return self._combine(self._parts(X, misfit=self.score_ == 'tail'))
 
 @patch
 def score_parts(self: VAEAnomalyDetector,
