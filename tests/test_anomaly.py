@@ -1,11 +1,12 @@
 """The anomaly detectors as scikit-learn estimators, `contamination` on fresh rows, and memory when scoring many rows."""
 import json, os, subprocess, sys, textwrap, warnings
-import numpy as np, pytest
+import numpy as np, pytest, torch
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 import puffin.anomaly as anomaly
-from puffin.anomaly import MahalanobisDetector, VAEAnomalyDetector
+from puffin.anomaly import MahalanobisDetector, VAEAnomalyDetector, vae_score_parts
+from puffin.deep.model import VAE
 
 TINY = dict(latent_dim=1, hidden_dims=[4], epochs=2, batch_size=64)   # check_estimator fits dozens of times: seconds, not minutes
 
@@ -21,10 +22,16 @@ CROSS_FIT = {'check_outliers_train': "threshold_ is set on leave-one-out scores 
 DEPRECATED = {'check_do_not_raise_errors_in_init_or_set_params':
               "the deprecated alias `score` comes in through **deprecated; other unknown keywords raise TypeError"}
 
+# The VAE detector places its threshold on held-out calibration rows (`calibration_split`), for the same reason: the rows
+# it trained on score lower, so `predict` flags fewer than `contamination` of the training rows. calibration_split=0 passes.
+HELD_OUT = {k: v.replace('leave-one-out scores', 'held-out calibration rows') for k, v in CROSS_FIT.items()}
+
 @pytest.mark.parametrize('est, expected', [(MahalanobisDetector(), CROSS_FIT), (MahalanobisDetector(cross_fit=False), {}),
                                            (MahalanobisDetector(estimator='empirical', scale=False), CROSS_FIT),
-                                           (VAEAnomalyDetector(**TINY), DEPRECATED),
-                                           (VAEAnomalyDetector(**TINY, score_kind='calibrated'), DEPRECATED)])
+                                           (VAEAnomalyDetector(**TINY), DEPRECATED | HELD_OUT),
+                                           (VAEAnomalyDetector(**TINY, score_kind='calibrated'), DEPRECATED | HELD_OUT),
+                                           (VAEAnomalyDetector(**TINY, score_kind='tail'), DEPRECATED | HELD_OUT),
+                                           (VAEAnomalyDetector(**TINY, calibration_split=0), DEPRECATED)])
 def test_check_estimator(est, expected):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -55,9 +62,45 @@ def test_mahalanobis_contamination_holds_on_new_rows(d):
 def test_vae_contamination_holds_on_new_rows(d):
     rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
     Xtr, Xte = _factor(2000, d, rng, B), _factor(4000, d, rng, B)
-    for kind in ('chapter', 'calibrated'):
+    for kind in ('chapter', 'calibrated', 'tail'):
         share = (VAEAnomalyDetector(score_kind=kind).fit(Xtr).predict(Xte) == -1).mean()
         assert 0.025 <= share <= 0.075, (kind, d, share)
+
+OVERFIT = dict(epochs=400, latent_dim=16, hidden_dims=[256, 128], batch_size=64)   # a VAE wide and long enough to fit its rows' noise
+
+@pytest.mark.parametrize('d', [20, 250])
+def test_vae_contamination_holds_when_it_overfits(d):
+    "1000 rows, up to 250 columns (rows / 4), 400 epochs: the held-out threshold flags 5% +- 2.5% of fresh rows; the in-sample one did not."
+    rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
+    Xtr, Xte = _factor(1000, d, rng, B), _factor(4000, d, rng, B)
+    for kind in ('chapter', 'calibrated', 'tail'):
+        share = (VAEAnomalyDetector(score_kind=kind, **OVERFIT).fit(Xtr).predict(Xte) == -1).mean()
+        assert 0.025 <= share <= 0.075, (kind, d, share)
+    in_sample = (VAEAnomalyDetector(calibration_split=0, **OVERFIT).fit(Xtr).predict(Xte) == -1).mean()
+    assert in_sample > 0.075, in_sample   # the training rows' own scores run low: too many fresh rows flagged
+
+def test_calibration_rows():
+    "20% of the rows, drawn with the seed, are held out of training; too few to hold out 10: calibrated in-sample."
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    det = VAEAnomalyDetector(**TINY).fit(X)
+    assert len(det.calibration_idx_) == 40 and len(np.unique(det.calibration_idx_)) == 40
+    np.testing.assert_array_equal(VAEAnomalyDetector(**TINY).fit(X).calibration_idx_, det.calibration_idx_)
+    assert not np.array_equal(VAEAnomalyDetector(**TINY, seed=1).fit(X).calibration_idx_, det.calibration_idx_)
+    assert det.history_['train_loss'] and len(VAEAnomalyDetector(**TINY, calibration_split=0).fit(X).calibration_idx_) == 200
+    assert len(VAEAnomalyDetector(**TINY).fit(X[:40]).calibration_idx_) == 40   # 8 rows would be too few to calibrate on
+    for bad in (1.0, -0.1, '0.2', True):
+        with pytest.raises(ValueError, match='calibration_split'): VAEAnomalyDetector(**TINY, calibration_split=bad).fit(X)
+
+@pytest.mark.parametrize('d', [200, 1000])
+def test_tail_score_on_wide_panels(d):
+    "The tail score on 200 and 1000 columns (1500 rows): finite, contamination holds on fresh rows, sign-flipped rows rank high."
+    rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
+    Xtr, Xte = _factor(1500, d, rng, B), _factor(2000, d, rng, B)
+    flip = Xte[:100] * np.where(np.arange(d) % 2, -1, 1)
+    det = VAEAnomalyDetector(score_kind='tail', epochs=20).fit(Xtr)
+    s = -det.score_samples(np.vstack([Xte, flip]))
+    assert np.isfinite(s).all() and 0.025 <= (s[:2000] > det.threshold_).mean() <= 0.075
+    assert (s[2000:] > det.threshold_).mean() > 0.7   # half the signs flipped: most flagged (those of quiet rows can pass)
 
 def test_constant_rows_refused():
     for est in ('ledoit_wolf', 'empirical'):
@@ -101,3 +144,20 @@ def test_scoring_a_million_rows_keeps_memory_flat(kind):
     out = subprocess.run([sys.executable, '-c', _PEAK, kind], capture_output=True, text=True, check=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r['n'] == 1_000_000 and r['growth_mb'] < 200, r
+
+@pytest.mark.parametrize('device', ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU'))])
+def test_score_parts_with_misfit_on(device):
+    "vae_score_parts with a whitening matrix (numpy, on the CPU) and rows on the CPU: the same parts for a model on the GPU."
+    torch.manual_seed(0); m = VAE(6, 2, [16]); X = torch.randn(50, 6)
+    W = np.linalg.inv(np.linalg.cholesky(np.cov(np.random.default_rng(0).standard_normal((100, 6)).T)))
+    want = vae_score_parts(m, X, whiten=W, offset=0.5)
+    got = vae_score_parts(m.to(device), X, whiten=W, offset=0.5)
+    assert set(got) == {'recon', 'kl', 'share', 'size', 'misfit'}
+    for k in want: np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-6)
+
+@pytest.mark.parametrize('kind', ['chapter', 'tail'])
+def test_degenerate_rows_fit(kind):
+    "Constant rows, a constant column, one column: every score fits and scores finite (the misfit's whitener gets a tiny ridge)."
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    for Z in (np.ones((200, 3)), np.c_[X, np.ones(200)], X[:, :1]):
+        assert np.isfinite(VAEAnomalyDetector(**TINY, score_kind=kind).fit(Z).score_samples(Z)).all()

@@ -1,0 +1,150 @@
+"""Candidate anomaly scores side by side: recipe 04's two anomaly kinds (real stress days, injected sign-flip breaks), five seeds.
+
+    python bench/anomaly_scores.py                    # seeds 0-4, the recipe's VAE settings
+    python bench/anomaly_scores.py --seeds 0 --hold 0.2
+    python bench/anomaly_scores.py --factors --latent 2        # skfolio's five factor ETFs: fit 2014-2018, score 2019-2022
+    python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log
+
+Fits on 1990-2014, scores 2015-2022 exactly as `nbs/recipes/04_anomaly_detection.ipynb` does, and prints the mean +- std
+over seeds of the average precision (AP) of every candidate score on both columns. Candidates are built from the VAE's
+score parts, each part turned into a surprisal by a `TailCalibrator` fitted on rows the VAE did not train on (`--hold`
+of the training rows, at random) and the surprisals combined by a sum (Fisher), a max (Tippett) or Stouffer's rule.
+This is a benchmark for choosing a score, not a test; the log of what was tried is `bench/anomaly_scores_log.md`."""
+from __future__ import annotations
+import argparse, os
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+import numpy as np, pandas as pd, torch
+from scipy.stats import norm
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import average_precision_score
+from puffin.data import load_sp500_returns, chronological_split
+from puffin.anomaly import VAEAnomalyDetector, MahalanobisDetector, TailCalibrator
+from puffin.deep.runtime import eval_mode
+
+
+def recipe_data(rets: pd.DataFrame|None=None, start: str='2015-01-01'):
+    "The recipe's train/test split, stress-day labels (a) and injected-break evaluation set (b) (default: the 20 S&P 500 stocks)."
+    rets = load_sp500_returns(dequantize=True, seed=0) if rets is None else rets
+    train, test = chronological_split(rets, start)
+    ew_train, ew_test = train.mean(axis=1), test.mean(axis=1)
+    stress = (ew_test.abs() > ew_train.abs().quantile(0.99)).to_numpy()
+    rng = np.random.default_rng(0)
+    normal_idx = np.flatnonzero(~stress)
+    src = rng.choice(normal_idx, size=int(0.05 * len(normal_idx)), replace=False)
+    flipped = test.iloc[src].to_numpy().copy()
+    for row in flipped: row[rng.choice(test.shape[1], test.shape[1] // 2, replace=False)] *= -1
+    injected = pd.DataFrame(flipped, columns=test.columns, index=test.index[src])
+    eval_a = (test, stress.astype(int))
+    eval_b = (pd.concat([test.iloc[normal_idx], injected]), np.r_[np.zeros(len(normal_idx), int), np.ones(len(injected), int)])
+    return train, test, eval_a, eval_b
+
+
+def raw_parts(det: VAEAnomalyDetector, X) -> dict[str, np.ndarray]:
+    "Every raw part a candidate may use: the detector's recon/kl/share plus the explained size ||x_hat||^2, ||x||^2 and the posterior."
+    Xs = torch.from_numpy(det.scaler_.transform(np.asarray(X, dtype=np.float64)).astype(np.float32))
+    with torch.no_grad(), eval_mode(det.model_):
+        mu, lv = det.model_.encode(Xs)
+        xh = det.model_.decode(mu)
+    x2 = Xs.double().pow(2).sum(1).numpy()
+    sse = (Xs - xh).double().pow(2).sum(1).numpy()
+    mu, lv = mu.double().numpy(), lv.double().numpy()
+    r2 = (Xs - xh).double().pow(2).numpy()
+    return dict(r2=r2, kl=0.5 * (mu ** 2 + np.exp(lv) - lv - 1).sum(1), share=sse / (x2 + 1e-8), sse=sse, x2=x2,
+                xhat2=xh.double().pow(2).sum(1).numpy(), mu2=(mu ** 2).sum(1),
+                # the posterior's own distance: mu in units of the posterior sd (the "z-score" of the prior mean 0 under q(z|x))
+                post=(mu ** 2 / np.exp(lv)).sum(1), mu=mu)
+
+
+def candidates(P: dict, cal: dict) -> dict[str, np.ndarray]:
+    "Candidate scores (higher = more abnormal) from the parts `P`, each part calibrated on the held-out rows' parts `cal`."
+    c0 = np.median(cal['x2']); psi = cal['r2'].mean(0)
+    for P_ in (P, cal):
+        for f in (0.1, 0.3, 1.0): P_[f'share{f}'] = P_['sse'] / (P_['x2'] + f * c0)
+        P_['wshare'] = (P_['r2'] / psi).sum(1) / (P_['x2'] + 0.3 * c0)
+    mis_parts = ('share', 'share0.1', 'share0.3', 'share1.0', 'wshare', 'sse')
+    S = {k: TailCalibrator(cal[k])(P[k]) for k in ('kl', 'xhat2', 'x2', 'post', 'mu2') + mis_parts}
+    # latent Mahalanobis: mu under the held-out rows' aggregate posterior covariance
+    C = np.cov(cal['mu'].T) + 1e-9 * np.eye(cal['mu'].shape[1]); Ci = np.linalg.inv(C); m0 = cal['mu'].mean(0)
+    lm = lambda mu: (((mu - m0) @ Ci) * (mu - m0)).sum(1)
+    S['latmaha'] = TailCalibrator(lm(cal['mu']))(lm(P['mu']))
+    z = lambda s: np.where(s < 600, norm.isf(np.clip(np.exp(-np.minimum(s, 600)), 0, 1 - 1e-9)), np.sqrt(2 * s))   # surprisal -> one-sided z (its asymptote far out)
+    out = {'kl': P['kl'], 'share': P['share'], 'xhat2': P['xhat2'], 'x2': P['x2'], 'post': P['post'], 'latmaha': S['latmaha'],
+           'sum(kl,share) [calibrated]': S['kl'] + S['share']}
+    for k in mis_parts: out[k] = S[k]
+    for size in ('kl', 'xhat2', 'post'):
+        for mis in mis_parts:
+            out[f'max({size},{mis})'] = np.maximum(S[size], S[mis])
+            out[f'stouffer({size},{mis})'] = z(S[size]) + z(S[mis])
+            out[f'sum({size},{mis})'] = S[size] + S[mis]
+    return out
+
+
+def run(seed: int, hold: float, train, eval_a, eval_b, vae_kw: dict) -> pd.DataFrame:
+    "AP of every candidate and the two baselines for one seed."
+    rng = np.random.default_rng(1000 + seed)
+    n = len(train); cal_idx = np.sort(rng.choice(n, int(hold * n), replace=False)) if hold > 0 else np.arange(n)
+    fit_idx = np.setdiff1d(np.arange(n), cal_idx) if hold > 0 else np.arange(n)
+    det = VAEAnomalyDetector(**vae_kw, seed=seed).fit(train.iloc[fit_idx])
+    cal = raw_parts(det, train.iloc[cal_idx])
+    maha = MahalanobisDetector().fit(train)
+    forest = IsolationForest(random_state=seed).fit(train.to_numpy())
+    rows = {}
+    for col, (X, y) in (('stress AP', eval_a), ('breaks AP', eval_b)):
+        sc = candidates(raw_parts(det, X), cal)
+        sc['Mahalanobis'] = -maha.score_samples(X); sc['Isolation Forest'] = -forest.score_samples(X.to_numpy())
+        bad = [k for k, v in sc.items() if not np.isfinite(v).all()]
+        assert not bad, bad
+        rows[col] = {k: average_precision_score(y, v) for k, v in sc.items()}
+    return pd.DataFrame(rows)
+
+
+
+
+def factor_returns() -> pd.DataFrame:
+    "Daily log returns of skfolio's five factor ETFs (MTUM, QUAL, SIZE, USMV, VLUE), 2014-2022: a second market that ships offline."
+    from skfolio.datasets import load_factors_dataset
+    return np.log(load_factors_dataset()).diff().dropna()
+
+
+def detector_table(seeds=range(5), data=None, **vae_kw) -> pd.DataFrame:
+    "AP of the scores `VAEAnomalyDetector.score_parts` reports (as shipped: held-out calibration), Mahalanobis and Isolation Forest, per seed."
+    train, test, eval_a, eval_b = recipe_data() if data is None else data
+    kw = dict(latent_dim=4, hidden_dims=[64, 32], epochs=50, batch_size=128, lr=1e-3) | vae_kw
+    maha, out = MahalanobisDetector().fit(train), []
+    for seed in seeds:
+        det, forest = VAEAnomalyDetector(**kw, seed=seed).fit(train), IsolationForest(random_state=seed).fit(train.to_numpy())
+        row = {}
+        for col, (X, y) in (('stress AP', eval_a), ('breaks AP', eval_b)):
+            p = det.score_parts(X)
+            sc = {f'VAE {c}': p[c] for c in ('tail', 'calibrated', 'chapter', 'kl', 'share', 'size', 'misfit')}
+            sc['Mahalanobis'], sc['Isolation Forest'] = -maha.score_samples(X), -forest.score_samples(X.to_numpy())
+            row[col] = {k: average_precision_score(y, v) for k, v in sc.items()}
+        out.append(pd.DataFrame(row))
+    return pd.concat(out, keys=list(seeds))
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--seeds', default='0,1,2,3,4'); ap.add_argument('--hold', type=float, default=0.2)
+    ap.add_argument('--epochs', type=int, default=50); ap.add_argument('--latent', type=int, default=4)
+    ap.add_argument('--candidates', action='store_true', help='the prototype candidates instead of the shipped scores')
+    ap.add_argument('--factors', action='store_true', help="skfolio's factor ETFs (fit 2014-2018, score 2019-2022) instead of the S&P 500 stocks")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    pd.set_option('display.width', 200); pd.set_option('display.max_rows', 200)
+    if not a.candidates:
+        data = recipe_data(factor_returns(), '2019-01-01') if a.factors else None
+        if a.factors: print('factors: train/test', data[0].shape, data[1].shape, 'stress days', data[2][1].sum(), 'injected', data[3][1].sum())
+        res = detector_table([int(s) for s in a.seeds.split(',')], data, latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold,
+                             **(dict(hidden_dims=[32, 16]) if a.factors else {}))
+        g = res.groupby(level=1, sort=False)
+        print(g.mean().map('{:.3f}'.format) + ' ± ' + g.std().fillna(0).map('{:.3f}'.format))
+        print(res.unstack(0).round(3).to_string())
+        raise SystemExit
+    train, test, eval_a, eval_b = recipe_data()
+    kw = dict(latent_dim=a.latent, hidden_dims=[64, 32], epochs=a.epochs, batch_size=128, lr=1e-3)
+    res = pd.concat([run(int(s), a.hold, train, eval_a, eval_b, kw) for s in a.seeds.split(',')], keys=a.seeds.split(','))
+    g = res.groupby(level=1, sort=False)
+    pd.set_option('display.width', 200); pd.set_option('display.max_rows', 200)
+    print(g.mean().map('{:.3f}'.format) + ' ± ' + g.std().fillna(0).map('{:.3f}'.format))
+
