@@ -85,19 +85,24 @@ def training_rows(model: nn.Module, # the model about to train
     return X
 
 # %% ../../nbs/api/02_training.ipynb #2d160026
+from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
+
 def pick_engine(model: nn.Module, # the model about to train, already on its device
                 device: torch.device, # where it trains
                 path: str, # 'auto', 'fast' or 'autograd'
                 amp: bool=False, # mixed precision (autograd only)
                 ddp: bool=False, # one process of a torchrun job
                ) -> type:
-    "The engine class for `path`: DDP under torchrun, else the fast engine where it applies (or where asked), autograd otherwise."
+    "The engine class for `path`: DDP under torchrun, else a fast engine where one applies (`FastEngine`, then `LikelihoodEngine`; or where asked), autograd otherwise."
     check_path(path, ddp)
     if ddp: return distributed.DDPEngine
     if path == 'autograd': return AutogradEngine
-    reason = ("mixed precision (amp=True) runs on autograd" if amp else
-              fast_path_reason(model) if device.type == 'cpu' else f"the device is {device.type}, not the CPU")
-    if reason is None: return FastEngine
+    reason = ("mixed precision (amp=True) runs on autograd" if amp else None if device.type == 'cpu' else f"the device is {device.type}, not the CPU")
+    if reason is None:
+        reason = fast_path_reason(model)
+        if reason is None: return FastEngine
+        if hasattr(model, 'loss_parts'): reason = likelihood_path_reason(model)   # a likelihood model: say why *its* engine cannot
+        if reason is None: return LikelihoodEngine
     if path == 'fast': raise ValueError(f"path='fast' is not possible: {reason}")
     return AutogradEngine
 
