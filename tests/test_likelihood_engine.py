@@ -148,3 +148,23 @@ def test_unsupported_models_fall_back_to_autograd():
     frozen = LikelihoodVAE(6, 2, [8]); frozen.scale_head.bias.requires_grad_(False)
     assert 'frozen' in likelihood_path_reason(frozen)
     with pytest.raises(ValueError, match='path'): pick_engine(frozen, cpu, 'fast')
+
+
+def test_bench_pieces_on_a_tiny_workload(monkeypatch, capsys):
+    "bench/likelihood_speed.py: each configuration builds, fits on both engines and scores (tiny rows instead of recipe 07's)."
+    import importlib.util, math
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location('likelihood_speed', Path(__file__).resolve().parents[1]/'bench'/'likelihood_speed.py')
+    bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
+    g = torch.Generator().manual_seed(0)
+    rows = lambda w: (torch.randn(96, w, generator=g).numpy(), torch.randn(40, w, generator=g).numpy())
+    data = {'plain': rows(20), 'portfolio': rows(23), 'per-asset': rows(43)}
+    for kind in ('zi_student_t+dfz', 'cvae-zi_student_t+large'):
+        for path, engine in (('autograd', 'autograd'), ('auto', 'likelihood')):
+            secs, nll, ran = bench.one_fit(kind, data, path, 0, 1)
+            assert ran == engine and secs > 0 and math.isfinite(nll)
+    monkeypatch.setattr(bench, 'recipe_data', lambda: data)
+    monkeypatch.setattr(bench, 'one_fit', lambda kind, data, path, seed, epochs: (2.0 if path == 'autograd' else 0.5, 20.0, 'autograd' if path == 'autograd' else 'likelihood'))
+    bench.main(['--configs', 'gaussian', '--seeds', '0,1,2'])
+    row = [l for l in capsys.readouterr().out.splitlines() if l.startswith('| gaussian ')][0]
+    assert '| 4.0x |' in row, row
