@@ -15,6 +15,7 @@ from .model import VAE
 from .loss import vae_loss
 from .engine import AutogradEngine
 from .fastpath import FastEngine, fast_path_reason
+from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
 from . import distributed
 from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_validation, train_dtype, scale_warning,
                                 warn_caller, to_model)
@@ -91,7 +92,7 @@ def pick_engine(model: nn.Module, # the model about to train, already on its dev
                 amp: bool=False, # mixed precision (autograd only)
                 ddp: bool=False, # one process of a torchrun job
                ) -> type:
-    "The engine class for `path`: DDP under torchrun, else the fast engine where it applies (or where asked), autograd otherwise."
+    "The engine class for `path`: DDP under torchrun, else a fast engine where one applies (`FastEngine`, then `LikelihoodEngine`; or where asked), autograd otherwise."
     check_path(path, ddp)
     if ddp: return distributed.DDPEngine
     if path == 'autograd': return AutogradEngine
@@ -101,9 +102,11 @@ def pick_engine(model: nn.Module, # the model about to train, already on its dev
     return AutogradEngine
 
 def _fast_engine(model: nn.Module, device: torch.device, amp: bool) -> tuple[type|None, str|None]:
-    "The written-out engine for `device` (`FastEngine` on the CPU, `CudaFastEngine` on a GPU) and why `model` cannot use it (None: it can)."
+    "The written-out engine for `model` on `device` (`FastEngine` or `LikelihoodEngine` on the CPU, `CudaFastEngine` on a GPU) and why `model` cannot use it (None: it can)."
     if amp: return None, "mixed precision (amp=True) runs on autograd"
-    if device.type == 'cpu': return FastEngine, fast_path_reason(model)
+    if device.type == 'cpu':
+        if hasattr(model, 'loss_parts'): return LikelihoodEngine, likelihood_path_reason(model)   # a likelihood model: its own engine
+        return FastEngine, fast_path_reason(model)
     if device.type != 'cuda': return None, f"the device is {device.type}, not the CPU or CUDA"
     from puffin.deep.multifit import CudaFastEngine   # imported here: multifit builds on this module
     return CudaFastEngine, CudaFastEngine.reason(model)
@@ -197,7 +200,7 @@ def fit(self: AETrainer,
         seed: int|None=None, # makes the split, the batches, dropout and sampling repeatable; None uses the global RNG
         weight_decay: float=0.0, # Adam weight decay
         threads: int|None=None, # intra-op threads during the fit (None: `auto_threads`)
-        path: str='auto', # engine: 'fast' (puffin's MLP VAE/Autoencoder on the CPU), 'autograd' (any module), 'auto' picks
+        path: str='auto', # engine: 'fast' (written out: puffin's VAE/Autoencoder on the CPU or CUDA, LikelihoodVAE/ConditionalVAE on the CPU), 'autograd' (any module), 'auto' picks
         amp: bool=False, # mixed precision: bf16 autocast for the forward pass, loss and KL summed in fp32 (autograd engine)
        ) -> dict:
     "Train `model` on `X`; return the per-epoch history of the loss and its parts (lists with one entry per epoch; `best_epoch` indexes them from 0)."
