@@ -335,6 +335,15 @@ def test_toc_has_no_private_names(site: Path):
     assert not found, '\n'.join(found)
 
 
+def test_methods_documented_once(site: Path):
+    "No page shows a method twice, once as `encode` and once as `VAE.encode` (a decorated `@patch` method did: nbdev's own doc cell took the wrapped function's name)."
+    found = []
+    for page in sorted(site.rglob('*.html')):
+        toc = {a.get_text().strip() for a in BeautifulSoup(page.read_text(encoding='utf-8'), 'html.parser').select('aside.site-toc a')}
+        found += [f'{page.relative_to(site).as_posix()}: {t}' for t in sorted(toc) if '.' in t and t.rsplit('.', 1)[1] in toc]
+    assert not found, '\n'.join(found)
+
+
 def test_toc_entries_skip_private():
     "The builder leaves private API names out of the table of contents; public names, dunders and prose headings stay."
     from build_site import toc_entries, is_private

@@ -94,6 +94,8 @@ def model_input(name: str, # the input's name in error messages, e.g. 'x' or 'z'
                ):
     "Decorator for a model method taking one `(n, width)` tensor: checks it, runs gradient-free in eval mode, explains dtype mismatches."
     def decorate(method):
+        if (cls := method.__annotations__.get('self')) is not None:   # a `@patch`ed method: `show_doc` reads the wrapped
+            method.__qualname__ = f"{getattr(cls, '__name__', cls)}.{method.__name__}"   # function's name, so say `VAE.encode`
         @functools.wraps(method)
         def checked(self, x):
             check_input(x, getattr(self, width), name)
