@@ -19,7 +19,8 @@ from .data import _column_difference, _check_count, _nonneg_real
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
            'discriminator_auc', 'dcr_metrics', 'gaussian_baseline', 'bootstrap_baseline', 'QualityReport',
            'quality_report', 'compare_generators', 'hill_tail_index', 'tail_metrics', 'goal_metrics', 'scorecard',
-           'garch_t_copula', 'abs_return_acf', 'leverage_effect', 'real_windows', 'PathReport', 'path_report']
+           'garch_t_copula', 'abs_return_acf', 'leverage_effect', 'real_windows', 'PathReport', 'path_report',
+           'gjr_garch_paths', 'filtered_historical_simulation', 'block_bootstrap_paths']
 
 # %% ../nbs/api/11_quality.ipynb #13cfc531
 def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
@@ -344,12 +345,56 @@ def scorecard(real, # real returns to compare against (DataFrame)
     return rep.summary[SCORE_COLS].join(goals)
 
 # %% ../nbs/api/11_quality.ipynb #cf46d3eb
-def _arch_model():
+def _arch_model(who: str='garch_t_copula'): # the function that needs it, for the error
     "`arch.arch_model`, imported when first needed: `arch` is optional (puffin's dev extras), so a missing one is named with how to install it."
     try: from arch import arch_model
-    except ImportError as e: raise ImportError("`garch_t_copula` (the GARCH(1,1) Student-t copula baseline) needs the optional `arch` package, which puffin "
+    except ImportError as e: raise ImportError(f"`{who}` (a GARCH baseline) needs the optional `arch` package, which puffin "
                                                "does not install (only its dev extras do): `pip install arch`") from e
     return arch_model
+
+def _fit_garch(x: np.ndarray, # training returns, days x assets
+               o: int, # 0: GARCH(1,1); 1: GJR-GARCH(1,1,1), whose falls raise the variance more
+               max_persistence: float, # alpha + gamma/2 + beta above this is scaled down to it
+               who: str, # the public function fitting, for the error without `arch`
+              ) -> tuple[dict, np.ndarray]:
+    "Per asset a GARCH with Student-t innovations fitted to 100 x returns: its parameters (arrays over assets, near-integrated fits capped and variance-targeted) and the standardised residuals (days x assets)."
+    arch_model = _arch_model(who)
+    fits = [arch_model(100 * x[:, j], mean='Constant', vol='GARCH', p=1, o=o, q=1, dist='t').fit(disp='off') for j in range(x.shape[1])]
+    mu, om, al, ga, be, nu = (np.array([f.params.get(k, 0.0) for f in fits]) for k in ('mu', 'omega', 'alpha[1]', 'gamma[1]', 'beta[1]', 'nu'))
+    pers = al + ga / 2 + be
+    cap = pers > max_persistence  # near-integrated fits (e.g. RRC): cap the persistence, target the sample variance
+    s = np.where(cap, max_persistence / pers, 1.0)
+    al, ga, be = al * s, ga * s, be * s
+    om = np.where(cap, (100 * x).var(0) * (1 - al - ga / 2 - be), om)
+    sr = np.column_stack([np.asarray(f.std_resid) for f in fits])
+    return dict(mu=mu, omega=om, alpha=al, gamma=ga, beta=be, nu=nu), sr[np.isfinite(sr).all(1)]
+
+# %% ../nbs/api/11_quality.ipynb #27286bfe
+def _copula_corr(sr: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    "Correlation of the residuals' normal scores (through each asset's fitted Student-t): the Gaussian copula's matrix, 1 x 1 for one asset."
+    u = stats.t.cdf(sr * np.sqrt(nu / (nu - 2)), nu)
+    return np.atleast_2d(np.corrcoef(stats.norm.ppf(np.clip(u, 1e-10, 1 - 1e-10)), rowvar=False))
+
+def _t_copula_shocks(p: dict, R: np.ndarray, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    "Unit-variance Student-t shocks (paths x days x assets) tied by a Gaussian copula with correlation `R`."
+    g = rng.standard_normal(shape) @ np.linalg.cholesky(R).T
+    return stats.t.ppf(stats.norm.cdf(g), p['nu']) * np.sqrt((p['nu'] - 2) / p['nu'])
+
+def _garch_paths(p: dict, e: np.ndarray, burn: int) -> np.ndarray:
+    "Returns (paths x days x assets) of the fitted GARCH driven by the unit-variance shocks `e`, all paths at once; the first `burn` days dropped."
+    mu, om, al, ga, be = p['mu'], p['omega'], p['alpha'], p['gamma'], p['beta']
+    s2 = np.broadcast_to(om / (1 - al - ga / 2 - be), (e.shape[0], e.shape[2])).copy()   # start at the unconditional variance
+    out = np.empty_like(e)
+    for t in range(e.shape[1]):
+        out[:, t] = mu + np.sqrt(s2) * e[:, t]
+        d = out[:, t] - mu
+        s2 = om + (al + ga * (d < 0)) * d ** 2 + be * s2
+    return out[:, burn:] / 100
+
+# %% ../nbs/api/11_quality.ipynb #1c9e3fa1
+def _check_garch_args(n: int, burn: int, max_persistence: float, n_name: str='n') -> None:
+    _check_count(n, n_name); _check_count(burn, 'burn', least=0)
+    if not 0 < max_persistence < 1: raise ValueError(f"`max_persistence` must be in (0, 1) (alpha + beta < 1: a stationary variance), got {max_persistence!r}")
 
 def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                    n: int, # number of days to simulate (one path)
@@ -359,30 +404,10 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                   ) -> np.ndarray:
     "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
     x = _pair(train, train, ('train', 'train'))[0]
-    _check_count(n, 'n'); _check_count(burn, 'burn', least=0)
-    if not 0 < max_persistence < 1: raise ValueError(f"`max_persistence` must be in (0, 1) (alpha + beta < 1: a stationary variance), got {max_persistence!r}")
-    arch_model = _arch_model()   # after the argument checks: a wrong argument is named even without `arch`
-    fits = [arch_model(100 * x[:, j], mean='Constant', vol='GARCH', p=1, q=1, dist='t').fit(disp='off') for j in range(x.shape[1])]
-    P = np.array([[f.params['mu'], f.params['omega'], f.params['alpha[1]'], f.params['beta[1]'], f.params['nu']] for f in fits])
-    mu, om, al, be, nu = P.T
-    var = (100 * x).var(0)
-    cap = al + be > max_persistence  # near-integrated fits (e.g. RRC): cap the persistence, target the sample variance
-    scale_ab = np.where(cap, max_persistence / (al + be), 1.0)
-    al, be = al * scale_ab, be * scale_ab
-    om = np.where(cap, var * (1 - al - be), om)
-    sr = np.column_stack([np.asarray(f.std_resid) for f in fits])
-    sr = sr[np.isfinite(sr).all(1)]
-    u = stats.t.cdf(sr * np.sqrt(nu / (nu - 2)), nu)
-    R = np.atleast_2d(np.corrcoef(stats.norm.ppf(np.clip(u, 1e-10, 1 - 1e-10)), rowvar=False))   # 1 x 1 for one asset
-    rng = np.random.default_rng(seed)
-    g = rng.standard_normal((burn + n, x.shape[1])) @ np.linalg.cholesky(R).T
-    e = stats.t.ppf(stats.norm.cdf(g), nu) * np.sqrt((nu - 2) / nu)
-    s2 = om / (1 - al - be)
-    out = np.empty_like(e)
-    for t in range(len(e)):
-        out[t] = mu + np.sqrt(s2) * e[t]
-        s2 = om + al * (out[t] - mu) ** 2 + be * s2
-    return out[burn:] / 100
+    _check_garch_args(n, burn, max_persistence)   # before the fit: a wrong argument is named even without `arch`
+    p, sr = _fit_garch(x, 0, max_persistence, 'garch_t_copula')
+    e = _t_copula_shocks(p, _copula_corr(sr, p['nu']), (1, burn + n, x.shape[1]), np.random.default_rng(seed))
+    return _garch_paths(p, e, burn)[0]
 
 # %% ../nbs/api/11_quality.ipynb #d1aefec8
 def _path_list(returns, # one path (DataFrame, Series or array), a list of paths, or a 3-D array (paths x days x assets)
@@ -560,9 +585,10 @@ def _window_auc(real, syn, seed: int, scaled: bool, n_splits: int=3, max_iter: i
 
 # %% ../nbs/api/11_quality.ipynb #43f628af
 def _window_rows(paths, days: int, step: int, mu, sd) -> np.ndarray:
-    "Every `step`-th `days`-day window of each path, standardised per asset and flattened: one row per window."
+    "Every `step`-th `days`-day window of each path, standardised per asset, flattened and scaled to unit length: one row per window."
     rows = [np.lib.stride_tricks.sliding_window_view((a - mu) / sd, days, axis=0)[::step] for a in paths]
-    return np.concatenate([r.reshape(len(r), -1) for r in rows])
+    w = np.concatenate([r.reshape(len(r), -1) for r in rows])
+    return w / np.where((n := np.linalg.norm(w, axis=1, keepdims=True)) > 0, n, 1.0)   # shape, not size: calm windows are not all 'close'
 
 def _memorisation(paths, train, holdout, days: int=20, step: int=5, q: float=0.05) -> dict:
     "Distances of synthetic and of real holdout `days`-day windows to the nearest training window: the median ratio, and the share of synthetic windows closer than the `q` quantile of the holdout's."
@@ -586,7 +612,7 @@ class PathReport:
     "Scores of generated paths: `table` has a row per generator and the noise floor's (each group's mean relative error, window AUCs, memorisation), `lines` every line's value and error."
     table: pd.DataFrame
     lines: pd.DataFrame
-    max_copied: float = 0.05
+    max_copied: float = 0.1
     @property
     def summary(self) -> pd.Series:
         "The first generator's row of `table`."
@@ -615,7 +641,7 @@ def _scores(syn, real, real_lines: dict, seed: int, max_iter: int) -> tuple[pd.S
 def _floor(real, seed: int, n_halvings: int, max_iter: int) -> tuple[pd.Series, dict]:
     "The scores of one half of the real windows against the other, averaged over `n_halvings` random halvings."
     runs = [_scores(b, a, _line_values(a), seed + i, max_iter) for i, (a, b) in enumerate(_halvings(real, seed, n_halvings))]
-    return pd.concat([e for e, _ in runs], axis=1).mean(1), pd.DataFrame([d for _, d in runs]).mean().to_dict()
+    return pd.concat([e for e, _ in runs], axis=1).mean(axis=1), pd.DataFrame([d for _, d in runs]).mean().to_dict()
 
 # %% ../nbs/api/11_quality.ipynb #af377965
 def _generators(paths, name: str, n_assets: int) -> dict[str, list[np.ndarray]]:
@@ -644,7 +670,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
                 seed: int=0, # seeds the halvings, the classifiers and their folds
                 n_halvings: int=3, # random halvings of `real_windows` the noise floor averages over
                 max_iter: int=100, # boosting iterations of the window classifier
-                max_copied: float=0.05, # a generator is `copying` when more of its windows than this are closer to training than 95 % of holdout windows
+                max_copied: float=0.1, # a generator is `copying` when more of its windows than this are closer to training than 95 % of holdout windows (a fresh one: 5 % +- noise)
                 name: str='synthetic', # the row label of `paths` when it is not a dict
                ) -> PathReport:
     "Score generated market paths against real windows: volatility clustering, leverage, tails, cross-section and risk (mean relative errors), window AUCs and memorisation, next to a noise floor of real half against half."
@@ -665,3 +691,85 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     rows[FLOOR], lines['floor error'] = ferr.groupby(level=0).mean().to_dict() | fauc, ferr
     table = pd.DataFrame.from_dict(rows, orient='index')[GROUPS + list(fauc) + ['nearest-window ratio', 'copied']].rename_axis('generator')
     return PathReport(table, lines.rename_axis(['group', 'line']), max_copied)
+
+# %% ../nbs/api/11_quality.ipynb #35ea776a
+def _check_paths_args(n_days: int, n_paths: int, seed: int) -> None:
+    _check_count(n_days, 'n_days'); _check_count(n_paths, 'n_paths'); _check_count(seed, 'seed', least=0)
+
+def gjr_garch_paths(train: pd.DataFrame, # training returns, rows x assets
+                    n_days: int, # days per path
+                    n_paths: int=1, # independent paths
+                    seed: int=0, # seed of the simulation
+                    burn: int=500, # days simulated and dropped before each path starts
+                    max_persistence: float=0.999, # alpha + gamma/2 + beta above this is scaled down to it (omega then targets the sample variance)
+                   ) -> np.ndarray:
+    "Paths (n_paths x n_days x assets) of a GJR-GARCH(1,1,1) with Student-t innovations per asset, tied by a Gaussian copula with the constant correlation of the fitted residuals: `garch_t_copula` with the leverage term."
+    x = _pair(train, train, ('train', 'train'))[0]
+    _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
+    p, sr = _fit_garch(x, 1, max_persistence, 'gjr_garch_paths')
+    e = _t_copula_shocks(p, _copula_corr(sr, p['nu']), (n_paths, burn + n_days, x.shape[1]), np.random.default_rng(seed))
+    return _garch_paths(p, e, burn)
+
+# %% ../nbs/api/11_quality.ipynb #faec1533
+def _filtered_residuals(x: np.ndarray, # training returns x 100, days x assets
+                        p: dict, # the fitted GJR-GARCH parameters
+                        max_persistence: float, # as in `gjr_garch_paths`
+                       ) -> tuple[dict, np.ndarray]:
+    "The fitted recursion run over the training days: standardised residuals (days x assets, unit variance per asset) and the parameters rescaled so that the persistence *under these residuals*, E[(alpha + gamma 1[z<0]) z^2] + beta, stays below `max_persistence` (omega targeting the sample variance)."
+    mu, om, al, ga, be = p['mu'], p['omega'], p['alpha'], p['gamma'], p['beta']
+    s2, z = x.var(0), np.empty_like(x)
+    for t in range(len(x)):
+        d = x[t] - mu
+        z[t] = d / np.sqrt(s2)
+        s2 = om + (al + ga * (d < 0)) * d ** 2 + be * s2
+    z = z / z.std(0)
+    k = ((al + ga * (z < 0)) * z ** 2).mean(0) + be
+    s = np.where(k > max_persistence, max_persistence / k, 1.0)
+    al, ga, be = al * s, ga * s, be * s
+    om = np.where(k > max_persistence, x.var(0) * (1 - k * s), om)
+    return p | dict(omega=om, alpha=al, gamma=ga, beta=be, persistence=k * s), z
+
+def _fhs_paths(p: dict, z: np.ndarray, days: np.ndarray, burn: int) -> np.ndarray:
+    "Returns (paths x days x assets) of the recursion driven by the residual days `z[days]`, starting at the variance the residuals imply."
+    mu, om, al, ga, be = p['mu'], p['omega'], p['alpha'], p['gamma'], p['beta']
+    s2 = np.broadcast_to(om / (1 - p['persistence']), (days.shape[0], z.shape[1])).copy()
+    out = np.empty((*days.shape, z.shape[1]))
+    for t in range(days.shape[1]):
+        d = np.sqrt(s2) * z[days[:, t]]
+        out[:, t] = mu + d
+        s2 = om + (al + ga * (d < 0)) * d ** 2 + be * s2
+    return out[:, burn:] / 100
+
+# %% ../nbs/api/11_quality.ipynb #f7471beb
+def filtered_historical_simulation(train: pd.DataFrame, # training returns, rows x assets
+                                   n_days: int, # days per path
+                                   n_paths: int=1, # independent paths
+                                   seed: int=0, # seed of the resampling
+                                   burn: int=500, # days simulated and dropped before each path starts
+                                   max_persistence: float=0.999, # as in `gjr_garch_paths`, here under the empirical residuals
+                                  ) -> np.ndarray:
+    "Paths (n_paths x n_days x assets) of filtered historical simulation: a GJR-GARCH(1,1,1) filter per asset, driven by whole days of its standardised residuals drawn with replacement (so each day's cross-section is a real one) and scaled by the simulated variance."
+    x = _pair(train, train, ('train', 'train'))[0]
+    _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
+    p, z = _filtered_residuals(100 * x, _fit_garch(x, 1, max_persistence, 'filtered_historical_simulation')[0], max_persistence)
+    return _fhs_paths(p, z, np.random.default_rng(seed).integers(0, len(z), size=(n_paths, burn + n_days)), burn)
+
+# %% ../nbs/api/11_quality.ipynb #338d145f
+def block_bootstrap_paths(train: pd.DataFrame, # training returns, rows x assets
+                          n_days: int, # days per path
+                          n_paths: int=1, # independent paths
+                          seed: int=0, # seed of the resampling
+                          mean_block: float=20, # mean block length in days (blocks are geometric; the data wrap around)
+                         ) -> np.ndarray:
+    "Paths (n_paths x n_days x assets) of the stationary block bootstrap (Politis and Romano): stretches of whole training days, each day continuing the stretch with probability 1 - 1/`mean_block`."
+    x = _as_2d(train, 'train')[0]
+    _check_paths_args(n_days, n_paths, seed)
+    if not (isinstance(mean_block, (int, float, np.integer, np.floating)) and not isinstance(mean_block, bool) and 1 <= mean_block < np.inf):
+        raise ValueError(f"`mean_block` must be a number >= 1, got {mean_block!r}")
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_days)
+    new = rng.random((n_paths, n_days)) < 1 / mean_block
+    new[:, 0] = True
+    began = np.maximum.accumulate(np.where(new, t, 0), axis=1)   # the day each block began
+    start = np.take_along_axis(rng.integers(0, len(x), size=(n_paths, n_days)), began, 1)
+    return x[(start + t - began) % len(x)]
