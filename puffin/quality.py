@@ -639,9 +639,9 @@ def _scores(syn, real, real_lines: dict, seed: int, max_iter: int) -> tuple[pd.S
     return err, {'window AUC': _window_auc(real, syn, seed, False, max_iter=max_iter), 'window AUC (vol-scaled)': _window_auc(real, syn, seed, True, max_iter=max_iter)}
 
 def _floor(real, seed: int, n_halvings: int, max_iter: int) -> tuple[pd.Series, dict]:
-    "The scores of one half of the real windows against the other, averaged over `n_halvings` random halvings."
+    "The scores of one half of the real windows against the other: the median over `n_halvings` random halvings (a half whose line is near 0 gives a huge relative error, which would swamp a mean)."
     runs = [_scores(b, a, _line_values(a), seed + i, max_iter) for i, (a, b) in enumerate(_halvings(real, seed, n_halvings))]
-    return pd.concat([e for e, _ in runs], axis=1).mean(axis=1), pd.DataFrame([d for _, d in runs]).mean().to_dict()
+    return pd.concat([e for e, _ in runs], axis=1).median(axis=1), pd.DataFrame([d for _, d in runs]).median().to_dict()
 
 # %% ../nbs/api/11_quality.ipynb #af377965
 def _generators(paths, name: str, n_assets: int) -> dict[str, list[np.ndarray]]:
@@ -668,7 +668,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
                 train_windows=None, # the real returns the generators learnt from (a list of paths or one long path): enables the memorisation check
                 holdout=None, # real returns no generator saw, for the memorisation check (None: `real_windows`)
                 seed: int=0, # seeds the halvings, the classifiers and their folds
-                n_halvings: int=3, # random halvings of `real_windows` the noise floor averages over
+                n_halvings: int=5, # random halvings of `real_windows`; the noise floor is the median over them
                 max_iter: int=100, # boosting iterations of the window classifier
                 max_copied: float=0.1, # a generator is `copying` when more of its windows than this are closer to training than 95 % of holdout windows (a fresh one: 5 % +- noise)
                 name: str='synthetic', # the row label of `paths` when it is not a dict
