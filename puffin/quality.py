@@ -393,6 +393,7 @@ def _garch_paths(p: dict, e: np.ndarray, burn: int) -> np.ndarray:
 
 # %% ../nbs/api/11_quality.ipynb #1c9e3fa1
 def _check_garch_args(n: int, burn: int, max_persistence: float, n_name: str='n') -> None:
+    "Fail on a non-positive length, a negative burn-in or a persistence cap outside (0, 1), naming the argument."
     _check_count(n, n_name); _check_count(burn, 'burn', least=0)
     if not 0 < max_persistence < 1: raise ValueError(f"`max_persistence` must be in (0, 1) (alpha + beta < 1: a stationary variance), got {max_persistence!r}")
 
@@ -557,6 +558,7 @@ def _rel_err(syn, real) -> float:
     return float(np.linalg.norm(syn - real) / np.linalg.norm(real))
 
 def _errors(syn: dict, real: dict) -> pd.Series:
+    "Every line's relative error, indexed by (group, line)."
     return pd.Series({k: _rel_err(syn[k], real[k]) for k in real}).rename_axis(['group', 'line'])
 
 # %% ../nbs/api/11_quality.ipynb #f998444a
@@ -694,6 +696,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
 
 # %% ../nbs/api/11_quality.ipynb #35ea776a
 def _check_paths_args(n_days: int, n_paths: int, seed: int) -> None:
+    "Fail on a non-positive `n_days` or `n_paths` or a negative or non-integer `seed`, naming the argument."
     _check_count(n_days, 'n_days'); _check_count(n_paths, 'n_paths'); _check_count(seed, 'seed', least=0)
 
 def gjr_garch_paths(train: pd.DataFrame, # training returns, rows x assets
