@@ -1,6 +1,6 @@
 """Issue #23's table: generators of 500-day market paths scored by `puffin.quality.path_report`, seed by seed.
 
-    python bench/path_table.py                     # seeds 0-2: FHS, GJR-GARCH-t, block bootstrap, recipe 07's CVAE paths
+    python bench/path_table.py                     # seeds 0-2: puffin's MarketPaths, FHS, GJR-GARCH-t, block bootstrap, recipe 07's CVAE paths
     python bench/path_table.py --seeds 0 --no-cvae # the baselines only (seconds per seed)
 
 Data: the 20 S&P 500 stocks of `puffin.data.load_sp500_returns(dequantize=True, seed=0)` (offline), as in recipe 07.
@@ -21,6 +21,7 @@ import numpy as np, pandas as pd
 from puffin.data import load_sp500_returns, chronological_split
 from puffin.quality import (path_report, real_windows, filtered_historical_simulation, gjr_garch_paths, block_bootstrap_paths,
                             GROUPS, FLOOR)
+from puffin.paths import MarketPaths
 
 COLS = GROUPS + ['window AUC', 'window AUC (vol-scaled)']
 
@@ -48,10 +49,12 @@ def cvae_paths(train: pd.DataFrame, returns: pd.DataFrame, n_days: int, n_paths:
 
 def generators(train: pd.DataFrame, returns: pd.DataFrame, n_paths: int, seed: int, cvae: bool) -> tuple[dict, dict]:
     "name -> paths (n_paths x 500 x 20) of every generator, and the seconds each took."
-    makers = {'filtered historical simulation': lambda: filtered_historical_simulation(train, 500, n_paths, seed + 100),
+    makers = {'puffin MarketPaths': lambda: MarketPaths().fit(train).sample(500, n_paths, seed + 100),
+              'filtered historical simulation': lambda: filtered_historical_simulation(train, 500, n_paths, seed + 100),
               'GJR-GARCH(1,1,1)-t, constant correlation': lambda: gjr_garch_paths(train, 500, n_paths, seed + 100),
               'stationary block bootstrap (mean block 20)': lambda: block_bootstrap_paths(train, 500, n_paths, seed + 100)}
-    if cvae: makers = {'puffin CVAE paths (cvae-zi_student_t)': lambda: cvae_paths(train, returns, 500, n_paths, seed)} | makers
+    if cvae: makers = {'puffin MarketPaths': makers.pop('puffin MarketPaths'),
+                       'puffin CVAE paths (cvae-zi_student_t)': lambda: cvae_paths(train, returns, 500, n_paths, seed)} | makers
     out, secs = {}, {}
     for k, f in makers.items():
         t0 = time.time(); out[k] = f(); secs[k] = time.time() - t0

@@ -563,7 +563,7 @@ def _errors(syn: dict, real: dict) -> pd.Series:
 
 # %% ../nbs/api/11_quality.ipynb #f998444a
 def _window_features(paths, days: int=20, scaled: bool=False) -> np.ndarray:
-    "One row per `days`-day window that does not overlap the next: all assets' returns, then per asset realised vol, lag-1 ACF of |r| and drawdown."
+    "One row per `days`-day window that does not overlap the next: all assets' returns, then per asset realised vol (not when `scaled`: it is 1), lag-1 ACF of |r| and drawdown."
     X = []
     for a in paths:
         w = a[:len(a) // days * days].reshape(-1, days, a.shape[1])
@@ -572,7 +572,7 @@ def _window_features(paths, days: int=20, scaled: bool=False) -> np.ndarray:
         acf1 = (d[:, 1:] * d[:, :-1]).sum(1) / np.where((v := (d ** 2).sum(1)) > 0, v, 1.0)
         cum = np.concatenate([np.zeros_like(w[:, :1]), np.cumsum(w, 1)], 1)
         dd = (np.maximum.accumulate(cum, 1) - cum).max(1)
-        X.append(np.hstack([w.reshape(len(w), -1), w.std(1), acf1, dd]))
+        X.append(np.hstack([w.reshape(len(w), -1), *([] if scaled else [w.std(1)]), acf1, dd]))   # scaled: the vols are 1 up to rounding, and rounding is not a signal
     return np.vstack(X)
 
 def _window_auc(real, syn, seed: int, scaled: bool, n_splits: int=3, max_iter: int=100) -> float:

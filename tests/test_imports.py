@@ -3,7 +3,7 @@ import subprocess, sys
 import pytest
 
 LIBRARY = ['puffin.deep.autoencoder', 'puffin.deep.engine', 'puffin.deep.fastpath', 'puffin.deep.persist', 'puffin.deep.distributed',
-           'puffin.deep.launch', 'puffin.deep.generative', 'puffin.data', 'puffin.quality', 'puffin.anomaly', 'puffin.latent', 'puffin.generate']
+           'puffin.deep.launch', 'puffin.deep.generative', 'puffin.data', 'puffin.quality', 'puffin.paths', 'puffin.anomaly', 'puffin.latent', 'puffin.generate']
 
 def _imported_after(modules: list[str]) -> set[str]:
     code = f"import sys; {'; '.join(f'import {m}' for m in modules)}; print(' '.join(sorted({{n.split('.')[0] for n in sys.modules}})))"

@@ -1,0 +1,86 @@
+"Edge cases of `puffin.paths.MarketPaths` (the lesson is nbs/api/16_market_paths.ipynb): bad arguments, determinism, states."
+import threading
+import numpy as np, pandas as pd, pytest
+from puffin.paths import GJR, MarketPaths, fit_gjr
+
+
+@pytest.fixture(scope='module')
+def returns():
+    "Three years of a 4-asset market whose common variance follows a GJR recursion (returns x 100 scale inside), seeded."
+    rng, g, s2 = np.random.default_rng(0), GJR(0.0, 0.05, 0.03, 0.12, 0.88), 1.0
+    m = np.empty(750)
+    for t in range(750):
+        m[t] = np.sqrt(s2) * rng.standard_t(6) / np.sqrt(1.5); s2 = g.step(s2, m[t])
+    x = (m[:, None] * np.array([0.8, 1.0, 1.2, 0.9]) + 0.6 * rng.standard_normal((750, 4))) / 100
+    return pd.DataFrame(x, index=pd.bdate_range('2000-01-03', periods=750), columns=list('ABCD'))
+
+
+@pytest.fixture(scope='module')
+def fitted(returns): return MarketPaths().fit(returns)
+
+
+@pytest.mark.parametrize('setting, value', [('regime_width', 0.0), ('regime_width', 0.6), ('reaction', 1.5), ('leverage_shift', -0.1),
+                                            ('max_idio_persistence', 1.0), ('burn', -1), ('burn', 2.5)])
+def test_bad_setting_named(returns, setting, value):
+    with pytest.raises(ValueError, match=f'`{setting}`'): MarketPaths(**{setting: value}).fit(returns)
+
+
+@pytest.mark.parametrize('bad, exc', [(lambda r: r.iloc[:100], ValueError), (lambda r: r.assign(A=0.01), ValueError),
+                                      (lambda r: r.assign(A=np.nan), ValueError), (lambda r: r.to_numpy()[:, 0], ValueError)])
+def test_bad_returns_named(returns, bad, exc):
+    with pytest.raises(exc, match='`returns`'): MarketPaths().fit(bad(returns))
+
+
+def test_sample_before_fit():
+    with pytest.raises(RuntimeError, match='fit'): MarketPaths().sample(5)
+
+
+@pytest.mark.parametrize('kw, name', [(dict(n_days=0), 'n_days'), (dict(n_days=5, n_paths=0), 'n_paths'), (dict(n_days=5, seed=-1), 'seed'),
+                                      (dict(n_days=5, seed=1.5), 'seed')])
+def test_bad_sample_args_named(fitted, kw, name):
+    with pytest.raises(ValueError, match=f'`{name}`'): fitted.sample(**kw)
+
+
+def test_bad_state(fitted, returns):
+    s2m, h = fitted.states(returns)
+    with pytest.raises(TypeError, match='`state`'): fitted.sample(5, state=s2m)
+    with pytest.raises(ValueError, match='`state`'): fitted.sample(5, n_paths=3, state=(s2m[:2], h[:2]))
+    with pytest.raises(ValueError, match='`state`'): fitted.sample(5, state=(-1.0, h[0]))
+    with pytest.raises(ValueError, match='`returns`'): fitted.states(returns.iloc[:, :2])
+
+
+def test_seeded_and_thread_safe(fitted):
+    one = fitted.sample(50, n_paths=3, seed=7)
+    out = {}
+    ts = [threading.Thread(target=lambda i=i: out.__setitem__(i, fitted.sample(50, n_paths=3, seed=7))) for i in range(2)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    np.testing.assert_array_equal(out[0], one); np.testing.assert_array_equal(out[1], one)
+    assert not np.array_equal(fitted.sample(50, n_paths=3, seed=8), one)
+
+
+def test_state_starts_the_paths(fitted, returns):
+    "A path from a state of high market variance is more volatile over its first days than one from a low state."
+    s2m, h = fitted.states(returns)
+    hi, lo = int(np.argmax(s2m)), int(np.argmin(s2m))
+    vol = lambda t: fitted.sample(5, n_paths=400, seed=0, state=(s2m[t], h[t])).std()
+    assert vol(hi) > 1.5 * vol(lo)
+    assert s2m.shape == (len(returns) + 1,) and h.shape == (len(returns) + 1, 4)
+
+
+def test_paths_scale_and_no_blow_up(fitted, returns):
+    p = fitted.sample(1000, n_paths=20, seed=0)
+    assert p.shape == (20, 1000, 4) and np.isfinite(p).all()
+    assert 0.5 < p.std() / returns.to_numpy().std() < 2
+
+
+def test_fit_gjr_recovers_leverage():
+    "A series with gamma > 0 fits a gamma well above alpha; one without, a gamma near 0."
+    def sim(g, n=5000, seed=0):
+        rng, s2, out = np.random.default_rng(seed), 1.0, np.empty(n)
+        for t in range(n):
+            out[t] = np.sqrt(s2) * rng.standard_normal(); s2 = g.step(s2, out[t])
+        return out
+    lev = fit_gjr(sim(GJR(0.0, 0.05, 0.02, 0.12, 0.9)))[0]
+    sym = fit_gjr(sim(GJR(0.0, 0.05, 0.08, 0.0, 0.9)))[0]
+    assert lev.gamma > 3 * lev.alpha and sym.gamma < 0.04 and abs(sym.alpha - 0.08) < 0.03
