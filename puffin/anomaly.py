@@ -29,11 +29,11 @@ __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnoma
 # %% ../nbs/api/12_anomaly.ipynb #298b3817
 def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X, # scaled rows (tensor, array or DataFrame), shape (n, d)
-                    whiten=None, # d x d matrix that whitens the residuals of held-out rows (None: no `misfit`)
-                    offset: float=0.0, # added to `misfit`'s denominator, so that a quiet day's noise does not read as a broken pattern
+                    whiten=None, # d x d matrix that whitens the residuals of held-out rows (None: no `misfit`, no `pattern`)
+                    offset: float=0.0, # added to ||x||^2 in `misfit` and `pattern`, so that a quiet day's noise does not read as a broken pattern
                     cap: float=9.0, # each whitened residual's square is capped here in `misfit` (9: 3 standard deviations)
                    ) -> dict[str, np.ndarray]:
-    "Per-row `recon` (MSE), `kl`, `share`, `size` and (given `whiten`) `misfit` from the posterior mean, as float64 arrays."
+    "Per-row `recon` (MSE), `kl`, `share`, `size` and (given `whiten`) `misfit` and `pattern` from the posterior mean, as float64 arrays."
     X = to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64), model)   # checked, then the model's device and dtype
     if not torch.isfinite(X).all(): raise ValueError(f"`X` has values too large for the model's {X.dtype}")
     with eval_mode(model):
@@ -46,7 +46,9 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                  size=x_hat.pow(2).sum(1))
     if whiten is not None:
         W = torch.as_tensor(np.asarray(whiten, dtype=np.float64), device=r.device)
-        parts['misfit'] = (r @ W.T).pow(2).clamp(max=cap).sum(1) / (x2 + offset + 1e-8)   # one asset's own jump counts at most `cap`
+        wr2, energy = (r @ W.T).pow(2), x2 + offset + 1e-8
+        parts['misfit'] = wr2.clamp(max=cap).sum(1) / energy   # one asset's own jump counts at most `cap`
+        parts['pattern'] = torch.log1p(wr2 / (energy / X.shape[1])[:, None]).sum(1)   # each term in units of the day's mean energy per asset, counted like a log
     return {k: v.cpu().numpy() for k, v in parts.items()}
 
 # %% ../nbs/api/12_anomaly.ipynb #6bedb3ca
@@ -77,7 +79,7 @@ class TailCalibrator:
         return np.where(np.isnan(v), np.nan, np.where(v > self.u, tail, -np.log(p)))   # NaN in, NaN out
 
 # %% ../nbs/api/12_anomaly.ipynb #1b3550a5
-_SCORES = ('chapter', 'calibrated', 'tail')
+_SCORES = ('chapter', 'calibrated', 'tail', 'size_or_pattern')
 _CHUNK_ROWS = 65_536   # rows scored at a time: the memory scoring takes grows with this, not with the number of rows
 
 def _float64_rows(X, width: int|None=None) -> np.ndarray:
@@ -226,7 +228,8 @@ class VAEAnomalyDetector(_Detector):
                  beta: float=1.0, # KL weight in the *training* loss
                  kl_weight: float=0.1, # KL weight in the chapter's *score* (`score_kind='chapter'` only)
                  contamination: float=0.05, # expected share of anomalies among new rows; `threshold_` flags this share of the calibration rows, in (0, 0.5]
-                 score_kind: str='chapter', # 'chapter' (recon + kl_weight * kl), 'calibrated' (surprisal of kl + surprisal of share) or 'tail' (the larger surprisal of size and misfit)
+                 score_kind: str='chapter', # 'chapter' (recon + kl_weight * kl), 'calibrated' (surprisal of kl + surprisal of share), 'tail' (the larger surprisal of size and misfit) or 'size_or_pattern' (the larger of size's surprisal and pattern_weight times pattern's)
+                 pattern_weight: float=0.8, # `score_kind='size_or_pattern'` only: pattern's surprisal is multiplied by this (< 1: a broken pattern must be rarer than a crash to rank with it)
                  epochs: int=50, # training passes
                  lr: float=1e-3, # Adam learning rate
                  batch_size: int=128, # rows per gradient step
@@ -248,9 +251,10 @@ class VAEAnomalyDetector(_Detector):
         self.contamination, self.score_kind, self.epochs, self.lr, self.batch_size = contamination, score_kind, epochs, lr, batch_size
         self.scale, self.seed, self.validation_split, self.patience = scale, seed, validation_split, patience
         self.dropout, self.tail_q, self.verbose, self.calibration_split = dropout, tail_q, verbose, calibration_split
+        self.pattern_weight = pattern_weight
 
     _SETTINGS = ('latent_dim', 'hidden_dims', 'beta', 'kl_weight', 'contamination', 'score_kind', 'epochs', 'lr', 'batch_size',
-                 'scale', 'seed', 'validation_split', 'patience', 'dropout', 'tail_q', 'calibration_split')
+                 'scale', 'seed', 'validation_split', 'patience', 'dropout', 'tail_q', 'calibration_split', 'pattern_weight')
 
     def __setstate__(self, state: dict):
         "Unpickle; a detector pickled by an older puffin gets what was added since: `score_kind` (was `score`), the fitted `score_`/`kl_weight_` from its settings."
@@ -259,6 +263,7 @@ class VAEAnomalyDetector(_Detector):
         super().__setstate__(state)
         if 'calibrators_' in state and 'score_' not in state: self.score_, self.kl_weight_ = str(self.score_kind), float(self.kl_weight)
         if 'calibration_split' not in state: self.calibration_split = 0.0   # fitted before held-out calibration existed: in-sample
+        if 'pattern_weight' not in state: self.pattern_weight = 0.8   # pickled before `size_or_pattern` existed (its own score does not use it)
 
     def _check_params(self):
         self._check_contamination()
@@ -273,6 +278,7 @@ class VAEAnomalyDetector(_Detector):
         nonneg_real(self.kl_weight, 'kl_weight')
         if not (is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
         if not (is_real(self.calibration_split) and 0 <= self.calibration_split < 1): raise ValueError(f"`calibration_split` must be in [0, 1), got {self.calibration_split!r}")
+        if not (is_real(self.pattern_weight) and 0 < self.pattern_weight < np.inf): raise ValueError(f"`pattern_weight` must be a finite number > 0, got {self.pattern_weight!r}")
 
 # %% ../nbs/api/12_anomaly.ipynb #e02d9e2c
 @patch
@@ -304,7 +310,8 @@ def _combine(self: VAEAnomalyDetector, parts: dict, score: str|None=None) -> np.
     score, cal = score or self.score_, self.calibrators_
     if score == 'chapter': return parts['recon'] + self.kl_weight_ * parts['kl']
     if score == 'calibrated': return cal['kl'](parts['kl']) + cal['share'](parts['share'])
-    return np.maximum(cal['size'](parts['size']), cal['misfit'](parts['misfit']))   # 'tail': Tippett's rule, the smaller tail probability
+    if score == 'tail': return np.maximum(cal['size'](parts['size']), cal['misfit'](parts['misfit']))   # Tippett's rule, the smaller tail probability
+    return np.maximum(cal['size'](parts['size']), self.pattern_weight_ * cal['pattern'](parts['pattern']))   # 'size_or_pattern': Tippett's, weighted
 
 # %% ../nbs/api/12_anomaly.ipynb #7e3ebd00
 def _calibration_rows(n: int, split: float, seed: int|None) -> tuple[np.ndarray, np.ndarray]:
@@ -336,11 +343,11 @@ def fit(self: VAEAnomalyDetector,
     W = _whitener(model, _scaled_rows(scaler, rows[fit_idx]))
     off = 0.1 * float(np.median(_scaled_rows(scaler, rows[cal_idx]).double().pow(2).sum(1).numpy()))
     parts = _in_chunks(lambda x: _parts_of(model, _scaled_rows(scaler, x), W, off), rows)
-    calibrators = {k: TailCalibrator(parts[k][cal_idx], self.tail_q) for k in ('kl', 'share', 'size', 'misfit')}
+    calibrators = {k: TailCalibrator(parts[k][cal_idx], self.tail_q) for k in ('kl', 'share', 'size', 'misfit', 'pattern')}
     # only a fit that got this far replaces the fitted state: a failed one (divergence, bad rows) leaves the detector as it was
     self.scaler_, self.model_, self.history_, self.whiten_, self.misfit_offset_ = scaler, model, history, W, off
     self.calibrators_, self.score_, self.kl_weight_ = calibrators, str(self.score_kind), float(self.kl_weight)   # what scoring reads from now on (plain values: they go into saved files)
-    self.calibration_idx_ = cal_idx
+    self.calibration_idx_, self.pattern_weight_ = cal_idx, float(self.pattern_weight)
     scores = self._combine(parts)
     self._set_fitted(rows, names, scores, scores[cal_idx])
     return self
@@ -348,17 +355,18 @@ def fit(self: VAEAnomalyDetector,
 @patch
 def _score(self: VAEAnomalyDetector, X: np.ndarray) -> np.ndarray:
     "The fitted anomaly score (higher = more abnormal) of checked rows."
-    return self._combine(self._parts(X, misfit=self.score_ == 'tail'))
+    return self._combine(self._parts(X, misfit=self.score_ in ('tail', 'size_or_pattern')))
 
 @patch
 def score_parts(self: VAEAnomalyDetector,
                 X, # rows to score
                ) -> pd.DataFrame:
-    "Per-row parts (`recon`, `kl`, `share`, `size`, `misfit`) and scores (`chapter`, `calibrated`, `tail`; higher = more abnormal); indexed like `X` when it is a DataFrame."
+    "Per-row parts (`recon`, `kl`, `share`, `size`, `misfit`, `pattern`) and scores (`chapter`, `calibrated`, `tail`, `size_or_pattern`; higher = more abnormal); indexed like `X` when it is a DataFrame."
     parts = self._parts(self._as_array(X))
     df = pd.DataFrame(parts, index=X.index if isinstance(X, pd.DataFrame) else None)
+    needs = {'tail': 'misfit', 'size_or_pattern': 'pattern'}
     for s in _SCORES:
-        if s != 'tail' or 'misfit' in self.calibrators_: df[s] = self._combine(parts, s)   # a detector fitted by an older puffin has no `tail`
+        if needs.get(s, 'kl') in self.calibrators_: df[s] = self._combine(parts, s)   # a detector fitted by an older puffin lacks the newer scores
     return df
 
 # %% ../nbs/api/12_anomaly.ipynb #aefe4ec7
@@ -376,7 +384,8 @@ def save(self: VAEAnomalyDetector,
                    n_features_in=self.n_features_in_, feature_names_in=_plain(getattr(self, 'feature_names_in_', None)),
                    calibration_ref={k: t(c.ref) for k, c in self.calibrators_.items()},
                    decision_scores=t(self.decision_scores_), threshold=self.threshold_, history=json.dumps(self.history_),
-                   fitted=dict(score=self.score_, kl_weight=self.kl_weight_, tail_q=self.calibrators_['kl'].q),   # how it scores: settings changed since `fit` may differ
+                   fitted=dict(score=self.score_, kl_weight=self.kl_weight_, tail_q=self.calibrators_['kl'].q,   # how it scores: settings changed since `fit` may differ
+                               pattern_weight=getattr(self, 'pattern_weight_', float(self.pattern_weight))),
                    whiten=None if getattr(self, 'whiten_', None) is None else t(self.whiten_), misfit_offset=getattr(self, 'misfit_offset_', None),
                    calibration_idx=torch.from_numpy(np.asarray(getattr(self, 'calibration_idx_', []), dtype=np.int64)))
     return _save(path, _FORMAT, **payload)
@@ -398,7 +407,9 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
     det.n_features_in_ = d['n_features_in']
     if d['feature_names_in'] is not None: det.feature_names_in_ = np.asarray(d['feature_names_in'], dtype=object)
     f = d.get('fitted', {})   # files from before it was stored: the saved settings are the best record of the fit
+    det.pattern_weight = d['settings'].get('pattern_weight', 0.8)   # a file from before `size_or_pattern`
     det.score_, det.kl_weight_, q = f.get('score', det.score_kind), float(f.get('kl_weight', det.kl_weight)), f.get('tail_q', det.tail_q)
+    det.pattern_weight_ = float(f.get('pattern_weight', det.pattern_weight))
     det.calibrators_ = {k: TailCalibrator(v.numpy(), q) for k, v in d['calibration_ref'].items()}
     if d.get('whiten') is not None: det.whiten_, det.misfit_offset_ = d['whiten'].numpy(), d['misfit_offset']
     if 'calibration_split' not in d['settings']: det.calibration_split = 0.0   # a file from before held-out calibration
