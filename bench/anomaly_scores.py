@@ -3,10 +3,12 @@
     python bench/anomaly_scores.py                    # seeds 0-4, the recipe's VAE settings
     python bench/anomaly_scores.py --seeds 0 --hold 0.2
     python bench/anomaly_scores.py --factors --latent 2        # skfolio's five factor ETFs: fit 2014-2018, score 2019-2022
-    python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log
+    python bench/anomaly_scores.py --weight 0.9               # `pattern_weight` of score_kind='size_or_pattern' (default 0.8)
+    python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log's sections 2-3
 
 Fits on 1990-2014, scores 2015-2022 exactly as `nbs/recipes/04_anomaly_detection.ipynb` does, and prints the mean +- std
-over seeds of the average precision (AP) of every candidate score on both columns. Candidates are built from the VAE's
+over seeds of the average precision (AP) of every candidate score on both columns; the shipped scores' table adds the share of
+the test years' ordinary days each score flags at `contamination` (its threshold placed on the held-out calibration rows). Candidates are built from the VAE's
 score parts, each part turned into a surprisal by a `TailCalibrator` fitted on rows the VAE did not train on (`--hold`
 of the training rows, at random) and the surprisals combined by a sum (Fisher), a max (Tippett) or Stouffer's rule.
 This is a benchmark for choosing a score, not a test; the log of what was tried is `bench/anomaly_scores_log.md`."""
@@ -107,7 +109,7 @@ def factor_returns() -> pd.DataFrame:
 
 
 def detector_table(seeds=range(5), data=None, **vae_kw) -> pd.DataFrame:
-    "AP of the scores `VAEAnomalyDetector.score_parts` reports (as shipped: held-out calibration), Mahalanobis and Isolation Forest, per seed."
+    "AP of the scores and parts `VAEAnomalyDetector.score_parts` reports (as shipped: held-out calibration), Mahalanobis and Isolation Forest, and the share of ordinary test days each flags, per seed."
     train, test, eval_a, eval_b = recipe_data() if data is None else data
     kw = dict(latent_dim=4, hidden_dims=[64, 32], epochs=50, batch_size=128, lr=1e-3) | vae_kw
     maha, out = MahalanobisDetector().fit(train), []
