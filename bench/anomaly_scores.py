@@ -3,10 +3,12 @@
     python bench/anomaly_scores.py                    # seeds 0-4, the recipe's VAE settings
     python bench/anomaly_scores.py --seeds 0 --hold 0.2
     python bench/anomaly_scores.py --factors --latent 2        # skfolio's five factor ETFs: fit 2014-2018, score 2019-2022
-    python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log
+    python bench/anomaly_scores.py --weight 0.9               # `pattern_weight` of score_kind='size_or_pattern' (default 0.8)
+    python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log's sections 2-3
 
 Fits on 1990-2014, scores 2015-2022 exactly as `nbs/recipes/04_anomaly_detection.ipynb` does, and prints the mean +- std
-over seeds of the average precision (AP) of every candidate score on both columns. Candidates are built from the VAE's
+over seeds of the average precision (AP) of every candidate score on both columns; the shipped scores' table adds the share of
+the test years' ordinary days each score flags at `contamination` (its threshold placed on the held-out calibration rows). Candidates are built from the VAE's
 score parts, each part turned into a surprisal by a `TailCalibrator` fitted on rows the VAE did not train on (`--hold`
 of the training rows, at random) and the surprisals combined by a sum (Fisher), a max (Tippett) or Stouffer's rule.
 This is a benchmark for choosing a score, not a test; the log of what was tried is `bench/anomaly_scores_log.md`."""
@@ -107,18 +109,25 @@ def factor_returns() -> pd.DataFrame:
 
 
 def detector_table(seeds=range(5), data=None, **vae_kw) -> pd.DataFrame:
-    "AP of the scores `VAEAnomalyDetector.score_parts` reports (as shipped: held-out calibration), Mahalanobis and Isolation Forest, per seed."
+    "AP of the scores and parts `VAEAnomalyDetector.score_parts` reports (as shipped: held-out calibration), Mahalanobis and Isolation Forest, and the share of ordinary test days each flags, per seed."
     train, test, eval_a, eval_b = recipe_data() if data is None else data
     kw = dict(latent_dim=4, hidden_dims=[64, 32], epochs=50, batch_size=128, lr=1e-3) | vae_kw
     maha, out = MahalanobisDetector().fit(train), []
     for seed in seeds:
         det, forest = VAEAnomalyDetector(**kw, seed=seed).fit(train), IsolationForest(random_state=seed).fit(train.to_numpy())
-        row = {}
+        row, names = {}, ('size_or_pattern', 'tail', 'calibrated', 'chapter', 'kl', 'share', 'size', 'misfit', 'pattern')
+        cal = det.score_parts(train.iloc[det.calibration_idx_])   # the held-out rows each score's threshold is placed on
         for col, (X, y) in (('stress AP', eval_a), ('breaks AP', eval_b)):
             p = det.score_parts(X)
-            sc = {f'VAE {c}': p[c] for c in ('tail', 'calibrated', 'chapter', 'kl', 'share', 'size', 'misfit')}
+            sc = {f'VAE {c}': p[c] for c in names}
             sc['Mahalanobis'], sc['Isolation Forest'] = -maha.score_samples(X), -forest.score_samples(X.to_numpy())
             row[col] = {k: average_precision_score(y, v) for k, v in sc.items()}
+        # contamination on fresh ordinary days: the share of the test years' non-stress days above each score's threshold
+        ordinary = eval_b[0].iloc[:int((eval_b[1] == 0).sum())]
+        p = det.score_parts(ordinary)
+        row[f'flagged at {det.contamination:.0%}'] = {f'VAE {c}': float((p[c] > det._threshold(cal[c].to_numpy())).mean()) for c in names}
+        row[f'flagged at {det.contamination:.0%}'] |= {'Mahalanobis': float((maha.predict(ordinary) == -1).mean()),
+                                                      'Isolation Forest': float((forest.predict(ordinary.to_numpy()) == -1).mean())}
         out.append(pd.DataFrame(row))
     return pd.concat(out, keys=list(seeds))
 
@@ -127,6 +136,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--seeds', default='0,1,2,3,4'); ap.add_argument('--hold', type=float, default=0.2)
     ap.add_argument('--epochs', type=int, default=50); ap.add_argument('--latent', type=int, default=4)
+    ap.add_argument('--weight', type=float, default=0.8, help="`pattern_weight` of score_kind='size_or_pattern'")
     ap.add_argument('--candidates', action='store_true', help='the prototype candidates instead of the shipped scores')
     ap.add_argument('--factors', action='store_true', help="skfolio's factor ETFs (fit 2014-2018, score 2019-2022) instead of the S&P 500 stocks")
     a = ap.parse_args()
@@ -136,7 +146,7 @@ if __name__ == '__main__':
         data = recipe_data(factor_returns(), '2019-01-01') if a.factors else None
         if a.factors: print('factors: train/test', data[0].shape, data[1].shape, 'stress days', data[2][1].sum(), 'injected', data[3][1].sum())
         res = detector_table([int(s) for s in a.seeds.split(',')], data, latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold,
-                             **(dict(hidden_dims=[32, 16]) if a.factors else {}))
+                             pattern_weight=a.weight, **(dict(hidden_dims=[32, 16]) if a.factors else {}))
         g = res.groupby(level=1, sort=False)
         print(g.mean().map('{:.3f}'.format) + ' ± ' + g.std().fillna(0).map('{:.3f}'.format))
         print(res.unstack(0).round(3).to_string())

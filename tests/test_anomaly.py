@@ -3,6 +3,7 @@ import json, os, subprocess, sys, textwrap, warnings
 import numpy as np, pytest, torch
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import check_estimator
 import puffin.anomaly as anomaly
 from puffin.anomaly import MahalanobisDetector, VAEAnomalyDetector, vae_score_parts
@@ -31,6 +32,7 @@ HELD_OUT = {k: v.replace('leave-one-out scores', 'held-out calibration rows') fo
                                            (VAEAnomalyDetector(**TINY), DEPRECATED | HELD_OUT),
                                            (VAEAnomalyDetector(**TINY, score_kind='calibrated'), DEPRECATED | HELD_OUT),
                                            (VAEAnomalyDetector(**TINY, score_kind='tail'), DEPRECATED | HELD_OUT),
+                                           (VAEAnomalyDetector(**TINY, score_kind='size_or_pattern'), DEPRECATED | HELD_OUT),
                                            (VAEAnomalyDetector(**TINY, calibration_split=0), DEPRECATED)])
 def test_check_estimator(est, expected):
     with warnings.catch_warnings():
@@ -62,7 +64,7 @@ def test_mahalanobis_contamination_holds_on_new_rows(d):
 def test_vae_contamination_holds_on_new_rows(d):
     rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
     Xtr, Xte = _factor(2000, d, rng, B), _factor(4000, d, rng, B)
-    for kind in ('chapter', 'calibrated', 'tail'):
+    for kind in ('chapter', 'calibrated', 'tail', 'size_or_pattern'):
         share = (VAEAnomalyDetector(score_kind=kind).fit(Xtr).predict(Xte) == -1).mean()
         assert 0.025 <= share <= 0.075, (kind, d, share)
 
@@ -73,7 +75,7 @@ def test_vae_contamination_holds_when_it_overfits(d):
     "1000 rows, up to 250 columns (rows / 4), 400 epochs: the held-out threshold flags 5% +- 2.5% of fresh rows; the in-sample one did not."
     rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
     Xtr, Xte = _factor(1000, d, rng, B), _factor(4000, d, rng, B)
-    for kind in ('chapter', 'calibrated', 'tail'):
+    for kind in ('chapter', 'calibrated', 'tail', 'size_or_pattern'):
         share = (VAEAnomalyDetector(score_kind=kind, **OVERFIT).fit(Xtr).predict(Xte) == -1).mean()
         assert 0.025 <= share <= 0.075, (kind, d, share)
     in_sample = (VAEAnomalyDetector(calibration_split=0, **OVERFIT).fit(Xtr).predict(Xte) == -1).mean()
@@ -92,15 +94,59 @@ def test_calibration_rows():
         with pytest.raises(ValueError, match='calibration_split'): VAEAnomalyDetector(**TINY, calibration_split=bad).fit(X)
 
 @pytest.mark.parametrize('d', [200, 1000])
-def test_tail_score_on_wide_panels(d):
-    "The tail score on 200 and 1000 columns (1500 rows): finite, contamination holds on fresh rows, sign-flipped rows rank high."
+@pytest.mark.parametrize('kind', ['tail', 'size_or_pattern'])
+def test_tail_score_on_wide_panels(d, kind):
+    "The tail scores on 200 and 1000 columns (1500 rows): finite, contamination holds on fresh rows, sign-flipped rows rank high."
     rng = np.random.default_rng(d); B = rng.normal(0, 1, (d, 3))
     Xtr, Xte = _factor(1500, d, rng, B), _factor(2000, d, rng, B)
     flip = Xte[:100] * np.where(np.arange(d) % 2, -1, 1)
-    det = VAEAnomalyDetector(score_kind='tail', epochs=20).fit(Xtr)
+    det = VAEAnomalyDetector(score_kind=kind, epochs=20).fit(Xtr)
     s = -det.score_samples(np.vstack([Xte, flip]))
     assert np.isfinite(s).all() and 0.025 <= (s[:2000] > det.threshold_).mean() <= 0.075
     assert (s[2000:] > det.threshold_).mean() > 0.7   # half the signs flipped: most flagged (those of quiet rows can pass)
+
+def test_pattern_sees_breaks_in_a_volatile_regime():
+    "Fitted on calm rows, scored on rows three times as volatile: `pattern` (residual in units of the day's own size) still ranks sign-flipped rows above ordinary ones; `misfit` (absolute cap) and the old `tail` score do not."
+    rng = np.random.default_rng(20); B = rng.normal(0, 1, (20, 3))
+    det = VAEAnomalyDetector(score_kind='size_or_pattern', epochs=20).fit(_factor(2000, 20, rng, B))
+    X = 3 * _factor(1000, 20, rng, B)
+    flip = X[:200] * np.where(rng.random((200, 20)) < 0.5, -1, 1)
+    p, y = det.score_parts(np.vstack([X, flip])), np.r_[np.zeros(1000), np.ones(200)]
+    auc = {k: roc_auc_score(y, p[k]) for k in ('pattern', 'misfit', 'tail', 'size_or_pattern')}
+    assert auc['pattern'] > 0.95 and auc['pattern'] > auc['misfit'] + 0.2 and auc['tail'] < 0.5, auc
+
+def test_size_or_pattern_finds_both_kinds():
+    "One score for crashes (rows with a large common move) and broken patterns (half the signs flipped): both are flagged, ordinary rows at about `contamination`."
+    rng = np.random.default_rng(5); B = rng.normal(1, 0.3, (20, 2))
+    det = VAEAnomalyDetector(score_kind='size_or_pattern', epochs=20).fit(_factor(2000, 20, rng, B))
+    X = _factor(2000, 20, rng, B)
+    crash = rng.normal(6, 0.5, (100, 1)) * B[:, :1].T + 0.5 * rng.standard_normal((100, 20))   # a 6-sigma move of the first factor
+    flip = X[:100] * np.where(np.arange(20) % 2, -1, 1)
+    flagged = lambda Z: (det.predict(Z) == -1).mean()
+    assert 0.025 <= flagged(X) <= 0.075 and flagged(crash) > 0.95 and flagged(flip) > 0.7, (flagged(X), flagged(crash), flagged(flip))
+
+def test_pattern_weight_and_older_files(tmp_path):
+    "`pattern_weight` is checked and saved; a detector saved or pickled before `size_or_pattern` existed loads, scores as before, and reports no `size_or_pattern`."
+    X = np.random.default_rng(0).standard_normal((300, 4))
+    for bad in (0, -1.0, np.inf, np.nan, '1', True):
+        with pytest.raises(ValueError, match='pattern_weight'): VAEAnomalyDetector(**TINY, pattern_weight=bad).fit(X)
+    det = VAEAnomalyDetector(**TINY, score_kind='size_or_pattern', pattern_weight=0.5).fit(X)
+    det2 = VAEAnomalyDetector.load(det.save(tmp_path/'d.pt'))
+    assert det2.pattern_weight == det2.pattern_weight_ == 0.5
+    np.testing.assert_array_equal(det2.score_samples(X), det.score_samples(X))
+    tail = VAEAnomalyDetector(**TINY, score_kind='tail').fit(X)
+    d = torch.load(tail.save(tmp_path/'t.pt'), weights_only=True)   # as written before `pattern` and `pattern_weight`
+    assert d['version'] == 2   # an older puffin refuses the file rather than score `size_or_pattern` as 'tail'
+    del d['calibration_ref']['pattern'], d['settings']['pattern_weight'], d['fitted']['pattern_weight']; d['version'] = 1
+    torch.save(d, tmp_path/'old.pt')
+    old = VAEAnomalyDetector.load(tmp_path/'old.pt')
+    np.testing.assert_array_equal(old.score_samples(X), tail.score_samples(X))
+    assert old.get_params()['pattern_weight'] == 0.8 and 'size_or_pattern' not in old.score_parts(X) and 'tail' in old.score_parts(X)
+    import pickle, copy
+    op = copy.copy(tail); del op.pattern_weight, op.pattern_weight_; op.calibrators_ = {k: v for k, v in op.calibrators_.items() if k != 'pattern'}
+    op2 = pickle.loads(pickle.dumps(op))
+    assert op2.get_params()['pattern_weight'] == 0.8
+    np.testing.assert_array_equal(op2.score_samples(X), tail.score_samples(X))
 
 def test_constant_rows_refused():
     for est in ('ledoit_wolf', 'empirical'):
@@ -152,10 +198,10 @@ def test_score_parts_with_misfit_on(device):
     W = np.linalg.inv(np.linalg.cholesky(np.cov(np.random.default_rng(0).standard_normal((100, 6)).T)))
     want = vae_score_parts(m, X, whiten=W, offset=0.5)
     got = vae_score_parts(m.to(device), X, whiten=W, offset=0.5)
-    assert set(got) == {'recon', 'kl', 'share', 'size', 'misfit'}
+    assert set(got) == {'recon', 'kl', 'share', 'size', 'misfit', 'pattern'}
     for k in want: np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-6)
 
-@pytest.mark.parametrize('kind', ['chapter', 'tail'])
+@pytest.mark.parametrize('kind', ['chapter', 'tail', 'size_or_pattern'])
 def test_degenerate_rows_fit(kind):
     "Constant rows, a constant column, one column: every score fits and scores finite (the misfit's whitener gets a tiny ridge)."
     X = np.random.default_rng(0).standard_normal((200, 4))

@@ -39,7 +39,8 @@ class _Format(NamedTuple):
 _FILES = {'puffin-model': _Format('model', 'save_model', 'load_model'),   # the format marker stored in a file -> its kind
           'puffin-generative': _Format('generative model', 'save_generative', 'load_generative'),
           'puffin-scaler': _Format('scaler', 'save_scaler', 'load_scaler'),
-          'puffin-anomaly': _Format('anomaly-detector', 'VAEAnomalyDetector.save', 'VAEAnomalyDetector.load')}
+          'puffin-anomaly': _Format('anomaly-detector', 'VAEAnomalyDetector.save', 'VAEAnomalyDetector.load',
+                                    2)}   # 2: the `pattern` calibrator and `score_kind='size_or_pattern'`, which a version-1 reader would score as 'tail'
 
 def _cpu(tensors: dict) -> dict:
     "Detached CPU copies of a dict of tensors: what goes into a file (no autograd graph, no GPU storage, no views of live weights)."
