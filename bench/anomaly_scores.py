@@ -3,7 +3,7 @@
     python bench/anomaly_scores.py                    # seeds 0-4, the recipe's VAE settings
     python bench/anomaly_scores.py --seeds 0 --hold 0.2
     python bench/anomaly_scores.py --factors --latent 2        # skfolio's five factor ETFs: fit 2014-2018, score 2019-2022
-    python bench/anomaly_scores.py --weight 0.9               # `pattern_weight` of score_kind='size_or_pattern' (default 0.8)
+    python bench/anomaly_scores.py --weight 0.9               # `pattern_weight` of score_kind='size_or_pattern' (default: the library's, 0.7)
     python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log's sections 2-3
     python bench/anomaly_scores.py --validate [--factors --latent 2]   # pick `pattern_weight` on the last fifth of the training years, then score the test years with it (log section 7)
 
@@ -190,7 +190,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--seeds', default='0,1,2,3,4'); ap.add_argument('--hold', type=float, default=0.2)
     ap.add_argument('--epochs', type=int, default=50); ap.add_argument('--latent', type=int, default=4)
-    ap.add_argument('--weight', type=float, default=0.8, help="`pattern_weight` of score_kind='size_or_pattern'")
+    ap.add_argument('--weight', type=float, default=VAEAnomalyDetector().pattern_weight, help="`pattern_weight` of score_kind='size_or_pattern' (default: the library's)")
     ap.add_argument('--candidates', action='store_true', help='the prototype candidates instead of the shipped scores')
     ap.add_argument('--factors', action='store_true', help="skfolio's factor ETFs (fit 2014-2018, score 2019-2022) instead of the S&P 500 stocks")
     ap.add_argument('--validate', action='store_true', help='choose pattern_weight on the last fifth of the training years (log section 7), then score the test years')
