@@ -173,6 +173,50 @@ def validate(rets: pd.DataFrame, val_start: str, test_start: str, seeds, inject_
     return w, sel, val, test
 
 
+def _weight_aps(det: VAEAnomalyDetector, X, y, grid=GRID) -> np.ndarray:
+    "AP of max(S_size, w * S_pattern) for each w in `grid`, and of `share` (last)."
+    p = det.score_parts(X)
+    s, q = det.calibrators_['size'](p['size']), det.calibrators_['pattern'](p['pattern'])
+    return np.array([average_precision_score(y, np.maximum(s, w * q)) for w in grid] + [average_precision_score(y, p['share'])])
+
+
+def fold_ratios(rets: pd.DataFrame, val_start: str, seeds, draws, **vae_kw) -> pd.DataFrame:
+    "Rule B, one fold: fit on `rets` before `val_start`, validate on the rest; per w the stress ratio (five-seed means, NaN without stress days) and the breaks ratio (seeds x draws)."
+    sets = [recipe_data(rets, val_start, k) for k in draws]
+    train, (Xa, ya) = sets[0][0], sets[0][2]
+    kw = dict(latent_dim=4, hidden_dims=[64, 32], epochs=50, batch_size=128, lr=1e-3) | vae_kw
+    maha = MahalanobisDetector().fit(train)
+    st, forest, br = [], [], []
+    for seed in seeds:
+        det = VAEAnomalyDetector(**kw, seed=seed).fit(train)
+        if ya.sum():
+            forest.append(average_precision_score(ya, -IsolationForest(random_state=seed).fit(train.to_numpy()).score_samples(Xa.to_numpy())))
+            st.append(_weight_aps(det, Xa, ya)[:-1])
+        br += [_weight_aps(det, *s_[3]) for s_ in sets]
+    br = np.mean(br, 0)
+    bar_b = max(br[-1], np.mean([average_precision_score(s_[3][1], -maha.score_samples(s_[3][0])) for s_ in sets]))
+    out = pd.DataFrame({'stress AP': np.mean(st, 0) if st else np.nan, 'breaks AP': br[:-1]}, index=GRID)
+    out['stress ratio'] = out['stress AP'] / np.mean(forest) if st else np.nan
+    out['breaks ratio'] = out['breaks AP'] / bar_b
+    print(f"fold validating from {val_start}: {len(train)} fitting days, {len(Xa)} validation days, {int(ya.sum())} stress days, {int(sets[0][3][1].sum())} breaks per draw; "
+          f"bars: IF {np.mean(forest) if forest else float('nan'):.3f}, best other on breaks {bar_b:.3f} (share {br[-1]:.3f})")
+    return out
+
+
+def rule_b(rets: pd.DataFrame, val_starts: list[str], test_start: str, seeds=range(5), draws=range(5), **vae_kw) -> tuple[float, pd.DataFrame]:
+    "Rule B (log section 7): mean ratios over the folds, R_B = their minimum; the middle of the weights with R_B > 1 (else the argmax)."
+    train_all = rets.loc[rets.index < test_start]
+    folds = {v: fold_ratios(train_all, v, seeds, draws, **vae_kw) for v in val_starts}
+    t = pd.DataFrame({'stress ratio': pd.concat([f['stress ratio'] for f in folds.values()], axis=1).mean(axis=1),
+                      'breaks ratio': pd.concat([f['breaks ratio'] for f in folds.values()], axis=1).mean(axis=1)})
+    t['R_B'] = t.min(axis=1)
+    for v, f in folds.items(): t[f'stress AP {v[:4]}'], t[f'breaks AP {v[:4]}'] = f['stress AP'], f['breaks AP']
+    lead = t.index[t['R_B'] > 1]
+    if len(lead): mid = (lead.min() + lead.max()) / 2; w = float(min(lead, key=lambda x: (abs(x - mid), x)))
+    else: w = float(t['R_B'].idxmax())
+    return w, t
+
+
 def _print_validation(w, sel, val, test):
     m = val.groupby(level=1).mean()
     print('validation years, baselines (five-seed mean AP):'); print(m[['share', 'Mahalanobis', 'Isolation Forest']].round(3).to_string())
@@ -194,10 +238,17 @@ if __name__ == '__main__':
     ap.add_argument('--candidates', action='store_true', help='the prototype candidates instead of the shipped scores')
     ap.add_argument('--factors', action='store_true', help="skfolio's factor ETFs (fit 2014-2018, score 2019-2022) instead of the S&P 500 stocks")
     ap.add_argument('--validate', action='store_true', help='choose pattern_weight on the last fifth of the training years (log section 7), then score the test years')
+    ap.add_argument('--validate-b', action='store_true', help='rule B of log section 7: expanding-window folds, five break draws')
     ap.add_argument('--inject-seed', type=int, default=0, help='seed of the injected breaks (the recipe: 0)')
     a = ap.parse_args()
     torch.set_num_threads(1)
     pd.set_option('display.width', 200); pd.set_option('display.max_rows', 200)
+    if a.validate_b:
+        seeds, kw = [int(s) for s in a.seeds.split(',')], dict(latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold)
+        if a.factors: w, t = rule_b(factor_returns(), ['2017-01-01', '2018-01-01'], '2019-01-01', seeds, hidden_dims=[32, 16], **kw)
+        else: w, t = rule_b(load_sp500_returns(dequantize=True, seed=0), ['2000-01-01', '2005-01-01', '2010-01-01'], '2015-01-01', seeds, **kw)
+        print(t.round(3).to_string()); print(f'rule B picks w = {w:.2f}')
+        raise SystemExit
     if a.validate:
         seeds, kw = [int(s) for s in a.seeds.split(',')], dict(latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold)
         if a.factors: res = validate(factor_returns(), '2018-01-01', '2019-01-01', seeds, a.inject_seed, hidden_dims=[32, 16], **kw)
