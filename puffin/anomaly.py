@@ -219,6 +219,7 @@ class MahalanobisDetector(_Detector):
 
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
 _FORMAT = 'puffin-anomaly'  # the marker in every detector file, a key of `puffin.deep.persist._FILES` (which holds its version)
+_PATTERN_WEIGHT = 0.7   # the default `pattern_weight`: chosen on validation years inside the training years (recipe 04; bench/anomaly_scores_log.md, section 7)
 
 class VAEAnomalyDetector(_Detector):
     "VAE anomaly detector (a scikit-learn outlier detector): `fit(X)`, `score_samples`, `decision_function` and `predict` (-1 = anomaly), `threshold_`."
@@ -229,7 +230,7 @@ class VAEAnomalyDetector(_Detector):
                  kl_weight: float=0.1, # KL weight in the chapter's *score* (`score_kind='chapter'` only)
                  contamination: float=0.05, # expected share of anomalies among new rows; `threshold_` flags this share of the calibration rows, in (0, 0.5]
                  score_kind: str='chapter', # 'chapter' (recon + kl_weight * kl), 'calibrated' (surprisal of kl + surprisal of share), 'tail' (the larger surprisal of size and misfit) or 'size_or_pattern' (the larger of size's surprisal and pattern_weight times pattern's)
-                 pattern_weight: float=0.8, # `score_kind='size_or_pattern'` only: pattern's surprisal is multiplied by this (< 1: a broken pattern must be rarer than a crash to rank with it)
+                 pattern_weight: float=_PATTERN_WEIGHT, # `score_kind='size_or_pattern'` only: pattern's surprisal is multiplied by this (< 1: a broken pattern must be rarer than a crash to rank with it)
                  epochs: int=50, # training passes
                  lr: float=1e-3, # Adam learning rate
                  batch_size: int=128, # rows per gradient step
@@ -263,7 +264,7 @@ class VAEAnomalyDetector(_Detector):
         super().__setstate__(state)
         if 'calibrators_' in state and 'score_' not in state: self.score_, self.kl_weight_ = str(self.score_kind), float(self.kl_weight)
         if 'calibration_split' not in state: self.calibration_split = 0.0   # fitted before held-out calibration existed: in-sample
-        if 'pattern_weight' not in state: self.pattern_weight = 0.8   # pickled before `size_or_pattern` existed (its own score does not use it)
+        if 'pattern_weight' not in state: self.pattern_weight = _PATTERN_WEIGHT   # pickled before `size_or_pattern` existed (its own score does not use it)
 
     def _check_params(self):
         self._check_contamination()
@@ -407,7 +408,7 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
     det.n_features_in_ = d['n_features_in']
     if d['feature_names_in'] is not None: det.feature_names_in_ = np.asarray(d['feature_names_in'], dtype=object)
     f = d.get('fitted', {})   # files from before it was stored: the saved settings are the best record of the fit
-    det.pattern_weight = d['settings'].get('pattern_weight', 0.8)   # a file from before `size_or_pattern`
+    det.pattern_weight = d['settings'].get('pattern_weight', _PATTERN_WEIGHT)   # a file from before `size_or_pattern` (a newer file keeps its own)
     det.score_, det.kl_weight_, q = f.get('score', det.score_kind), float(f.get('kl_weight', det.kl_weight)), f.get('tail_q', det.tail_q)
     det.pattern_weight_ = float(f.get('pattern_weight', det.pattern_weight))
     det.calibrators_ = {k: TailCalibrator(v.numpy(), q) for k, v in d['calibration_ref'].items()}
