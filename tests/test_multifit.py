@@ -102,8 +102,11 @@ def test_benchmark_arms_train_the_same_models():
     spec = importlib.util.spec_from_file_location('multifit_speed', pathlib.Path(__file__).resolve().parents[1]/'bench'/'multifit_speed.py')
     b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
     w, Xw = dict(n=120, d=6, k=2, hidden=[8], epochs=2, bs=16, val=0.2), torch.randn(120, 6)
-    (t1, seq), (t2, many) = b.arm_sequential(w, 3, Xw), b.arm_many(w, 3, Xw)
-    assert t1 > 0 and t2 > 0 and b.max_diff(seq, many) < 1e-5
+    (t1, seq), (t2, many), (t3, bmm) = b.arm_sequential(w, 3, Xw), b.arm_many(w, 3, Xw), b.arm_many_bmm(w, 3, Xw)
+    assert all(wall > 0 and cpu >= 0 for wall, cpu in (t1, t2, t3))
+    assert b.max_diff(seq, many) < 1e-5 and b.max_diff(seq, bmm) < 1e-5
+    from puffin.deep.multifit import MultiEngine
+    assert MultiEngine._step_np.__name__ == '_step_np'                        # the bmm arm put numpy's step back
 
 @pytest.mark.parametrize('make', [lambda i: VAE(10, 3, [12, 8], dropout=0.2, beta=[0.5, 2.0][i]), lambda i: Autoencoder(10, 3, [12], dropout=0.1)],
                          ids=['vae', 'ae'])
