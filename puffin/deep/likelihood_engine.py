@@ -437,6 +437,11 @@ def _mode(self: LikelihoodEngine, training: bool) -> None:
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #24d03c06
 @patch
+def _grad_mode(self: LikelihoodEngine):
+    "Where the steps run: inference mode under a written-out head (no autograd bookkeeping in any call), grad mode under autograd's head."
+    return torch.inference_mode() if self.hand else torch.enable_grad()
+
+@patch
 def train_epoch(self: LikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
     "One shuffled pass over `X`; per-row means of (loss, NLL, KL), as `AutogradEngine` reports them for these models."
     self._mode(True)
@@ -453,7 +458,7 @@ def train_epoch(self: LikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
     ws, was = [], _flushing_denormals()
     torch.set_flush_denormal(True)
     try:
-        with torch.enable_grad():
+        with self._grad_mode():
             for st in ep['steps']: ws.append(self._step(*st))
     finally:
         torch.set_flush_denormal(was)
@@ -467,7 +472,7 @@ def evaluate(self: LikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
     self._mode(False)
     N, D = X.shape; k = self.k
     tot = torch.zeros(3)
-    with torch.no_grad():
+    with torch.inference_mode() if self.hand else torch.no_grad():   # as the steps: a batch size's buffers are made in one mode
         for xb in X.split(max(batch_size, 1024)):
             n = len(xb)
             if not n: continue
@@ -491,7 +496,7 @@ def step(self: LikelihoodEngine, x: Tensor, eps: Tensor|None=None, masks: dict|N
         if eps is None: eps = torch.randn(n, self.k, generator=self.gen)
         if masks is None: masks = {j: torch.empty(n, self.groups[j][0].out_features).bernoulli_(1 - self.p, generator=self.gen).div_(1 - self.p) for j in self.drop}
         xin, rec, S = torch.cat([x, torch.ones(n, 1)], 1), torch.empty(1), torch.empty(1, self.k)
-    with torch.enable_grad(): w = self._step(self._buffers(n), xin, xin[:, :self.d], x[:, :self.d].t().contiguous(), eps, masks, rec[0], S[0])
+    with self._grad_mode(): w = self._step(self._buffers(n), xin, xin[:, :self.d], x[:, :self.d].t().contiguous(), eps, masks, rec[0], S[0])
     self.model.step.fill_(self.n_step)
     return self._parts(rec, S, torch.tensor([float(n)]), [w])
 
