@@ -161,10 +161,10 @@ def test_bench_pieces_on_a_tiny_workload(monkeypatch, capsys):
     data = {'plain': rows(20), 'portfolio': rows(23), 'per-asset': rows(43)}
     for kind in ('zi_student_t+dfz', 'cvae-zi_student_t+large'):
         for path, engine in (('autograd', 'autograd'), ('auto', 'likelihood')):
-            secs, nll, ran = bench.one_fit(kind, data, path, 0, 1)
-            assert ran == engine and secs > 0 and math.isfinite(nll)
+            secs, nll, ran, cpu = bench.one_fit(kind, data, path, 0, 1)
+            assert ran == engine and secs > 0 and cpu > 0 and math.isfinite(nll)
     monkeypatch.setattr(bench, 'recipe_data', lambda: data)
-    monkeypatch.setattr(bench, 'one_fit', lambda kind, data, path, seed, epochs: (2.0 if path == 'autograd' else 0.5, 20.0, 'autograd' if path == 'autograd' else 'likelihood'))
+    monkeypatch.setattr(bench, 'one_fit', lambda kind, data, path, seed, epochs: (2.0 if path == 'autograd' else 0.5, 20.0, 'autograd' if path == 'autograd' else 'likelihood', 1.0 if path == 'autograd' else 0.5))
     bench.main(['--configs', 'gaussian', '--seeds', '0,1,2'])
     row = [l for l in capsys.readouterr().out.splitlines() if l.startswith('| gaussian ')][0]
-    assert '| 4.0x |' in row, row
+    assert '| 4.0x | 2.0x |' in row, row
