@@ -5,12 +5,14 @@
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #8548aab9
 from __future__ import annotations
 import math, sys
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.distributions import LowRankMultivariateNormal
 from fastcore.basics import patch
 from .fastpath import _linear_chain, _check_adam_args, _flushing_denormals
+from .runtime import _numpy_products
 
 # %% auto #0
 __all__ = ['head_nll', 'likelihood_path_reason', 'LikelihoodEngine']
@@ -258,6 +260,8 @@ class LikelihoodEngine:
         self.has_extras = bool(self._span)
         self.Wx = [W[:-1].t() for W in self.Wa]                           # backward: dh = g @ W
         self.WaT = self.Wa[-1].t()
+        self.nWa, self.nWx, self.nWaT = [W.numpy() for W in self.Wa], [W.numpy() for W in self.Wx], self.WaT.numpy()   # numpy views for the products
+        self.nGW0 = self.GWa[0].numpy()
         self.hand = model.decoder_kind in _HAND                           # a written-out head (else autograd's)
         widths = [('loc', self.d), ('scale', self.d), ('factors', self.d * model.rank if model.decoder_kind == 'lowrank' else 0),
                   ('df', (1 if model.decoder_kind == 'mv_student_t' else self.d) if model.df_from_z else 0),
@@ -311,8 +315,11 @@ class _LBufs:
         self.D = {j: torch.empty(n, e.groups[j][0].in_features) for j in range(1, L)}
         self.ins = [None] + [self.zin if j == ce + 1 else self.A[j - 1] for j in range(1, L)]
         self.insT = [None] + [t.t() for t in self.ins[1:]]
-        self.bwd = [(e.GWa[j], self.insT[j], e.Wx[j], self.D[j], j - 1 == ce, j - 1, None if j - 1 == ce else self.A[j - 1][:, :-1])
-                    for j in range(L - 1, 0, -1)]                         # the backward's plan, last layer first
+        self.bwd = [(e.GWa[j].numpy(), self.insT[j].numpy(), e.nWx[j], self.D[j].numpy(), self.D[j], j - 1 == ce, j - 1,
+                     None if j - 1 == ce else self.A[j - 1][:, :-1]) for j in range(L - 1, 0, -1)]   # the backward's plan, last layer first
+        self.Av = {j: a[:, :-1] for j, a in self.A.items()}              # each activation without its ones column: torch's view,
+        self.nA, self.nAv = {j: a.numpy() for j, a in self.A.items()}, {j: v.numpy() for j, v in self.Av.items()}   # numpy's
+        self.no, self.nzin, self.noutT, self.ngT, self.ndo = (t.numpy() for t in (self.o, self.zin, self.outT, self.gT, self.do))
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #198dd446
 @patch
@@ -321,22 +328,23 @@ def _buffers(self: LikelihoodEngine, n: int) -> _LBufs:
     return self._bufs[n]
 
 @patch
-def _forward(self: LikelihoodEngine, B: _LBufs, xin: Tensor, eps: Tensor, masks: dict|None) -> None:
-    "The MLPs' forward pass into `B`: [mu | log_var] in `B.o`, z (and the conditions) in `B.zin`, the heads in `B.out`."
-    h, k, L = xin, self.k, len(self.groups)
+def _forward(self: LikelihoodEngine, B: _LBufs, xin: Tensor, eps: Tensor, masks: dict|None, xn: np.ndarray|None=None) -> None:
+    "The MLPs' forward pass into `B`: [mu | log_var] in `B.o`, z (and the conditions) in `B.zin`, the heads in `B.out`; products through numpy (`xn`: `xin` as numpy)."
+    mm, k, L = np.matmul, self.k, len(self.groups)
+    h = xin.numpy() if xn is None else xn
     for j in range(L):
         if j == self.n_enc:                                              # the code: [mu | log_var], then z = mu + std eps
-            torch.mm(h, self.Wa[j], out=B.o)
+            mm(h, self.nWa[j], out=B.no)
             torch.mul(B.lv, self._half, out=B.std); B.std.exp_()
             torch.mul(B.std, eps, out=B.es); torch.add(B.mu, B.es, out=B.z)
             if B.zin.shape[1] > k + 1: B.zin[:, k:-1].copy_(xin[:, self.d:-1])   # a ConditionalVAE's decoder also sees c
-            h = B.zin
-        elif j == L - 1: torch.mm(self.WaT, h.t(), out=B.outT)          # every head in one product, transposed
+            h = B.nzin
+        elif j == L - 1: mm(self.nWaT, h.T, out=B.noutT)                # every head in one product, transposed
         else:
-            a = B.A[j]; v = a[:, :-1]
-            torch.mm(h, self.Wa[j], out=v); torch.relu_(v)
+            v = B.Av[j]
+            mm(h, self.nWa[j], out=B.nAv[j]); torch.relu_(v)
             if masks: v.mul_(masks[j])                                   # inverted dropout: mask / (1 - p)
-            h = a
+            h = B.nA[j]
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #dfdaef63
 @patch
@@ -366,13 +374,13 @@ def _kl_weight(self: LikelihoodEngine, s: int) -> float:
 @patch
 def _step(self: LikelihoodEngine, B: _LBufs, xin: Tensor, x: Tensor, xT: Tensor, eps: Tensor, masks: dict|None, rec: Tensor, S: Tensor) -> float:
     "One Adam step on one batch (`xT`: the data part transposed, contiguous): `rec` gets the NLL summed over the rows (times `nll_sign`, less `nll_const` per row), `S` the column sums of 2 KL; returns the KL weight used."
-    n, k, L = B.n, self.k, len(self.groups)
-    self._forward(B, xin, eps, masks)
-    if self.hand:                                                        # ---- the head: d NLL / d heads
-        _HAND[self.model.decoder_kind](self, B, xT, rec); g, s = B.gT.t(), B.inv_n
-        if self.has_extras: self.gx.mul_(s)
+    n, k, L, mm, xn = B.n, self.k, len(self.groups), np.matmul, xin.numpy()
+    self._forward(B, xin, eps, masks, xn)
+    if self.hand:                                                        # ---- the head: d NLL / d heads (times 1/n)
+        _HAND[self.model.decoder_kind](self, B, xT, rec); B.gT.mul_(B.inv_n); g = B.ngT.T
+        if self.has_extras: self.gx.mul_(B.inv_n)
     else:
-        nll, g, gx = self._head(B.outT, x, True); torch.mul(nll, n, out=rec); s = 1.
+        nll, g, gx = self._head(B.outT, x, True); torch.mul(nll, n, out=rec); g = g.numpy()
         if gx is not None: self.gx.copy_(gx)
     w = self._kl_weight(self.n_step); self.n_step += 1
     # KL per element (mu^2 + e^{lv} - 1 - lv) / 2; its gradient beta w / n (mu, (e^{lv} - 1) / 2), zero where free bits clamp
@@ -382,20 +390,19 @@ def _step(self: LikelihoodEngine, B: _LBufs, xin: Tensor, x: Tensor, xT: Tensor,
     torch.sum(B.t1, 0, out=S)                                            # 2 n KL_j per latent dimension
     c = 0.5 * self.beta * w / n
     keep = S.ge(B.fb_thr).mul(c) if B.fb_thr is not None else torch.full((k,), c)   # c/2 times clamp's gradient (1 where KL_j >= free_bits)
-    for GW, hinT, Wx, d, to_code, below, act in B.bwd:                   # ---- backward, last layer first
-        if s == 1.: torch.mm(hinT, g, out=GW); torch.mm(g, Wx, out=d)    # [dW^T ; db] = [h_in | 1]^T g; dh_in = g W
-        else: torch.addmm(GW, hinT, g, beta=0, alpha=s, out=GW); torch.addmm(d, g, Wx, beta=0, alpha=s, out=d); s = 1.   # the same, times 1/n
+    for GW, hinT, Wx, dn, d, to_code, below, act in B.bwd:               # ---- backward, last layer first (numpy's products)
+        mm(hinT, g, out=GW); mm(g, Wx, out=dn)                           # [dW^T ; db] = [h_in | 1]^T g; dh_in = g W
         if to_code:                                                      # d is d[z | c]: through z = mu + std eps
             dz = d[:, :k]
             torch.addcmul(dz, B.mu, keep, value=2., out=B.dmu)           # d mu = dz + c mu
             torch.mul(B.q, keep, out=B.t2)
             torch.addcmul(B.t2, dz, B.es, value=0.5, out=B.dlv)          # d lv = dz eps std / 2 + c (e^{lv} - 1) / 2
-            g = B.do
+            g = B.ndo
         else:
             if masks: d.mul_(masks[below])
             _tb(d, act, 0, grad_input=d)                                  # ReLU: keep the gradient where h > 0
-            g = d
-    torch.mm(xin.t(), g, out=self.GWa[0])
+            g = dn
+    mm(xn.T, g, out=self.nGW0)
     self.step_t.add_(self._one)                                         # ---- Adam, once over every parameter
     torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
                        eps=self.adam_eps, amsgrad=False, maximize=False)
@@ -458,7 +465,7 @@ def train_epoch(self: LikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
     ws, was = [], _flushing_denormals()
     torch.set_flush_denormal(True)
     try:
-        with self._grad_mode():
+        with self._grad_mode(), _numpy_products():
             for st in ep['steps']: ws.append(self._step(*st))
     finally:
         torch.set_flush_denormal(was)
@@ -478,7 +485,7 @@ def evaluate(self: LikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
             if not n: continue
             B = self._buffers(n)
             xin = torch.cat([xb, torch.ones(n, 1)], 1)
-            self._forward(B, xin, torch.randn(n, k, generator=self.gen), None)
+            with _numpy_products(): self._forward(B, xin, torch.randn(n, k, generator=self.gen), None)
             nll = self._head(B.outT, xb[:, :self.d], False)[0]
             kl = 0.5 * (B.mu.pow(2) + B.std.pow(2) - 1 - B.lv).sum() / n
             tot += torch.stack([nll + self.beta * kl, nll, kl]) * n
@@ -496,7 +503,7 @@ def step(self: LikelihoodEngine, x: Tensor, eps: Tensor|None=None, masks: dict|N
         if eps is None: eps = torch.randn(n, self.k, generator=self.gen)
         if masks is None: masks = {j: torch.empty(n, self.groups[j][0].out_features).bernoulli_(1 - self.p, generator=self.gen).div_(1 - self.p) for j in self.drop}
         xin, rec, S = torch.cat([x, torch.ones(n, 1)], 1), torch.empty(1), torch.empty(1, self.k)
-    with self._grad_mode(): w = self._step(self._buffers(n), xin, xin[:, :self.d], x[:, :self.d].t().contiguous(), eps, masks, rec[0], S[0])
+    with self._grad_mode(), _numpy_products(): w = self._step(self._buffers(n), xin, xin[:, :self.d], x[:, :self.d].t().contiguous(), eps, masks, rec[0], S[0])
     self.model.step.fill_(self.n_step)
     return self._parts(rec, S, torch.tensor([float(n)]), [w])
 

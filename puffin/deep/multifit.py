@@ -4,18 +4,17 @@
 
 # %% ../../nbs/api/04b_multifit.ipynb #be06a035
 from __future__ import annotations
-import contextlib, copy, math
+import copy, math
 import numpy as np
 from typing import Sequence
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
 from .checks import as_tensor, check_seed, scale_warning, warn_caller
-from .runtime import resolve_device, auto_threads, num_threads
+from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
 __all__ = ['MultiEngine', 'multi_loop', 'fit_many', 'CudaFastEngine']
@@ -226,13 +225,6 @@ def _step_np(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn
     self.step_t.add_(self._one)
     torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
                        eps=self.adam_eps, amsgrad=False, maximize=False)
-
-_BLAS = []
-@contextlib.contextmanager
-def _numpy_products():
-    "numpy's BLAS on torch's thread count (found once per process), silent on inf and NaN (the loop catches a diverging model)."
-    if not _BLAS: _BLAS.append(ThreadpoolController().select(user_api='blas'))
-    with _BLAS[0].limit(limits=torch.get_num_threads()), np.errstate(all='ignore'): yield
 
 # %% ../../nbs/api/04b_multifit.ipynb #17a09884
 @patch
