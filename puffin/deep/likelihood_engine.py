@@ -19,6 +19,7 @@ __all__ = ['head_nll', 'likelihood_path_reason', 'LikelihoodEngine']
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #8e23bb7b
 _HALF_LOG_2PI, _HALF_LOG_PI = 0.5 * math.log(2 * math.pi), 0.5 * math.log(math.pi)
+_T_HALF_LOG_2PI, _T_HALF_LOG_PI, _T_WIDTH_FLOOR = torch.tensor(_HALF_LOG_2PI), torch.tensor(_HALF_LOG_PI), torch.tensor(1e-5)   # as tensors: a Python number in a torch call costs a 0-dim tensor (~1 us)
 
 def _t_logp(x: Tensor, loc: Tensor, scale: Tensor, df: Tensor) -> Tensor:
     "Student-t log-density per element, as `torch.distributions.StudentT.log_prob` writes it."
@@ -87,12 +88,14 @@ def _hand_gaussian(e, B, xT: Tensor, rec: Tensor) -> None:
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #d65bfa22
 def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
     "Student-t and zero-inflated Student-t heads written out (df learned per feature or from z)."
-    m, n, O, G, one, half = e.model, B.n, B.O, B.G, e._one, e._half
-    s = F.softplus(O['scale']).add_(e._ms)
+    m, n, O, G, one, half, d = e.model, B.n, B.O, B.G, e._one, e._half, e.d
+    sg = torch.sigmoid(B.outT[d:])                                       # sigmoid of every head after loc (scale, df, spike): one call
+    rdf = O['df'] if m.df_from_z else e.xv['raw_df']                     # (d, n) from z, or (d, 1) per feature
+    if m.df_from_z:                                                      # scale and df are adjacent rows: one softplus for both
+        sp = F.softplus(B.outT[d:3 * d]).add_(e._ms_mdf); s, nu = sp[:d], sp[d:]
+    else: s, nu = F.softplus(O['scale']).add_(e._ms), F.softplus(rdf).add_(e._mdf)
     inv = s.reciprocal()                                                 # 1 / s
     yn = torch.sub(O['loc'], xT).mul_(inv)                               # (loc - x) / s = -y
-    rdf = O['df'] if m.df_from_z else e.xv['raw_df']                     # (d, n) from z, or (d, 1) per feature
-    nu = F.softplus(rdf).add_(e._mdf)
     y2 = yn * yn
     nu1 = nu + one
     lg = torch.div(y2, nu).log1p_()                                      # log(1 + y^2 / nu)
@@ -107,11 +110,11 @@ def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
         torch.add(hl.sum(), lgam.sum(), alpha=n if lgam.shape[1] == 1 else 1, out=rec)   # -log p summed, less log(pi)/2 per element
         kinv = inv
     else:
-        sig = torch.sigmoid(O['spike']); pi = sig.clamp(1e-6, 1 - 1e-6)
-        ew = torch.exp(e.xv['raw_spike_width']); w = ew + 1e-5; invw = w.reciprocal()
+        sig = sg[-d:]; pi = sig.clamp(1e-6, 1 - 1e-6)
+        ew = torch.exp(e.xv['raw_spike_width']); w = ew + _T_WIDTH_FLOOR; invw = w.reciprocal()
         ys = torch.sub(xT, e.xv['spike_centre']).mul_(invw)            # (x - centre) / w
-        a = torch.log(pi).addcmul_(ys, ys, value=-0.5).sub_(w.log_().add_(_HALF_LOG_2PI))   # log pi + log N(x; centre, w)
-        bb = torch.neg(pi).log1p_().sub_(hl).sub_(lgam.add_(_HALF_LOG_PI))   # log(1 - pi) + log t(x)
+        a = torch.log(pi).addcmul_(ys, ys, value=-0.5).sub_(w.log_().add_(_T_HALF_LOG_2PI))   # log pi + log N(x; centre, w)
+        bb = torch.neg(pi).log1p_().sub_(hl).sub_(lgam.add_(_T_HALF_LOG_PI))   # log(1 - pi) + log t(x)
         lse = torch.logaddexp(a, bb)
         torch.sum(lse, (0, 1), out=rec)                                  # log p summed: `nll_sign` turns it round
         resp = a.sub_(lse).clamp_(min=-80.).exp_()                        # the spike's share of each element (below e^-80 it is 0 to float precision, and exp's underflow path is 5-20x slower)
@@ -122,8 +125,8 @@ def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
         torch.mul(torch.mul(resp, ys).sum(1), invw, out=e.gxv['spike_centre']).neg_()   # d/d centre = -resp (x - centre) / w^2 (the 1/n for all extras in `_step`)
         torch.mul(torch.addcmul(one, ys, ys, value=-1.).mul_(resp).sum(1), invw.mul_(ew.view(-1)), out=e.gxv['raw_spike_width'])   # d/d raw width
     torch.mul(dyn, kinv, out=G['loc'])                                    # d/d loc
-    torch.mul(omq, kinv, out=G['scale']).mul_(torch.sigmoid(O['scale']))  # d/d raw scale = (1 - q) / s sigmoid(r)
-    if m.df_from_z: torch.mul(gnu, torch.sigmoid(rdf), out=G['df']).mul_(half)
+    torch.mul(omq, kinv, out=G['scale']).mul_(sg[:d])                    # d/d raw scale = (1 - q) / s sigmoid(r)
+    if m.df_from_z: torch.mul(gnu, sg[d:2 * d], out=G['df']).mul_(half)
     else: torch.mul(gnu.sum(1), torch.sigmoid(rdf).view(-1), out=e.gxv['raw_df']).mul_(half)
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #3a06574e
@@ -274,6 +277,8 @@ class LikelihoodEngine:
         self.drop = self.acts if self.p > 0 else []
         self.P = sizes[-1][0]
         self._ms, self._mdf, self._half = torch.tensor(model.min_scale), torch.tensor(model.min_df), torch.tensor(0.5)
+        self._c = torch.zeros(())                                          # the step's KL factor, as a tensor
+        self._ms_mdf = torch.tensor([[float(model.min_scale)]] * self.d + [[float(model.min_df)]] * self.d)   # (2d, 1): softplus's floors, scale then df
         self.nll_const = self.d * _NLL_CONST.get(model.decoder_kind, 0.) if self.hand else 0.
         self.nll_sign = -1. if model.decoder_kind == 'zi_student_t' else 1.   # the zero-inflated head sums log p
         self._adam_lists = ([self.flat], [self.gflat], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t])
@@ -309,9 +314,10 @@ class _LBufs:
         self.G = {h: self.gT[a:b] for h, (a, b) in e.cols.items()}
         self.do = torch.empty(n, 2 * k); self.dmu, self.dlv = self.do[:, :k], self.do[:, k:]
         self.t1, self.t2, self.q = torch.empty(n, k), torch.empty(n, k), torch.empty(n, k)
-        self.n, self.inv_n = n, 1. / n
+        self.n, self.inv_n, self.inv_nt = n, 1. / n, torch.tensor(1. / n)
         fb = e.model.free_bits
-        self.fb_thr = 2 * n * fb if fb > 0 else None                     # KL_j >= free_bits  <=>  S_j >= 2 n free_bits
+        self.fb_thr = torch.tensor(2 * n * fb) if fb > 0 else None       # KL_j >= free_bits  <=>  S_j >= 2 n free_bits
+        self.keep = torch.empty(k)
         self.D = {j: torch.empty(n, e.groups[j][0].in_features) for j in range(1, L)}
         self.ins = [None] + [self.zin if j == ce + 1 else self.A[j - 1] for j in range(1, L)]
         self.insT = [None] + [t.t() for t in self.ins[1:]]
@@ -377,8 +383,8 @@ def _step(self: LikelihoodEngine, B: _LBufs, xin: Tensor, x: Tensor, xT: Tensor,
     n, k, L, mm, xn = B.n, self.k, len(self.groups), np.matmul, xin.numpy()
     self._forward(B, xin, eps, masks, xn)
     if self.hand:                                                        # ---- the head: d NLL / d heads (times 1/n)
-        _HAND[self.model.decoder_kind](self, B, xT, rec); B.gT.mul_(B.inv_n); g = B.ngT.T
-        if self.has_extras: self.gx.mul_(B.inv_n)
+        _HAND[self.model.decoder_kind](self, B, xT, rec); B.gT.mul_(B.inv_nt); g = B.ngT.T
+        if self.has_extras: self.gx.mul_(B.inv_nt)
     else:
         nll, g, gx = self._head(B.outT, x, True); torch.mul(nll, n, out=rec); g = g.numpy()
         if gx is not None: self.gx.copy_(gx)
@@ -388,8 +394,8 @@ def _step(self: LikelihoodEngine, B: _LBufs, xin: Tensor, x: Tensor, xT: Tensor,
     torch.sub(B.e2, self._one, out=B.q)                                  # e^{lv} - 1
     torch.sub(B.q, B.lv, out=B.t1).addcmul_(B.mu, B.mu)                  # 2 KL per element
     torch.sum(B.t1, 0, out=S)                                            # 2 n KL_j per latent dimension
-    c = 0.5 * self.beta * w / n
-    keep = S.ge(B.fb_thr).mul(c) if B.fb_thr is not None else torch.full((k,), c)   # c/2 times clamp's gradient (1 where KL_j >= free_bits)
+    c = self._c.fill_(0.5 * self.beta * w / n)
+    keep = torch.mul(S.ge(B.fb_thr), c, out=B.keep) if B.fb_thr is not None else B.keep.fill_(c)   # c/2 times clamp's gradient (1 where KL_j >= free_bits)
     for GW, hinT, Wx, dn, d, to_code, below, act in B.bwd:               # ---- backward, last layer first (numpy's products)
         mm(hinT, g, out=GW); mm(g, Wx, out=dn)                           # [dW^T ; db] = [h_in | 1]^T g; dh_in = g W
         if to_code:                                                      # d is d[z | c]: through z = mu + std eps
