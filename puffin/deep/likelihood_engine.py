@@ -86,48 +86,51 @@ def _hand_gaussian(e, B, xT: Tensor, rec: Tensor) -> None:
     torch.addcmul(e._one, yn, yn, value=-1., out=G['scale']).mul_(inv).mul_(torch.sigmoid(O['scale']))   # d/d r = (1 - y^2) / s * sigmoid(r)
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #d65bfa22
+_F1, _FH = np.float32(1), np.float32(0.5)
+
 def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
-    "Student-t and zero-inflated Student-t heads written out (df learned per feature or from z)."
-    m, n, O, G, one, half, d = e.model, B.n, B.O, B.G, e._one, e._half, e.d
-    sg = torch.sigmoid(B.outT[d:])                                       # sigmoid of every head after loc (scale, df, spike): one call
-    rdf = O['df'] if m.df_from_z else e.xv['raw_df']                     # (d, n) from z, or (d, 1) per feature
+    "Student-t and zero-inflated Student-t heads written out (df learned per feature or from z): torch's softplus, sigmoid, digamma and lgamma, numpy's arithmetic."
+    m, d, O, G, xv, gxv = e.model, e.d, B.On, B.Gn, e.xvn, e.gxvn        # numpy views of the heads, their gradients, the extra parameters
+    x = xT.numpy()
+    sg = torch.sigmoid(B.outT[d:]).numpy()                               # sigmoid of every head after loc (scale, df, spike): one call
     if m.df_from_z:                                                      # scale and df are adjacent rows: one softplus for both
-        sp = F.softplus(B.outT[d:3 * d]).add_(e._ms_mdf); s, nu = sp[:d], sp[d:]
-    else: s, nu = F.softplus(O['scale']).add_(e._ms), F.softplus(rdf).add_(e._mdf)
-    inv = s.reciprocal()                                                 # 1 / s
-    yn = torch.sub(O['loc'], xT).mul_(inv)                               # (loc - x) / s = -y
+        sp = F.softplus(B.outT[d:3 * d]).add_(e._ms_mdf).numpy(); s, nu = sp[:d], sp[d:]
+    else: s, nu = F.softplus(B.O['scale']).add_(e._ms).numpy(), F.softplus(e.xv['raw_df']).add_(e._mdf).numpy()   # nu: (d, 1) per feature
+    inv = np.reciprocal(s)                                               # 1 / s
+    yn = O['loc'] - x; yn *= inv                                         # (loc - x) / s = -y
     y2 = yn * yn
-    nu1 = nu + one
-    lg = torch.div(y2, nu).log1p_()                                      # log(1 + y^2 / nu)
-    dyn = torch.mul(nu1, yn).div_(nu + y2)                               # (nu + 1) (loc - x) / s / (nu + y^2)
-    omq = torch.addcmul(one, dyn, yn, value=-1.)                         # 1 - q, q = (nu + 1) y^2 / (nu + y^2)
-    hh = torch.stack([nu, nu1]).mul_(half)                               # nu/2 and (nu+1)/2: one digamma and one lgamma for both
-    dg, lgm = torch.digamma(hh), hh.lgamma_()
-    gnu = torch.addcdiv(lg, omq, nu).add_(dg[0].sub_(dg[1]))             # 2 d(-log p)/d nu
-    lgam = torch.log(nu).mul_(half).add_(lgm[0].sub_(lgm[1]))            # log(nu)/2 + lgamma(nu/2) - lgamma((nu+1)/2)
-    hl = torch.addcmul(s.log_(), nu1, lg, value=0.5)                     # (nu+1)/2 log(1 + y^2/nu) + log s
+    nu1 = nu + _F1
+    lg = np.log1p(y2 / nu)                                               # log(1 + y^2 / nu)
+    dyn = nu1 * yn; dyn /= nu + y2                                       # (nu + 1) (loc - x) / s / (nu + y^2)
+    omq = dyn * yn; np.subtract(_F1, omq, out=omq)                       # 1 - q, q = (nu + 1) y^2 / (nu + y^2)
+    hh = np.stack([nu, nu1]); hh *= _FH                                  # nu/2 and (nu+1)/2: one digamma and one lgamma for both
+    ht = torch.from_numpy(hh); dg = torch.digamma(ht).numpy(); lgm = ht.lgamma_().numpy()
+    gnu = omq / nu; gnu += lg; gnu += dg[0]; gnu -= dg[1]                # 2 d(-log p)/d nu
+    lgam = np.log(nu); lgam *= _FH; lgam += lgm[0]; lgam -= lgm[1]       # log(nu)/2 + lgamma(nu/2) - lgamma((nu+1)/2)
+    hl = nu1 * lg; hl *= _FH; hl += np.log(s)                            # (nu+1)/2 log(1 + y^2/nu) + log s
     if m.decoder_kind == 'student_t':
-        torch.add(hl.sum(), lgam.sum(), alpha=n if lgam.shape[1] == 1 else 1, out=rec)   # -log p summed, less log(pi)/2 per element
+        rec.fill_(float(hl.sum() + lgam.sum() * (B.n if lgam.shape[1] == 1 else 1)))   # -log p summed, less log(pi)/2 per element
         kinv = inv
     else:
-        sig = sg[-d:]; pi = sig.clamp(1e-6, 1 - 1e-6)
-        ew = torch.exp(e.xv['raw_spike_width']); w = ew + _T_WIDTH_FLOOR; invw = w.reciprocal()
-        ys = torch.sub(xT, e.xv['spike_centre']).mul_(invw)            # (x - centre) / w
-        a = torch.log(pi).addcmul_(ys, ys, value=-0.5).sub_(w.log_().add_(_T_HALF_LOG_2PI))   # log pi + log N(x; centre, w)
-        bb = torch.neg(pi).log1p_().sub_(hl).sub_(lgam.add_(_T_HALF_LOG_PI))   # log(1 - pi) + log t(x)
-        lse = torch.logaddexp(a, bb)
-        torch.sum(lse, (0, 1), out=rec)                                  # log p summed: `nll_sign` turns it round
-        resp = a.sub_(lse).clamp_(min=-80.).exp_()                        # the spike's share of each element (below e^-80 it is 0 to float precision, and exp's underflow path is 5-20x slower)
-        kinv = torch.addcmul(inv, resp, inv, value=-1.)                   # (1 - resp) / s: the t part's weight
-        gnu.addcmul_(gnu, resp, value=-1.)
-        torch.sub(pi, resp, out=G['spike']).mul_(torch.eq(sig, pi))      # d/d logit = pi - resp where the clamp let sigmoid through
-        invw = invw.view(-1)
-        torch.mul(torch.mul(resp, ys).sum(1), invw, out=e.gxv['spike_centre']).neg_()   # d/d centre = -resp (x - centre) / w^2 (the 1/n for all extras in `_step`)
-        torch.mul(torch.addcmul(one, ys, ys, value=-1.).mul_(resp).sum(1), invw.mul_(ew.view(-1)), out=e.gxv['raw_spike_width'])   # d/d raw width
-    torch.mul(dyn, kinv, out=G['loc'])                                    # d/d loc
-    torch.mul(omq, kinv, out=G['scale']).mul_(sg[:d])                    # d/d raw scale = (1 - q) / s sigmoid(r)
-    if m.df_from_z: torch.mul(gnu, sg[d:2 * d], out=G['df']).mul_(half)
-    else: torch.mul(gnu.sum(1), torch.sigmoid(rdf).view(-1), out=e.gxv['raw_df']).mul_(half)
+        sig = sg[-d:]; pi = np.clip(sig, np.float32(1e-6), np.float32(1 - 1e-6))
+        ew = np.exp(xv['raw_spike_width']); w = ew + np.float32(1e-5); invw = np.reciprocal(w)
+        ys = x - xv['spike_centre']; ys *= invw                          # (x - centre) / w
+        a = np.log(pi); a -= _FH * ys * ys; a -= np.log(w) + np.float32(_HALF_LOG_2PI)   # log pi + log N(x; centre, w)
+        bb = np.log1p(-pi); bb -= hl; bb -= lgam; bb -= np.float32(_HALF_LOG_PI)        # log(1 - pi) + log t(x)
+        lse = np.abs(a - bb); np.negative(lse, out=lse); np.exp(lse, out=lse); np.log1p(lse, out=lse); lse += np.maximum(a, bb)   # logaddexp(a, b)
+        rec.fill_(float(lse.sum()))                                      # log p summed: `nll_sign` turns it round
+        resp = a - lse; np.maximum(resp, np.float32(-80.), out=resp); np.exp(resp, out=resp)   # the spike's share of each element (below e^-80 it is 0 to float precision, and exp's underflow path is 5-20x slower)
+        kinv = inv - resp * inv                                          # (1 - resp) / s: the t part's weight
+        gnu -= gnu * resp
+        np.subtract(pi, resp, out=G['spike']); G['spike'] *= (sig == pi)   # d/d logit = pi - resp where the clamp let sigmoid through
+        invw = invw.reshape(-1)
+        np.multiply((resp * ys).sum(1), invw, out=gxv['spike_centre']); np.negative(gxv['spike_centre'], out=gxv['spike_centre'])   # d/d centre = -resp (x - centre) / w^2 (the 1/n for all extras in `_step`)
+        g2 = _F1 - ys * ys; g2 *= resp
+        np.multiply(g2.sum(1), invw * ew.reshape(-1), out=gxv['raw_spike_width'])   # d/d raw width
+    np.multiply(dyn, kinv, out=G['loc'])                                 # d/d loc
+    np.multiply(omq, kinv, out=G['scale']); G['scale'] *= sg[:d]         # d/d raw scale = (1 - q) / s sigmoid(r)
+    if m.df_from_z: np.multiply(gnu, sg[d:2 * d], out=G['df']); G['df'] *= _FH
+    else: np.multiply(gnu.sum(1), torch.sigmoid(e.xv['raw_df']).numpy().reshape(-1), out=gxv['raw_df']); gxv['raw_df'] *= _FH
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #3a06574e
 def _hand_lowrank(e, B, xT: Tensor, rec: Tensor) -> None:
@@ -261,6 +264,7 @@ class LikelihoodEngine:
         self.xv = {nm: self.xflat[a:b].view(-1, 1) for nm, (a, b) in self._span.items()}   # (d, 1) or (1, 1): broadcast over a (d, n) block
         self.gxv = {nm: self.gx[a:b] for nm, (a, b) in self._span.items()}
         self.has_extras = bool(self._span)
+        self.xvn, self.gxvn = {nm: v.numpy() for nm, v in self.xv.items()}, {nm: v.numpy() for nm, v in self.gxv.items()}
         self.Wx = [W[:-1].t() for W in self.Wa]                           # backward: dh = g @ W
         self.WaT = self.Wa[-1].t()
         self.nWa, self.nWx, self.nWaT = [W.numpy() for W in self.Wa], [W.numpy() for W in self.Wx], self.WaT.numpy()   # numpy views for the products
@@ -312,6 +316,7 @@ class _LBufs:
         self.outT, self.gT = torch.empty(e.P, n), torch.empty(e.P, n)   # the heads transposed: each head a contiguous block of rows
         self.O = {h: self.outT[a:b] for h, (a, b) in e.cols.items()}     # each head's rows
         self.G = {h: self.gT[a:b] for h, (a, b) in e.cols.items()}
+        self.On, self.Gn = {h: t.numpy() for h, t in self.O.items()}, {h: t.numpy() for h, t in self.G.items()}   # the same, as numpy arrays
         self.do = torch.empty(n, 2 * k); self.dmu, self.dlv = self.do[:, :k], self.do[:, k:]
         self.t1, self.t2, self.q = torch.empty(n, k), torch.empty(n, k), torch.empty(n, k)
         self.n, self.inv_n, self.inv_nt = n, 1. / n, torch.tensor(1. / n)
