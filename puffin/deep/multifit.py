@@ -77,7 +77,7 @@ def _numpy_operands(self: _KBufs, s: float) -> None:
         self.nfwd.append((kind, A.numpy(), None if v is None else v.numpy(), v, None if h is None else h.numpy(), j))
     self.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, hv)
                  for GW, hinT, g, Wx, d, _, pk, m, hv in self.bwd]
-    self.nGW0, self.ng0, self.s_rec = self.GW0.numpy(), self.g0.numpy(), s   # s: d recon / d r = 2 / n
+    self.nGW0, self.ng0, self.s_rec = self.GW0.numpy(), self.g0.numpy(), torch.tensor(s)   # s: d recon / d r = 2 / n (a tensor: a Python number would become one on every call)
 
 
 # %% ../../nbs/api/04b_multifit.ipynb #329d8ff4
