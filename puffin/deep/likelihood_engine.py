@@ -19,7 +19,6 @@ __all__ = ['head_nll', 'likelihood_path_reason', 'LikelihoodEngine']
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #8e23bb7b
 _HALF_LOG_2PI, _HALF_LOG_PI = 0.5 * math.log(2 * math.pi), 0.5 * math.log(math.pi)
-_T_HALF_LOG_2PI, _T_HALF_LOG_PI, _T_WIDTH_FLOOR = torch.tensor(_HALF_LOG_2PI), torch.tensor(_HALF_LOG_PI), torch.tensor(1e-5)   # as tensors: a Python number in a torch call costs a 0-dim tensor (~1 us)
 
 def _t_logp(x: Tensor, loc: Tensor, scale: Tensor, df: Tensor) -> Tensor:
     "Student-t log-density per element, as `torch.distributions.StudentT.log_prob` writes it."
