@@ -8,7 +8,9 @@ from 2015 (2,012); its configurations: free bits 0.1 and a linear KL warm-up ove
 day (no validation split), latent 8 and hidden (64, 32), or latent 16 and hidden (128, 64) for '+large'; df(z) floored
 at 3 for '+dfz'; the conditional models see the portfolio's (3 columns) or also each asset's (23) trailing volatility.
 Each seed is one fit on each engine, the two alternating (autograd, engine, autograd, ...), one intra-op thread.
-Prints a markdown table: median (min-max) seconds per fit of each engine and their ratio, and the held-out NLL
+Prints a markdown table: median (min-max) seconds per fit of each engine and their ratio, the ratio of the fits'
+process CPU seconds (medians; on a machine shared with other jobs the wall clock also counts waiting for a core, the
+CPU seconds do not), and the held-out NLL
 (`heldout_nll`'s importance-weighted estimate, nats per day) of each engine as mean (min-max) over the seeds: the two
 engines draw their noise differently, so the NLLs agree within the seeds' spread, not to the digit.
 This is a benchmark, not a test: timings on a busy machine are noisy (compare medians, rerun when the load changes)."""
@@ -48,16 +50,16 @@ def make_model(kind: str, width: int):
     return LikelihoodVAE(20, latent, hidden, decoder=base, rank=3, **opts, **(dict(df_from_z=True, min_df=3.0) if 'dfz' in extras else {}))
 
 
-def one_fit(kind: str, data: dict, path: str, seed: int, epochs: int) -> tuple[float, float, str]:
-    "Seconds of one seeded fit on `path`, the held-out NLL of the trained model, and the engine that ran."
+def one_fit(kind: str, data: dict, path: str, seed: int, epochs: int) -> tuple[float, float, str, float]:
+    "Seconds of one seeded fit on `path`, the held-out NLL of the trained model, the engine that ran and the fit's CPU seconds."
     from puffin.deep.training import AETrainer
     from puffin.deep.generative import heldout_nll
     Xtr, Xte = data[COND.get(kind, 'plain')]
     torch.manual_seed(seed); m = make_model(kind, Xtr.shape[1])
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     h = AETrainer('cpu').fit(m, Xtr, epochs=epochs, batch_size=64, validation_split=0.0, seed=seed, threads=1, path=path)
-    secs = time.perf_counter() - t
-    return secs, heldout_nll(m, Xte, n_samples=64, seed=0)['nll_iw'], h['path']
+    secs, cpu = time.perf_counter() - t, time.process_time() - c
+    return secs, heldout_nll(m, Xte, n_samples=64, seed=0)['nll_iw'], h['path'], cpu
 
 
 def spread(v: list) -> str:
@@ -75,18 +77,18 @@ def main(argv=None):
     data = recipe_data()
     print(f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} thread, torch {torch.__version__}, "
           f"{args.epochs} epochs on {len(data['plain'][0])} x 20 training rows, batch 64, seeds {seeds}\n")
-    print('| configuration | autograd s | likelihood engine s | ratio | held-out NLL autograd | held-out NLL engine |')
-    print('|---|---|---|---|---|---|')
+    print('| configuration | autograd s | likelihood engine s | ratio | CPU s ratio | held-out NLL autograd | held-out NLL engine |')
+    print('|---|---|---|---|---|---|---|')
     for kind in configs:
-        r = {'autograd': ([], []), 'auto': ([], [])}
+        r = {'autograd': ([], [], []), 'auto': ([], [], [])}
         for seed in seeds:
             for path in ('autograd', 'auto'):   # alternating: a change of load hits both
-                secs, nll, engine = one_fit(kind, data, path, seed, args.epochs)
+                secs, nll, engine, cpu = one_fit(kind, data, path, seed, args.epochs)
                 assert engine == ('autograd' if path == 'autograd' else 'likelihood'), engine
-                r[path][0].append(secs); r[path][1].append(nll)
-        (ta, na), (tl, nl) = r['autograd'], r['auto']
+                r[path][0].append(secs); r[path][1].append(nll); r[path][2].append(cpu)
+        (ta, na, ca), (tl, nl, cl) = r['autograd'], r['auto']
         nll = lambda v: f"{statistics.mean(v):.2f} ({min(v):.2f}-{max(v):.2f})"
-        print(f"| {kind} | {spread(ta)} | {spread(tl)} | {statistics.median(ta) / statistics.median(tl):.1f}x | {nll(na)} | {nll(nl)} |", flush=True)
+        print(f"| {kind} | {spread(ta)} | {spread(tl)} | {statistics.median(ta) / statistics.median(tl):.1f}x | {statistics.median(ca) / statistics.median(cl):.1f}x | {nll(na)} | {nll(nl)} |", flush=True)
 
 
 if __name__ == '__main__':

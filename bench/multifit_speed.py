@@ -8,6 +8,10 @@
 Prints each arm's median (min-max) seconds over `--runs` alternating rounds and the ratio the issue asks about:
 CPU, the throughput of fit_many over K sequential fits (goal >= 1.5x); GPU, the time of K = 64 models over K = 1
 (goal <= 2x). Also checks that fit_many's models equal the sequential fits' (CPU) or the CPU fit's (GPU).
+On the CPU each arm's process CPU seconds are printed too, and the ratio taken round by round (each round's
+arms ran back to back): on a machine shared with other jobs the wall clock also counts the time the process waited
+for a core, the CPU seconds do not. `--torch-products` adds the arm 'fit_many bmm': fit_many with its products
+through `torch.bmm` as before numpy's (the step CUDA runs), for a before/after in the same run.
 A benchmark, not a test: on a shared machine timings are noisy (compare medians)."""
 from __future__ import annotations
 import argparse, os, statistics, sys, time
@@ -28,31 +32,44 @@ def sync(device: str) -> None:
     if device.startswith('cuda'): torch.cuda.synchronize()
 
 def arm_sequential(w, K, X, device='cpu', **_):
-    ms = models(w, K); t = time.perf_counter()
+    ms = models(w, K); t, c = time.perf_counter(), time.process_time()
     for i, m in enumerate(ms): AETrainer('cpu').fit(m, X, epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], seed=i)
-    return time.perf_counter() - t, ms
+    return (time.perf_counter() - t, time.process_time() - c), ms
 
 def arm_many(w, K, X, device='cpu', graph=False):
-    ms = models(w, K); sync(device); t = time.perf_counter()
+    ms = models(w, K); sync(device); t, c = time.perf_counter(), time.process_time()
     fit_many(ms, X, list(range(K)), epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], device=device, graph=graph)
     sync(device)
-    return time.perf_counter() - t, ms
+    return (time.perf_counter() - t, time.process_time() - c), ms
+
+def arm_many_bmm(w, K, X):
+    "fit_many with the CPU products through `torch.bmm` (the CUDA step run on the CPU), numpy's switched off for the call."
+    from puffin.deep.multifit import MultiEngine
+    np_step = MultiEngine._step_np
+    MultiEngine._step_np = lambda self, *st: self._step(*st[:9])
+    try: return arm_many(w, K, X)
+    finally: MultiEngine._step_np = np_step
 
 def max_diff(a: list, b: list) -> float:
     return max((p.detach().cpu() - q.detach().cpu()).abs().max().item() for m, n in zip(a, b) for p, q in zip(m.parameters(), n.parameters()))
 
 def run(arms: dict, runs: int) -> dict:
-    "Each arm once to warm up, then `runs` rounds, the arms alternating inside each round; seconds per arm."
-    times, last = {k: [] for k in arms}, {}
+    "Each arm once to warm up, then `runs` rounds, the arms alternating inside each round; (wall, CPU) seconds per arm."
+    times, cpu, last = {k: [] for k in arms}, {k: [] for k in arms}, {}
     for k, f in arms.items(): last[k] = f()[1]
     for r in range(runs):
         for k, f in (arms.items() if r % 2 == 0 else reversed(arms.items())):
-            s, last[k] = f(); times[k].append(s)
-            print(f"  round {r + 1} {k:>14s} {s:7.3f} s", flush=True)
-    return times, last
+            (s, c), last[k] = f(); times[k].append(s); cpu[k].append(c)
+            print(f"  round {r + 1} {k:>14s} {s:7.3f} s wall {c:7.3f} s CPU", flush=True)
+    return times, cpu, last
 
 def fmt(ts: list) -> str:
     return f"{statistics.median(ts):7.3f} s ({min(ts):.3f}-{max(ts):.3f})"
+
+def paired(a: list, b: list) -> str:
+    "Median (min-max) of the round-by-round ratios a / b."
+    rs = [x / y for x, y in zip(a, b)]
+    return f"{statistics.median(rs):.2f}x ({min(rs):.2f}-{max(rs):.2f})"
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,16 +77,22 @@ def main():
     ap.add_argument('--K', type=int, default=None, help='models (default 8 on the CPU, 64 on a GPU)')
     ap.add_argument('--quick', action='store_true', help='10 epochs instead of 100')
     ap.add_argument('--no-graph', action='store_true', help='GPU: skip the CUDA-graph arms')
+    ap.add_argument('--torch-products', action='store_true', help="CPU: add the arm 'fit_many bmm' (products through torch.bmm)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, 1 intra-op thread; runs {a.runs}; the machine may be shared: compare medians")
     if a.device == 'cpu':
         w = dict(WORKLOADS['W1'], epochs=10 if a.quick else 100); K = a.K or 8; X = make_data(w)
         print(f"W1, K = {K}, {w['epochs']} epochs")
-        times, last = run({'sequential': lambda: arm_sequential(w, K, X), 'fit_many': lambda: arm_many(w, K, X)}, a.runs)
-        for k, ts in times.items(): print(f"{k:>14s} {fmt(ts)}")
-        ratio = statistics.median(times['sequential']) / statistics.median(times['fit_many'])
-        print(f"throughput ratio fit_many / sequential: {ratio:.2f}x (goal >= 1.5x); max weight difference {max_diff(last['sequential'], last['fit_many']):.2e}")
+        arms = {'sequential': lambda: arm_sequential(w, K, X), 'fit_many': lambda: arm_many(w, K, X)}
+        if a.torch_products: arms['fit_many bmm'] = lambda: arm_many_bmm(w, K, X)
+        times, cpu, last = run(arms, a.runs)
+        for k in arms: print(f"{k:>14s} wall {fmt(times[k])}, CPU {fmt(cpu[k])}")
+        for k in [k for k in arms if k != 'sequential']:
+            ratio = statistics.median(times['sequential']) / statistics.median(times[k])
+            print(f"throughput ratio {k} / sequential: {ratio:.2f}x wall (medians), round by round {paired(times['sequential'], times[k])} wall, "
+                  f"{paired(cpu['sequential'], cpu[k])} CPU (goal >= 1.5x)")
+        print(f"max weight difference fit_many vs sequential: {max_diff(last['sequential'], last['fit_many']):.2e} (100 epochs of rounding, see the multifit page)")
         return
     if not torch.cuda.is_available(): print("no CUDA GPU here: nothing to time"); return
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -78,7 +101,7 @@ def main():
     arms = {'K=1': lambda: arm_many(w, 1, X, a.device), f'K={K}': lambda: arm_many(w, K, X, a.device)}
     if not a.no_graph:
         arms |= {'K=1 graph': lambda: arm_many(w, 1, X, a.device, True), f'K={K} graph': lambda: arm_many(w, K, X, a.device, True)}
-    times, last = run(arms, a.runs)
+    times, _, last = run(arms, a.runs)
     for k, ts in times.items(): print(f"{k:>14s} {fmt(ts)}")
     med = {k: statistics.median(ts) for k, ts in times.items()}
     print(f"time ratio K={K} / K=1: {med[f'K={K}'] / med['K=1']:.2f}x (goal <= 2x)")

@@ -161,10 +161,33 @@ def test_bench_pieces_on_a_tiny_workload(monkeypatch, capsys):
     data = {'plain': rows(20), 'portfolio': rows(23), 'per-asset': rows(43)}
     for kind in ('zi_student_t+dfz', 'cvae-zi_student_t+large'):
         for path, engine in (('autograd', 'autograd'), ('auto', 'likelihood')):
-            secs, nll, ran = bench.one_fit(kind, data, path, 0, 1)
-            assert ran == engine and secs > 0 and math.isfinite(nll)
+            secs, nll, ran, cpu = bench.one_fit(kind, data, path, 0, 1)
+            assert ran == engine and secs > 0 and cpu > 0 and math.isfinite(nll)
     monkeypatch.setattr(bench, 'recipe_data', lambda: data)
-    monkeypatch.setattr(bench, 'one_fit', lambda kind, data, path, seed, epochs: (2.0 if path == 'autograd' else 0.5, 20.0, 'autograd' if path == 'autograd' else 'likelihood'))
+    monkeypatch.setattr(bench, 'one_fit', lambda kind, data, path, seed, epochs: (2.0 if path == 'autograd' else 0.5, 20.0, 'autograd' if path == 'autograd' else 'likelihood', 1.0 if path == 'autograd' else 0.5))
     bench.main(['--configs', 'gaussian', '--seeds', '0,1,2'])
     row = [l for l in capsys.readouterr().out.splitlines() if l.startswith('| gaussian ')][0]
-    assert '| 4.0x |' in row, row
+    assert '| 4.0x | 2.0x |' in row, row
+
+
+@pytest.mark.parametrize('dec, dfz', [('zi_student_t', True), ('mv_student_t', False)])
+def test_modes_and_batch_sizes_mix(dec, dfz):
+    "Buffers made by `evaluate` (inference mode under a written-out head, no_grad under autograd's) serve `step` and `train_epoch` after it, in any order; afterwards the model trains on autograd again."
+    torch.manual_seed(0); m = LikelihoodVAE(6, 2, [8], decoder=dec, df_from_z=dfz, min_df=3.0)
+    e, X = LikelihoodEngine(m, generator=torch.Generator().manual_seed(0)), torch.randn(64, 6)
+    before = e.evaluate(X[:32], 32)                                         # the 32-row buffers come from `evaluate`
+    e.step(X[:32]); e.train_epoch(X, 32); after = e.evaluate(X[:32], 32)
+    assert torch.isfinite(before).all() and torch.isfinite(after).all() and not torch.equal(before, after)
+    e.release()
+    m.train(); m.loss_parts(X[:8])[0].backward()                              # ordinary parameters again
+    assert all(p.grad is not None for p in m.parameters())
+
+
+def test_numpy_products_keep_blas_threads():
+    "The engine runs numpy's BLAS on torch's thread count during a fit and gives it its own setting back."
+    from threadpoolctl import threadpool_info
+    blas = lambda: [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']
+    before = blas()
+    torch.manual_seed(0); m = LikelihoodVAE(6, 2, [8], decoder='zi_student_t')
+    AETrainer('cpu').fit(m, torch.randn(64, 6), epochs=2, batch_size=32, seed=0, threads=1)
+    assert blas() == before

@@ -102,5 +102,34 @@ def test_benchmark_arms_train_the_same_models():
     spec = importlib.util.spec_from_file_location('multifit_speed', pathlib.Path(__file__).resolve().parents[1]/'bench'/'multifit_speed.py')
     b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
     w, Xw = dict(n=120, d=6, k=2, hidden=[8], epochs=2, bs=16, val=0.2), torch.randn(120, 6)
-    (t1, seq), (t2, many) = b.arm_sequential(w, 3, Xw), b.arm_many(w, 3, Xw)
-    assert t1 > 0 and t2 > 0 and b.max_diff(seq, many) < 1e-5
+    (t1, seq), (t2, many), (t3, bmm) = b.arm_sequential(w, 3, Xw), b.arm_many(w, 3, Xw), b.arm_many_bmm(w, 3, Xw)
+    assert all(wall > 0 and cpu >= 0 for wall, cpu in (t1, t2, t3))
+    assert b.max_diff(seq, many) < 1e-5 and b.max_diff(seq, bmm) < 1e-5
+    from puffin.deep.multifit import MultiEngine
+    assert MultiEngine._step_np.__name__ == '_step_np'                        # the bmm arm put numpy's step back
+
+@pytest.mark.parametrize('make', [lambda i: VAE(10, 3, [12, 8], dropout=0.2, beta=[0.5, 2.0][i]), lambda i: Autoencoder(10, 3, [12], dropout=0.1)],
+                         ids=['vae', 'ae'])
+def test_numpy_step_equals_the_torch_step(make):
+    "The CPU's numpy products against the `bmm` step that CUDA runs (here on the CPU): the same updates, step by step."
+    from puffin.deep.multifit import MultiEngine
+    engines = [MultiEngine(_models(make, 2), lr=1e-2, generators=[torch.Generator().manual_seed(s) for s in (0, 1)]) for _ in range(2)]
+    Xk = torch.stack([X[:100], X[100:200]])
+    with torch.inference_mode():
+        for e in engines: ep = e._plan(100, 10, 32); e._draw(ep, 100); ep['xv'].copy_(Xk)
+        for a, b in zip(engines[0]._epochs[(100, 10, 32)]['steps'], engines[1]._epochs[(100, 10, 32)]['steps']):
+            engines[0]._step_np(*a); engines[1]._step(*b[:9])
+            torch.testing.assert_close(engines[0].flat, engines[1].flat, atol=1e-6, rtol=0)
+
+def test_numpy_products_leave_blas_threads_and_stay_quiet():
+    "numpy's BLAS runs on torch's thread count during the fit and gets its own setting back; inf in a diverging model warns nothing."
+    import warnings
+    from threadpoolctl import threadpool_info
+    before = [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']
+    ms = _models(lambda i: VAE(10, 3, [12]), 2)
+    with torch.no_grad(): ms[1].fc_log_var.bias.fill_(200.)                   # exp(log_var) overflows
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', RuntimeWarning)
+        hm = fit_many(ms, X, [0, 1], epochs=2, threads=1)
+    assert hm[1]['diverged'] and hm[0]['diverged'] is None
+    assert [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'] == before

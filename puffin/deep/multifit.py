@@ -5,6 +5,7 @@
 # %% ../../nbs/api/04b_multifit.ipynb #be06a035
 from __future__ import annotations
 import copy, math
+import numpy as np
 from typing import Sequence
 import torch
 from torch import nn, Tensor
@@ -13,7 +14,7 @@ from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
 from .checks import as_tensor, check_seed, scale_warning, warn_caller
-from .runtime import resolve_device, auto_threads, num_threads
+from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
 __all__ = ['MultiEngine', 'multi_loop', 'fit_many', 'CudaFastEngine']
@@ -63,6 +64,21 @@ class _KBufs:
             bwd.append((e.GWa[j], ins[j].transpose(1, 2), g, e.Wx[j], d, s, pk, m, outs[j - 1] if pk == _ACT else None))
             g, s = (self.do if pk == _HEAD else d), 1.0
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
+        if dev.type == 'cpu': self._numpy_operands(2.0 / n)
+
+# %% ../../nbs/api/04b_multifit.ipynb #a7c1e5d0
+@patch
+def _numpy_operands(self: _KBufs, s: float) -> None:
+    "Every product's operands again as numpy arrays on the same memory, for `_step_np`: no copy, the tensors see each result."
+    nxt = lambda kind, j, t: self.acts[j] if kind == _ACT else t if kind == _CODE else self.z_aug if kind == _HEAD else None
+    self.nfwd = []
+    for j, (kind, A, v, t) in enumerate(self.fwd):             # (kind, [W^T ; b], output, its tensor, next input, layer)
+        h = nxt(kind, j, t)
+        self.nfwd.append((kind, A.numpy(), None if v is None else v.numpy(), v, None if h is None else h.numpy(), j))
+    self.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, hv)
+                 for GW, hinT, g, Wx, d, _, pk, m, hv in self.bwd]
+    self.nGW0, self.ng0, self.s_rec = self.GW0.numpy(), self.g0.numpy(), torch.tensor(s)   # s: d recon / d r = 2 / n (a tensor: a Python number would become one on every call)
+
 
 # %% ../../nbs/api/04b_multifit.ipynb #329d8ff4
 class MultiEngine:
@@ -131,7 +147,7 @@ def _buffers(self: MultiEngine, n: int) -> _KBufs:
 @patch
 def _forward(self: MultiEngine, B, x_aug, eps, masks, o, mu, lv, std):
     "`FastEngine._forward` with `bmm` for `mm`: every product is K products in one call."
-    bmm, add, addcmul = torch.bmm, torch.add, torch.addcmul
+    bmm = torch.bmm
     h = x_aug
     for kind, A, v, t in B.fwd:
         if kind == _ACT:
@@ -141,11 +157,7 @@ def _forward(self: MultiEngine, B, x_aug, eps, masks, o, mu, lv, std):
             h = B.acts[t]
         elif kind == _HEAD:
             bmm(h, A, out=o)                                    # [mu | log_var]
-            torch.mul(lv, B.half, out=std); std.exp_()
-            torch.mul(std, eps, out=B.es)
-            add(mu, B.es, out=B.z)
-            torch.mul(std, std, out=B.ev)                       # exp(log_var); each model's beta/(2n) is a (K, 1, 1) tensor
-            addcmul(B.negc, B.ev, B.c2, out=B.tlv)              # beta/(2n) (exp(log_var) - 1)
+            _head_forward(B, eps, mu, lv, std)
             h = B.z_aug
         elif kind == _CODE: bmm(h, A, out=v); h = t
         else: bmm(h, A, out=v)
@@ -168,6 +180,48 @@ def _step(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
     if B.s0 == 1: bmm(x_aug.transpose(1, 2), B.g0, out=B.GW0)
     else: baddbmm(B.GW0, x_aug.transpose(1, 2), B.g0, beta=0, alpha=B.s0, out=B.GW0)
+    self.step_t.add_(self._one)
+    torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
+                       eps=self.adam_eps, amsgrad=False, maximize=False)
+
+# %% ../../nbs/api/04b_multifit.ipynb #c3e5a7b9
+def _head_forward(B, eps, mu, lv, std) -> None:
+    "After the head's product: std = exp(log_var / 2), z = mu + std eps and the KL's log_var gradient, per model."
+    torch.mul(lv, B.half, out=std); std.exp_()
+    torch.mul(std, eps, out=B.es)
+    torch.add(mu, B.es, out=B.z)
+    torch.mul(std, std, out=B.ev)                               # exp(log_var); each model's beta/(2n) is a (K, 1, 1) tensor
+    torch.addcmul(B.negc, B.ev, B.c2, out=B.tlv)                # beta/(2n) (exp(log_var) - 1)
+
+@patch
+def _forward_np(self: MultiEngine, B, xn, eps, masks, on, mu, lv, std):
+    "`_forward` with every product one `numpy.matmul` over the K models; the elementwise work in torch on the same memory."
+    mm, h = np.matmul, xn
+    for kind, A, vn, v, nxt, j in B.nfwd:
+        if kind == _HEAD: mm(h, A, out=on); _head_forward(B, eps, mu, lv, std)
+        else:
+            mm(h, A, out=vn)
+            if kind == _ACT:
+                torch.relu_(v)
+                if masks and masks[j] is not None: v.mul_(masks[j])
+        h = nxt
+
+# %% ../../nbs/api/04b_multifit.ipynb #d4f6b8ca
+@patch
+def _step_np(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn, on):
+    "`_step` with numpy's products (CPU): the residual carries 2/n, so every product is a plain one."
+    mm, addcmul, tb = np.matmul, torch.addcmul, _tb
+    self._forward_np(B, xn, eps, masks, on, mu, lv, std)
+    r = B.r; r.sub_(x); B.racc.addcmul_(r, r); r.mul_(B.s_rec)    # d recon / d r = 2 (r - x) / n
+    for GWn, hTn, gn, Wxn, dn, d, pk, m, hv in B.nbwd:
+        mm(hTn, gn, out=GWn); mm(gn, Wxn, out=dn)               # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
+        if pk == _ACT:
+            if m is not None: d.mul_(masks[m])
+            tb(d, hv, 0, grad_input=d)
+        elif pk == _HEAD:
+            addcmul(d, mu, B.c, out=B.do_mu)
+            addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
+    mm(xTn, B.ng0, out=B.nGW0)
     self.step_t.add_(self._one)
     torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
                        eps=self.adam_eps, amsgrad=False, maximize=False)
@@ -195,6 +249,8 @@ def _plan(self: MultiEngine, N: int, d: int, bs: int) -> dict:
         o = ep['O'][:, s:e] if v else None
         steps.append((B, xp[:, s:e], xp[:, s:e, :d], ep['eps'][:, s:e] if v else None, masks,
                       o, o[..., :k] if v else None, o[..., k:] if v else None, ep['S'][:, s:e] if v else None))
+    if dev.type == 'cpu':                                       # `_step_np`'s extra operands: x, x^T and the head's output
+        steps = [st + (st[1].numpy(), st[1].numpy().transpose(0, 2, 1), st[5].numpy() if v else None) for st in steps]
     ep['steps'], ep['graph'] = steps, None
     self._epochs = {key: ep}
     return ep
@@ -238,11 +294,14 @@ def train_epoch(self: MultiEngine, X: Tensor, batch_size: int) -> Tensor:
         for i in range(K): torch.index_select(X[i], 0, perm[i], out=ep['xv'][i])
         for B in self._bufs.values(): B.racc.zero_()
         if self.graph: self._replay(ep)
+        elif self.dev.type != 'cpu':
+            for st in ep['steps']: self._step(*st)
         else:
             was = _flushing_denormals()
             torch.set_flush_denormal(True)
             try:
-                for st in ep['steps']: self._step(*st)
+                with _numpy_products():
+                    for st in ep['steps']: self._step_np(*st)
             finally: torch.set_flush_denormal(was)
         return self._parts(sum(B.racc.sum((1, 2)) for B in self._bufs.values()), ep['O'], ep['S'], N)
 
@@ -261,11 +320,14 @@ def evaluate(self: MultiEngine, X: Tensor, batch_size: int) -> Tensor:
                 B.xin = torch.empty(K, n, d + 1, device=self.dev); B.xin[..., d] = 1.
                 B.o, B.eps = torch.empty(K, n, 2 * k, device=self.dev), torch.empty(K, n, k, device=self.dev)
                 B.eps_h = B.eps if self.dev.type == 'cpu' else torch.empty(K, n, k, pin_memory=True)
+                B.xin_n, B.o_n = B.xin.numpy() if self.dev.type == 'cpu' else None, B.o.numpy() if self.dev.type == 'cpu' else None
             B.xin[..., :d].copy_(X[:, s:s + n])
             if v:
                 for i, g in enumerate(self.gens): B.eps_h[i].normal_(generator=g)
                 if B.eps_h is not B.eps: B.eps.copy_(B.eps_h)     # blocking: the next chunk may reuse `eps_h`
-            self._forward(B, B.xin, B.eps, None, B.o, B.o[..., :k], B.o[..., k:], B.std if v else None)
+            if B.xin_n is None: self._forward(B, B.xin, B.eps, None, B.o, B.o[..., :k], B.o[..., k:], B.std if v else None)
+            else:
+                with _numpy_products(): self._forward_np(B, B.xin_n, B.eps, None, B.o_n, B.o[..., :k], B.o[..., k:], B.std if v else None)
             r = B.r.sub_(X[:, s:s + n])
             p = self._parts((r * r).sum((1, 2)), B.o if v else None, B.std if v else None, 1)
             tot = p if tot is None else tot + p
