@@ -19,7 +19,8 @@ the noise floor's error averaged over the seeds), as recipe 07 takes the floor).
 `kurt_resample`, its median (min-max) over 8 further samples of the same model (sampling noise, not training);
 `wkurt` and `hill`, the kurtosis after clipping 0.05% a side and the median Hill index, over the real days' (tail
 measures that a few draws cannot rule); `df_lt4`, the share of sampled stock-days whose Student-t has df < 4 (infinite
-kurtosis). Trained models are cached under --cache (one file per configuration and seed): re-scoring is cheap.
+kurtosis); `dcr` and `copies`, the scorecard's memorisation check (distance to the closest training row over the
+holdout's, and the share of exact copies). Trained models are cached under --cache (one file per configuration and seed): re-scoring is cheap.
 Findings: bench/one_day_seeds_log.md."""
 from __future__ import annotations
 import argparse, time
@@ -35,6 +36,8 @@ CONFIGS = {'D': {}, 'D-df4': dict(min_df=4.0), 'D-df5': dict(min_df=5.0, df_init
            'D-df2.5': dict(min_df=2.5), 'D-init3.5': dict(df_init=3.5), 'D-mix30': dict(components=30), 'D-means': dict(latents='means'),
            'D-dfconst': dict(df_from_z=False), 'D-200ep': dict(epochs=200), 'A': dict(latent=8, hidden=[64, 32], epochs=60),
            'D-300ep': dict(epochs=300), 'D-200ep-df4': dict(epochs=200, min_df=4.0),
+           'D-exact': dict(latents='exact'), 'D-200ep-exact': dict(epochs=200, latents='exact'), 'D-df4-exact': dict(min_df=4.0, latents='exact'),
+           'D-300ep-exact': dict(epochs=300, latents='exact'), 'CVAE-large-exact': dict(cond='per-asset', epochs=60, df_from_z=False, min_df=2.0, latents='exact'),
            'D-lat8': dict(latent=8), 'D-beta0.5': dict(beta=0.5), 'D-df4-lat8': dict(latent=8, min_df=4.0),
            # recipe 07's conditional model (per-asset trailing vol, conditions drawn from the training days), and variants
            'CVAE': dict(cond='per-asset', latent=8, hidden=[64, 32], epochs=60, df_from_z=False, min_df=2.0),
@@ -139,7 +142,7 @@ def row(config: str, seed: int, d: dict, cache: Path|None, resamples: int) -> di
                 kurt_full=mean_kurt(sample) / k_full, wkurt=winsor_kurt(sample) / winsor_kurt(d['train']),
                 hill=np.median(hill_tail_index(sample)) / np.median(hill_tail_index(d['train'])),
                 kurt_resample=f"{np.median(extra):.2f} ({min(extra):.2f}-{max(extra):.2f})" if extra else '', df_lt4=df_share(m, 20000, seed + 100, d),
-                **{k: g[k] for k in ERRS}, **{f'floor_{k}': fl[k] for k in ERRS}, train_s=secs)
+                **{k: g[k] for k in ERRS}, **{f'floor_{k}': fl[k] for k in ERRS}, dcr=g.dcr_ratio, copies=g.exact_copies, train_s=secs)
 
 
 ERRS = ('var_err_max', 'es_err_max', 'port_var_err', 'port_es_err')   # the VaR/ES lines: worst stock's VaR and ES 1% errors, the portfolio's
