@@ -246,6 +246,9 @@ class LikelihoodVAE(VAE):
         if from_ != 'aggregate': raise ValueError(f"`from_` must be 'prior' or 'aggregate', got {from_!r}")
         if self.aggregate_ is None: raise ValueError("call `fit_aggregate_posterior(X)` before sampling with from_='aggregate'")
         a = {k: v.to(p.device, p.dtype) for k, v in self.aggregate_.items()}
+        if 'sds' in a:   # the exact aggregate posterior: a training row's q(z|x), then a draw from it
+            row = torch.randint(len(a['means']), (n,), device=p.device)
+            return a['means'][row] + a['sds'][row] * torch.randn(n, self.latent_dim, device=p.device, dtype=p.dtype)
         comp = torch.multinomial(a['weights'], n, replacement=True)
         eps = torch.randn(n, self.latent_dim, 1, device=p.device, dtype=p.dtype)
         return a['means'][comp] + (a['chol'][comp] @ eps)[..., 0]
@@ -273,14 +276,17 @@ class LikelihoodVAE(VAE):
                                 n_components: int=10, # mixture components
                                 seed: int=0, # seeds the mixture's initialisation
                                 covariance_type: str='full', # sklearn's 'full' or 'diag'
-                                latents: str='means', # fit on the posterior 'means', or on one draw z ~ q(z|x) per row ('samples': keeps the posterior spread)
-                               ) -> GaussianMixture:
-        "Fit a Gaussian mixture to the latents of `X` (the aggregate posterior q(z)); `sample(from_='aggregate')` then draws from it."
+                                latents: str='means', # fit on the posterior 'means', or on one draw z ~ q(z|x) per row ('samples': keeps the posterior spread); 'exact': no mixture, keep every row's q(z|x)
+                               ) -> GaussianMixture|None:
+        "Fit a Gaussian mixture to the latents of `X` (the aggregate posterior q(z)), or with `latents='exact'` keep q(z) itself (each row's posterior mean and sd; returns None); `sample(from_='aggregate')` then draws from it."
         positive_int(n_components, 'n_components')
         if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
         if covariance_type not in ('full', 'diag'): raise ValueError(f"`covariance_type` must be 'full' or 'diag', got {covariance_type!r}")
-        if latents not in ('means', 'samples'): raise ValueError(f"`latents` must be 'means' or 'samples', got {latents!r}")
+        if latents not in ('means', 'samples', 'exact'): raise ValueError(f"`latents` must be 'means', 'samples' or 'exact', got {latents!r}")
         mu, log_var = encode_means(self, X, log_var=True)
+        if latents == 'exact':   # float64, cast to the model's dtype when sampling
+            self.aggregate_ = dict(means=mu.double(), sds=torch.exp(0.5 * log_var).double())
+            return None
         if latents == 'samples': mu = mu + torch.exp(0.5 * log_var) * torch.randn(mu.shape, dtype=mu.dtype, generator=torch.Generator().manual_seed(int(seed)))
         mu = mu.numpy().astype(np.float64)
         if len(mu) < n_components: raise ValueError(f"need at least n_components={n_components} rows, got {len(mu)}")

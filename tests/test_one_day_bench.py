@@ -1,0 +1,28 @@
+"""bench/one_day_seeds.py's judging and tail helpers on stub numbers (the bench itself trains 5 models per configuration: it is not run here)."""
+import importlib.util
+from pathlib import Path
+import numpy as np, pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('one_day_seeds', ROOT/'bench'/'one_day_seeds.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+def test_judged_uses_the_mean_floor_and_each_line(bench):
+    "A: AUC <= 0.55; K: 0.67 <= kurtosis ratio <= 1.5; V: every VaR/ES error within max(goal, the floor's mean over the seeds)."
+    errs = dict(var_err_max=[0.10, 0.30], es_err_max=[0.20, 0.20], port_var_err=[0.04, 0.04], port_es_err=[0.05, 0.05])
+    floors = {f'floor_{k}': [0.2, 0.1] for k in bench.ERRS}   # mean 0.15: above the VaR goal 0.05 and the ES goal 0.10
+    t = pd.DataFrame(dict(auc=[0.55, 0.56], kurt_ratio=[0.66, 1.5], **errs, **floors))
+    out, lines = bench.judged(t)
+    assert lines['var_err_max'] == pytest.approx(0.15) and lines['es_err_max'] == pytest.approx(0.15)
+    assert list(out.met) == ['A--', '-K-']   # seed 0: ES 0.20 > 0.15; seed 1: VaR 0.30 > 0.15
+
+def test_winsorised_kurtosis_ignores_a_few_extreme_draws(bench):
+    x = np.random.default_rng(0).standard_normal((6300, 3))
+    y = x.copy(); y[0] = 40.0   # one wild day per column
+    assert bench.mean_kurt(y) > 50 * max(bench.mean_kurt(x), 0.05)
+    assert abs(bench.winsor_kurt(y) - bench.winsor_kurt(x)) < 0.1
