@@ -1,17 +1,12 @@
 """The speed benchmark's pieces run and agree on a tiny workload (the script itself takes minutes: it is not run here).
 Its children set torch's and numpy's thread counts for their process; conftest's one thread makes that a no-op here."""
-import importlib.util, math
-from pathlib import Path
+import math
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(n=120, d=6, k=2, hidden=[8], epochs=3, bs=16, val=0.2)
 
 @pytest.fixture(scope='module')
-def bench():
-    spec = importlib.util.spec_from_file_location('train_speed', ROOT/'bench'/'train_speed.py')
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
+def bench(load_bench): return load_bench('train_speed')
 
 def test_textbook_and_fit_train_the_same_workload(bench):
     tb, ft = bench.run_textbook(TINY), bench.run_fit(TINY)

@@ -1,16 +1,10 @@
 """bench/one_day_seeds.py's judging and tail helpers on stub numbers (the bench itself trains 5 models per configuration: it is not run here)."""
-import importlib.util
-from pathlib import Path
 import numpy as np, pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope='module')
-def bench():
-    spec = importlib.util.spec_from_file_location('one_day_seeds', ROOT/'bench'/'one_day_seeds.py')
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
+def bench(load_bench): return load_bench('one_day_seeds')
 
 def test_judged_uses_the_mean_floor_and_each_line(bench):
     "A: AUC <= 0.55; K: 0.67 <= kurtosis ratio <= 1.5; V: every VaR/ES error within max(goal, the floor's mean over the seeds)."

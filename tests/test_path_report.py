@@ -184,12 +184,9 @@ def test_garch_t_copula_unchanged_by_the_shared_helpers(train):
         np.testing.assert_array_equal(garch_t_copula(train, 200, seed=seed), _garch_t_copula_before(train, 200, seed=seed))
 
 
-def test_bench_prints_the_issue_table(real):
+def test_bench_prints_the_issue_table(real, load_bench):
     "bench/path_table.py's table printer on a small report (the script itself trains and fits for minutes: not run here)."
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location('path_table', Path(__file__).resolve().parents[1] / 'bench' / 'path_table.py')
-    bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
+    bench = load_bench('path_table')
     train = toy_market(1, days=2000, seed=3)[0]
     rep = path_report({'copies': block_copies(train, 4, 260), 'fresh': toy_market(4, 260, seed=4)}, real, train_windows=train, **FAST)
     lines = bench.markdown(rep).splitlines()
