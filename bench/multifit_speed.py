@@ -11,7 +11,9 @@ CPU, the throughput of fit_many over K sequential fits (goal >= 1.5x); GPU, the 
 On the CPU each arm's process CPU seconds are printed too, and the ratio taken round by round (each round's
 arms ran back to back): on a machine shared with other jobs the wall clock also counts the time the process waited
 for a core, the CPU seconds do not. `--torch-products` adds the arm 'fit_many bmm': fit_many with its products
-through `torch.bmm` as before numpy's (the step CUDA runs), for a before/after in the same run.
+through `torch.bmm` as before numpy's (the step CUDA runs), for a before/after in the same run; `--torch-single` adds
+the arm 'sequential torch': the K sequential fits with every product through torch's BLAS, as the single fast path
+did before it took numpy's for small products.
 A benchmark, not a test: on a shared machine timings are noisy (compare medians)."""
 from __future__ import annotations
 import argparse, os, statistics, sys, time
@@ -41,6 +43,14 @@ def arm_many(w, K, X, device='cpu', graph=False):
     fit_many(ms, X, list(range(K)), epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], device=device, graph=graph)
     sync(device)
     return (time.perf_counter() - t, time.process_time() - c), ms
+
+def arm_sequential_torch(w, K, X):
+    "The K sequential fast fits with every product through torch's BLAS (the single fast path before numpy's products)."
+    from puffin.deep.fastpath import FastEngine
+    pays = FastEngine._numpy_pays
+    FastEngine._numpy_pays = lambda self, n: False
+    try: return arm_sequential(w, K, X)
+    finally: FastEngine._numpy_pays = pays
 
 def arm_many_bmm(w, K, X):
     "fit_many with the CPU products through `torch.bmm` (the CUDA step run on the CPU), numpy's switched off for the call."
@@ -78,6 +88,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='10 epochs instead of 100')
     ap.add_argument('--no-graph', action='store_true', help='GPU: skip the CUDA-graph arms')
     ap.add_argument('--torch-products', action='store_true', help="CPU: add the arm 'fit_many bmm' (products through torch.bmm)")
+    ap.add_argument('--torch-single', action='store_true', help="CPU: add the arm 'sequential torch' (the single fits on torch's products)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, 1 intra-op thread; runs {a.runs}; the machine may be shared: compare medians")
@@ -86,12 +97,17 @@ def main():
         print(f"W1, K = {K}, {w['epochs']} epochs")
         arms = {'sequential': lambda: arm_sequential(w, K, X), 'fit_many': lambda: arm_many(w, K, X)}
         if a.torch_products: arms['fit_many bmm'] = lambda: arm_many_bmm(w, K, X)
+        if a.torch_single: arms['sequential torch'] = lambda: arm_sequential_torch(w, K, X)
         times, cpu, last = run(arms, a.runs)
         for k in arms: print(f"{k:>14s} wall {fmt(times[k])}, CPU {fmt(cpu[k])}")
-        for k in [k for k in arms if k != 'sequential']:
+        for k in [k for k in arms if k not in ('sequential', 'sequential torch')]:
             ratio = statistics.median(times['sequential']) / statistics.median(times[k])
             print(f"throughput ratio {k} / sequential: {ratio:.2f}x wall (medians), round by round {paired(times['sequential'], times[k])} wall, "
                   f"{paired(cpu['sequential'], cpu[k])} CPU (goal >= 1.5x)")
+        if a.torch_single:
+            print(f"single fast path, numpy's products against torch's: sequential torch / sequential {statistics.median(times['sequential torch']) / statistics.median(times['sequential']):.2f}x wall (medians), "
+                  f"round by round {paired(times['sequential torch'], times['sequential'])} wall, {paired(cpu['sequential torch'], cpu['sequential'])} CPU; "
+                  f"fit_many against it: {paired(cpu['sequential torch'], cpu['fit_many'])} CPU")
         print(f"max weight difference fit_many vs sequential: {max_diff(last['sequential'], last['fit_many']):.2e} (100 epochs of rounding, see the multifit page)")
         return
     if not torch.cuda.is_available(): print("no CUDA GPU here: nothing to time"); return

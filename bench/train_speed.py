@@ -3,12 +3,15 @@
     python bench/train_speed.py                                   # W1, W2, W3-256, W3-64, 3 runs each
     python bench/train_speed.py --runs 5 --workloads W1,W2
     python bench/train_speed.py --device cuda --workloads W3-256,W3-64 [--amp]   # the same table on a GPU
+    python bench/train_speed.py --runs 5 --torch-products --kinds fit,fit_torch  # the fast path before/after numpy's products
 
 Prints a markdown table: median (min-max) seconds of the textbook loop and of `fit`, their ratio, the final
 validation losses (same seeds, same number of updates), the peak RSS of each child, and the matrix-product floor
 (only the step's matrix products, same shapes, same thread count as the fit) with the fit's distance to it, and the
 same products through numpy's BLAS (OpenBLAS in numpy's wheels; torch's x86 wheels use MKL): how much of the floor
-is the BLAS library's.
+is the BLAS library's. `--torch-products` adds the kind 'fit_torch': `fit` with every product through torch's BLAS
+(the fast path before it took numpy's for small products), and a table of the two fits' wall and process CPU
+seconds, the ratio taken round by round (on a shared machine the wall clock also counts waiting for a core).
 The textbook loop runs on 1 thread; the fit on whatever `AETrainer`'s default (`auto_threads`) picks.
 This is a benchmark, not a test: timings on a busy machine are noisy (compare medians)."""
 from __future__ import annotations
@@ -52,7 +55,7 @@ def run_textbook(w: dict) -> dict:
     torch.set_num_threads(1)
     X = make_data(w)
     torch.manual_seed(SEED); model = VAE(w['d'], w['k'], w['hidden']).to(DEVICE)
-    _sync(); t0 = time.perf_counter()
+    _sync(); t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(SEED)
     idx = torch.randperm(len(X)); n_val = int(round(len(X) * w['val']))
     train_loader = DataLoader(TensorDataset(X[idx[:len(X) - n_val]]), batch_size=w['bs'], shuffle=True)
@@ -75,20 +78,25 @@ def run_textbook(w: dict) -> dict:
                 val_loss += vae_loss(recon, batch, mu, log_var, model.beta).item() * len(batch)
         val_loss /= n_val
     _sync()
-    return dict(seconds=time.perf_counter() - t0, val_loss=val_loss, threads=1)
+    return dict(seconds=time.perf_counter() - t0, cpu=time.process_time() - c0, val_loss=val_loss, threads=1)
 
-def run_fit(w: dict) -> dict:
-    "`AETrainer.fit` with its defaults (engine and thread count chosen automatically)."
+def run_fit(w: dict, products: str='auto') -> dict:
+    "`AETrainer.fit` with its defaults (engine and thread count chosen automatically); products='torch': every product through torch's BLAS."
     import torch
     from puffin.deep.model import VAE
     from puffin.deep.training import AETrainer, auto_threads
+    from puffin.deep.fastpath import FastEngine
     X = make_data(w)
     torch.manual_seed(SEED); model = VAE(w['d'], w['k'], w['hidden'])
     threads = auto_threads(model, w['bs'])
-    _sync(); t0 = time.perf_counter()
-    h = AETrainer(DEVICE).fit(model, X, epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], seed=SEED, amp=AMP)
-    _sync()
-    return dict(seconds=time.perf_counter() - t0, val_loss=h['val_loss'][-1], threads=threads, path=h['path'])
+    pays = FastEngine._numpy_pays
+    if products == 'torch': FastEngine._numpy_pays = lambda self, n: False   # the fast path before numpy's products
+    try:
+        _sync(); t0, c0 = time.perf_counter(), time.process_time()
+        h = AETrainer(DEVICE).fit(model, X, epochs=w['epochs'], batch_size=w['bs'], validation_split=w['val'], seed=SEED, amp=AMP)
+        _sync()
+    finally: FastEngine._numpy_pays = pays
+    return dict(seconds=time.perf_counter() - t0, cpu=time.process_time() - c0, val_loss=h['val_loss'][-1], threads=threads, path=h['path'])
 
 def run_floor(w: dict, blas: str='torch') -> dict:
     """Only the matrix products of the fit (forward and backward of every training step, forward of every validation
@@ -132,12 +140,12 @@ def run_floor(w: dict, blas: str='torch') -> dict:
             for a, b, c in plan: mm(a, b, out=c)
         return dict(seconds=time.perf_counter() - t0, threads=threads)
 
-KINDS = ('textbook', 'fit', 'floor', 'floor_np')   # what a child process can run: the two loops, the floor through torch's BLAS and numpy's
+KINDS = ('textbook', 'fit', 'floor', 'floor_np', 'fit_torch')   # what a child process can run: the two loops, the floor through torch's BLAS and numpy's, fit on torch's products
 
 def child(kind: str, name: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     w = WORKLOADS[name]
-    res = dict(zip(KINDS, (run_textbook, run_fit, run_floor, lambda w: run_floor(w, 'numpy'))))[kind](w)
+    res = dict(zip(KINDS, (run_textbook, run_fit, run_floor, lambda w: run_floor(w, 'numpy'), lambda w: run_fit(w, 'torch'))))[kind](w)
     res['peak_mb'] = peak_rss_mb()
     if DEVICE.startswith('cuda'):
         import torch; res['gpu_mb'], res['gpu'] = torch.cuda.max_memory_allocated() / 2**20, torch.cuda.get_device_name()
@@ -157,20 +165,26 @@ def main(argv=None):
     ap.add_argument('--workloads', default='W1,W2,W3-256,W3-64')
     ap.add_argument('--device', default='cpu', help="'cpu' or 'cuda': where both loops run (the floor is timed on the CPU only)")
     ap.add_argument('--amp', action='store_true', help='fit with amp=True (bf16 autocast)')
+    ap.add_argument('--torch-products', action='store_true', help="also fit with every product through torch's BLAS (kind 'fit_torch'): before/after")
+    ap.add_argument('--kinds', default=None, help="CPU: only these kinds, comma separated (default: all; the main table needs textbook, fit, floor, floor_np)")
     ap.add_argument('--child', nargs=2, metavar=('KIND', 'WORKLOAD'), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child: return child(*args.child)
     names = args.workloads.split(',')
     os.environ['PUFFIN_BENCH_DEVICE'], os.environ['PUFFIN_BENCH_AMP'] = args.device, '1' if args.amp else '0'
-    kinds = KINDS if args.device == 'cpu' else KINDS[:2]   # the floors are timed on the CPU only
+    kinds = KINDS[:4] if args.device == 'cpu' else KINDS[:2]   # the floors are timed on the CPU only
+    if args.torch_products: kinds += ('fit_torch',)
+    if args.kinds: kinds = tuple(k for k in kinds if k in args.kinds.split(','))
     res = {(k, n): [] for n in names for k in KINDS}
     for r in range(args.runs):
         for n in names:
             for k in kinds:
-                res[k, n].append(spawn(k, n))
+                res[k, n].append(spawn(k, n)); res[k, n][-1].setdefault('cpu', float('nan'))
                 print(f"run {r + 1}/{args.runs} {n:7s} {k:8s} {res[k, n][-1]['seconds']:.3f} s", file=sys.stderr, flush=True)
     if args.device != 'cpu':
         return print_gpu_table(res, names, args)
+    if 'fit_torch' in kinds: print_products_table(res, names, args)
+    if not all(k in kinds for k in KINDS[:4]): return
     print(f"\n{os.cpu_count()} CPUs; textbook loop on 1 thread, `fit` on `auto_threads`; {args.runs} runs each, fresh process per run.\n")
     print("| workload | textbook s | fit s | speed-up | fit path, threads | val loss textbook | val loss fit | peak MB textbook | peak MB fit | matmul floor s | fit / floor | floor, numpy's BLAS s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -183,6 +197,20 @@ def main(argv=None):
               f"{statistics.median(s(tb, 'val_loss')):.4f} | {statistics.median(s(ft, 'val_loss')):.4f} | "
               f"{statistics.median(s(tb, 'peak_mb')):.0f} | {statistics.median(s(ft, 'peak_mb')):.0f} | "
               f"{floor:.3g} | {statistics.median(s(ft)) / floor:.2f}x | {floor_np:.3g} |")
+
+def print_products_table(res: dict, names: list, args) -> None:
+    "The fast path before (every product through torch's BLAS) and after (numpy's where they pay): wall and CPU seconds."
+    s = lambda rs, key='seconds': [x[key] for x in rs]
+    paired = lambda a, b: [x / y for x, y in zip(a, b)]
+    print(f"\n`fit` with torch's products (before) and with numpy's where they pay (after); {args.runs} runs each, fresh process per run, alternating.\n")
+    print("| workload | before s | after s | before CPU s | after CPU s | speed-up wall (medians) | speed-up CPU, round by round | val loss before / after |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in names:
+        b, a = res['fit_torch', n], res['fit', n]
+        r = paired(s(b, 'cpu'), s(a, 'cpu'))
+        print(f"| {n} | {fmt(s(b))} | {fmt(s(a))} | {fmt(s(b, 'cpu'))} | {fmt(s(a, 'cpu'))} | "
+              f"{statistics.median(s(b)) / statistics.median(s(a)):.2f}x | {statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f}) | "
+              f"{statistics.median(s(b, 'val_loss')):.4f} / {statistics.median(s(a, 'val_loss')):.4f} |")
 
 def print_gpu_table(res: dict, names: list, args) -> None:
     "The GPU table: both loops on the same card, peak GPU memory instead of the CPU floor."

@@ -27,3 +27,20 @@ def test_table_lists_every_kind(bench, monkeypatch, capsys):
     bench.main(['--runs', '1', '--workloads', 'W1'])
     row = [l for l in capsys.readouterr().out.splitlines() if l.startswith('| W1 ')][0]
     assert '| 4.0x |' in row and row.rstrip().endswith('| 0.5 | 2.00x | 0.4 |'), row
+
+def test_fit_on_torchs_products_is_the_same_fit(bench):
+    "The kind 'fit_torch' (the fast path before numpy's products) trains the same model to the same loss, and puts numpy's choice back."
+    from puffin.deep.fastpath import FastEngine
+    pays = FastEngine._numpy_pays
+    a, b = bench.run_fit(TINY), bench.run_fit(TINY, 'torch')
+    assert FastEngine._numpy_pays is pays and a['cpu'] >= 0 and b['cpu'] >= 0
+    assert abs(a['val_loss'] - b['val_loss']) < 1e-4 * abs(a['val_loss'])
+
+def test_products_table(bench, monkeypatch, capsys):
+    "--torch-products --kinds fit,fit_torch prints only the before/after table, with the CPU ratio (children stubbed)."
+    for k in ('PUFFIN_BENCH_DEVICE', 'PUFFIN_BENCH_AMP'): monkeypatch.setenv(k, '')
+    fake = dict(val_loss=1.5, threads=1, path='fast', peak_mb=10.0)
+    monkeypatch.setattr(bench, 'spawn', lambda kind, name: dict(fake, seconds={'fit': 1.0, 'fit_torch': 1.2}[kind], cpu={'fit': 0.5, 'fit_torch': 0.6}[kind]))
+    bench.main(['--runs', '2', '--workloads', 'W1', '--torch-products', '--kinds', 'fit,fit_torch'])
+    rows = [l for l in capsys.readouterr().out.splitlines() if l.startswith('| W1 ')]
+    assert len(rows) == 1 and '| 1.20x | 1.20x (1.20-1.20) |' in rows[0], rows

@@ -107,6 +107,10 @@ def test_benchmark_arms_train_the_same_models():
     assert b.max_diff(seq, many) < 1e-5 and b.max_diff(seq, bmm) < 1e-5
     from puffin.deep.multifit import MultiEngine
     assert MultiEngine._step_np.__name__ == '_step_np'                        # the bmm arm put numpy's step back
+    from puffin.deep.fastpath import FastEngine
+    pays = FastEngine._numpy_pays
+    (t4, seq_torch) = b.arm_sequential_torch(w, 3, Xw)
+    assert b.max_diff(seq, seq_torch) < 1e-5 and FastEngine._numpy_pays is pays   # the single fits on torch's products: the same models
 
 @pytest.mark.parametrize('make', [lambda i: VAE(10, 3, [12, 8], dropout=0.2, beta=[0.5, 2.0][i]), lambda i: Autoencoder(10, 3, [12], dropout=0.1)],
                          ids=['vae', 'ae'])

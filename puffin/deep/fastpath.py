@@ -4,11 +4,13 @@
 
 # %% ../../nbs/api/04_fastpath.ipynb #930e49e0
 from __future__ import annotations
+import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE, Autoencoder
 from .checks import is_real, nonneg_real
+from .runtime import _numpy_products
 
 # %% auto #0
 __all__ = ['fast_path_reason', 'FastEngine']
@@ -102,6 +104,7 @@ class _Bufs:
         self.fwd, self.r = fwd, outs[-1]
         self.racc = torch.zeros(n, outs[-1].shape[1])
         self.xin = self.o = self.eps = None          # evaluate's input, head and eps buffers, made on first use
+        self.nfwd = None                             # the products' operands as numpy arrays, made on first use
         ins = [None] + [self.z_aug if e.kinds[j - 1][0] == _HEAD else self.acts[j - 1] for j in range(1, L)]
         g, s, bwd = self.r, 2.0 / n, []              # d recon/d r = 2 (r - x) / n: the 2/n rides in alpha
         for j in range(L - 1, 0, -1):
@@ -159,6 +162,7 @@ class FastEngine:
                 self.kinds.append(({'act': _ACT, 'head': _HEAD, 'code': _CODE, 'out': _OUT}[kind], i, o))
                 self.Wa.append(Wa); self.GWa.append(G)
         self.Wx = [W[:-1].t() for W in self.Wa]        # forward: h_aug @ Wa = h @ W^T + b; backward: dh = g @ W
+        self.widest = max(max(i + 1, o) for _, i, o in self.kinds)   # sizes the products: numpy's or torch's (`_numpy_pays`)
         self.drop = [j for j, (kd, _, _) in enumerate(self.kinds) if kd == _ACT] if self.p > 0 else []
         self._one = torch.ones(())
         self._adam_lists = ([self.flat], [self.gflat], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t])
@@ -175,10 +179,17 @@ def _buffers(self: FastEngine, n: int) -> _Bufs:
     if n not in self._bufs: self._bufs[n] = _Bufs(self, n)
     return self._bufs[n]
 
+def _head(B, eps, mu, lv, std):
+    "The reparameterisation after the head's product, and the KL's gradient with respect to log_var."
+    torch.mul(lv, B.half, out=std); std.exp_()                  # std = exp(log_var / 2)
+    torch.mul(std, eps, out=B.es)                               # es = std * eps
+    torch.add(mu, B.es, out=B.z)                                # z = mu + std * eps
+    torch.addcmul(B.negc, std, std, value=B.c2, out=B.tlv)      # d(beta KL/n)/d log_var = beta/(2n) (exp(log_var) - 1)
+
 @patch
 def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv, std):
     "Forward pass into `B`'s buffers; the reconstruction lands in `B.r`, [mu | log_var] in `o`, exp(log_var / 2) in `std`."
-    mm, add, addcmul = torch.mm, torch.add, torch.addcmul
+    mm = torch.mm
     h = x_aug
     for kind, A, v, t in B.fwd:
         if kind == _ACT:
@@ -186,13 +197,7 @@ def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv, std):
             m = masks[t] if masks else None
             if m is not None: v.mul_(m)                         # inverted dropout: mask / (1 - p)
             h = B.acts[t]
-        elif kind == _HEAD:                                     # o = [mu | log_var] in one product
-            mm(h, A, out=o)
-            torch.mul(lv, B.half, out=std); std.exp_()          # std = exp(log_var / 2)
-            torch.mul(std, eps, out=B.es)                       # es = std * eps
-            add(mu, B.es, out=B.z)                              # z = mu + std * eps
-            addcmul(B.negc, std, std, value=B.c2, out=B.tlv)    # d(beta KL/n)/d log_var = beta/(2n) (exp(log_var) - 1)
-            h = B.z_aug
+        elif kind == _HEAD: mm(h, A, out=o); _head(B, eps, mu, lv, std); h = B.z_aug   # o = [mu | log_var] in one product
         elif kind == _CODE: mm(h, A, out=v); h = t
         else: mm(h, A, out=v)
 
@@ -218,6 +223,57 @@ def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
                        eps=self.adam_eps, amsgrad=False, maximize=False)
 
+# %% ../../nbs/api/04_fastpath.ipynb #c4d9a7e2
+_NUMPY_BELOW = 16_384   # widest layer x rows below which numpy's products pay (bench/train_speed.py's floors: W1, W2 yes, W3 no)
+
+@patch
+def _numpy_pays(self: FastEngine, n: int) -> bool:
+    "Whether a step on `n` rows takes its products through numpy: small products, where the cost per call counts."
+    return self.widest * n < _NUMPY_BELOW
+
+@patch
+def _numpy_operands(self: _Bufs) -> None:
+    "Every product's operands again as numpy arrays on the same memory, for `_step_np`: no copy, the tensors see each result."
+    nxt = lambda kind, j, t: self.acts[j] if kind == _ACT else t if kind == _CODE else self.z_aug if kind == _HEAD else None
+    self.nfwd = [(kind, A.numpy(), None if v is None else v.numpy(), v, None if nxt(kind, j, t) is None else nxt(kind, j, t).numpy(), j)
+                 for j, (kind, A, v, t) in enumerate(self.fwd)]
+    self.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, hv) for GW, hinT, g, Wx, d, _, pk, m, hv in self.bwd]
+    self.nGW0, self.ng0, self.s_rec = self.GW0.numpy(), self.g0.numpy(), torch.tensor(2.0 / self.n)
+
+# %% ../../nbs/api/04_fastpath.ipynb #d1a8e5f3
+@patch
+def _forward_np(self: FastEngine, B, xn, eps, masks, on, mu, lv, std):
+    "`_forward` with every product a `numpy.matmul` into the same buffers; the elementwise work in torch."
+    mm, h = np.matmul, xn
+    for kind, A, vn, v, nxt, j in B.nfwd:
+        if kind == _HEAD: mm(h, A, out=on); _head(B, eps, mu, lv, std)
+        else:
+            mm(h, A, out=vn)
+            if kind == _ACT:
+                torch.relu_(v)
+                m = masks[j] if masks else None
+                if m is not None: v.mul_(m)
+        h = nxt
+
+@patch
+def _step_np(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn, on):
+    "`_step` with numpy's products: the residual carries the 2/n, so every product is a plain one."
+    mm, add, addcmul, tb = np.matmul, torch.add, torch.addcmul, _tb
+    self._forward_np(B, xn, eps, masks, on, mu, lv, std)
+    r = B.r; r.sub_(x); B.racc.addcmul_(r, r); r.mul_(B.s_rec)    # d recon / d r = 2 (r - x) / n
+    for GWn, hTn, gn, Wxn, dn, d, pk, m, hv in B.nbwd:
+        mm(hTn, gn, out=GWn); mm(gn, Wxn, out=dn)               # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
+        if pk == _ACT:
+            if m is not None: d.mul_(masks[m])
+            tb(d, hv, 0, grad_input=d)
+        elif pk == _HEAD:
+            add(d, mu, alpha=B.c, out=B.do_mu)
+            addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
+    mm(xTn, B.ng0, out=B.nGW0)
+    self.step_t.add_(self._one)
+    torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
+                       eps=self.adam_eps, amsgrad=False, maximize=False)
+
 # %% ../../nbs/api/04_fastpath.ipynb #b374e41b
 @patch
 def _plan(self: FastEngine, N: int, d: int, bs: int):
@@ -236,6 +292,10 @@ def _plan(self: FastEngine, N: int, d: int, bs: int):
         o = ep['O'][s:e] if v else None
         steps.append((B, xp[s:e], xp[s:e, :d], ep['eps'][s:e] if v else None, masks,
                       o, o[:, :k] if v else None, o[:, k:] if v else None, ep['S'][s:e] if v else None))
+    ep['np'] = self._numpy_pays(bs)
+    if ep['np']:                                                 # `_step_np`'s extra operands: x, x^T and the head's output
+        for B in {id(st[0]): st[0] for st in steps}.values(): B._numpy_operands()
+        steps = [st + (st[1].numpy(), st[1].numpy().T, st[5].numpy() if v else None) for st in steps]
     ep['steps'] = steps
     self._epochs = {key: ep}   # keep one epoch layout (the training set's)
     return ep
@@ -260,6 +320,16 @@ def _parts(self: FastEngine, rec_sum: Tensor, O: Tensor|None, S: Tensor|None, n:
     return torch.stack([rec + self.beta * kl, rec, kl])
 
 @patch
+def _steps(self: FastEngine, ep: dict) -> None:
+    "Every step of the planned epoch, through numpy's products where they pay."
+    if not ep['np']:
+        for st in ep['steps']: self._step(*st)
+        return
+    step = self._step_np
+    with _numpy_products():                                     # numpy's BLAS on torch's thread count, its own setting back after
+        for st in ep['steps']: step(*st)
+
+@patch
 def train_epoch(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
     "One shuffled pass over `X`; per-row means of (loss, recon, KL)."
     self._mode(True)
@@ -271,11 +341,9 @@ def train_epoch(self: FastEngine, X: Tensor, batch_size: int) -> Tensor:
         if self.vae: ep['eps'].normal_(generator=self.gen)      # every eps,
         for m in ep['masks'].values(): m.bernoulli_(1 - self.p, generator=self.gen).mul_(1 / (1 - self.p))  # every dropout mask
         for B in self._bufs.values(): B.racc.zero_()
-        step = self._step
         was = _flushing_denormals()
         torch.set_flush_denormal(True)                          # denormal floats are slow on x86; flush them to 0
-        try:
-            for st in ep['steps']: step(*st)
+        try: self._steps(ep)
         finally: torch.set_flush_denormal(was)                  # the caller's setting back
         return self._parts(sum(B.racc.sum() for B in self._bufs.values()), ep['O'], ep['S'], N)
 
@@ -327,7 +395,11 @@ def step(self: FastEngine, x: Tensor, eps: Tensor|None=None, masks: dict|None=No
         if masks is None: masks = {j: torch.empty(n, self.kinds[j][2]).bernoulli_(1 - self.p, generator=self.gen).div_(1 - self.p) for j in self.drop}
         ml = [masks.get(j) for j in range(len(self.kinds))]
         B.racc.zero_()
-        self._step(B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None, S)
+        st = (B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None, S)
+        if not self._numpy_pays(n): self._step(*st)
+        else:
+            if B.nfwd is None: B._numpy_operands()
+            with _numpy_products(): self._step_np(*st, x_aug.numpy(), x_aug.numpy().T, O.numpy() if self.vae else None)
         return self._parts(B.racc.sum(), O, S, n)
 
 # %% ../../nbs/api/04_fastpath.ipynb #10d468d1
