@@ -241,19 +241,22 @@ def _numpy_operands(self: _Bufs) -> None:
     self.nGW0, self.ng0, self.s_rec = self.GW0.numpy(), self.g0.numpy(), torch.tensor(2.0 / self.n)
 
 # %% ../../nbs/api/04_fastpath.ipynb #d1a8e5f3
-@patch
-def _forward_np(self: FastEngine, B, xn, eps, masks, on, mu, lv, std):
-    "`_forward` with every product a `numpy.matmul` into the same buffers; the elementwise work in torch."
+def _numpy_forward(B, xn, eps, masks, on, mu, lv, std, head) -> None:
+    "The forward pass with every product one `numpy.matmul` into `B`'s buffers (one model, or K stacked: `fit_many`), the elementwise work in torch on the same memory, `head(B, eps, mu, lv, std)` after the head's product."
     mm, h = np.matmul, xn
     for kind, A, vn, v, nxt, j in B.nfwd:
-        if kind == _HEAD: mm(h, A, out=on); _head(B, eps, mu, lv, std)
+        if kind == _HEAD: mm(h, A, out=on); head(B, eps, mu, lv, std)
         else:
             mm(h, A, out=vn)
             if kind == _ACT:
                 torch.relu_(v)
-                m = masks[j] if masks else None
-                if m is not None: v.mul_(m)
+                if masks and masks[j] is not None: v.mul_(masks[j])
         h = nxt
+
+@patch
+def _forward_np(self: FastEngine, B, xn, eps, masks, on, mu, lv, std):
+    "`_forward` with every product a `numpy.matmul` into the same buffers."
+    _numpy_forward(B, xn, eps, masks, on, mu, lv, std, _head)
 
 @patch
 def _step_np(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn, on):

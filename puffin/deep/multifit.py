@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE
-from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals
+from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
 from .checks import as_tensor, check_seed, scale_warning, warn_caller
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
@@ -195,16 +195,8 @@ def _head_forward(B, eps, mu, lv, std) -> None:
 
 @patch
 def _forward_np(self: MultiEngine, B, xn, eps, masks, on, mu, lv, std):
-    "`_forward` with every product one `numpy.matmul` over the K models; the elementwise work in torch on the same memory."
-    mm, h = np.matmul, xn
-    for kind, A, vn, v, nxt, j in B.nfwd:
-        if kind == _HEAD: mm(h, A, out=on); _head_forward(B, eps, mu, lv, std)
-        else:
-            mm(h, A, out=vn)
-            if kind == _ACT:
-                torch.relu_(v)
-                if masks and masks[j] is not None: v.mul_(masks[j])
-        h = nxt
+    "`_forward` with every product one `numpy.matmul` over the K models."
+    _numpy_forward(B, xn, eps, masks, on, mu, lv, std, _head_forward)
 
 # %% ../../nbs/api/04b_multifit.ipynb #d4f6b8ca
 @patch
