@@ -202,6 +202,12 @@ def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv, std):
         else: mm(h, A, out=v)
 
 # %% ../../nbs/api/04_fastpath.ipynb #64171d9c
+def _adam_update(eng) -> None:
+    "One fused Adam update over every parameter of the engine `eng`: parameters, gradients and moments are views of flat buffers, listed in `eng._adam_lists`."
+    eng.step_t.add_(eng._one)
+    torch._fused_adam_(*eng._adam_lists, lr=eng.lr, beta1=eng.betas[0], beta2=eng.betas[1], weight_decay=eng.wd,
+                       eps=eng.adam_eps, amsgrad=False, maximize=False)
+
 @patch
 def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     "One Adam step on one batch: forward, loss, the written-out backward, one fused Adam update over `flat`."
@@ -219,9 +225,7 @@ def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)     # d log_var = dz eps std / 2 + beta (exp(log_var) - 1) / (2n)
     if B.s0 == 1: mm(x_aug.t(), B.g0, out=B.GW0)               # first layer: no gradient for the data
     else: addmm(B.GW0, x_aug.t(), B.g0, beta=0, alpha=B.s0, out=B.GW0)
-    self.step_t.add_(self._one)                                 # ---- Adam, once over every parameter
-    torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
-                       eps=self.adam_eps, amsgrad=False, maximize=False)
+    _adam_update(self)                                          # ---- Adam, once over every parameter
 
 # %% ../../nbs/api/04_fastpath.ipynb #c4d9a7e2
 _NUMPY_BELOW = 16_384   # widest layer x rows below which numpy's products pay (bench/train_speed.py's floors: W1, W2 yes, W3 no)
@@ -253,16 +257,10 @@ def _numpy_forward(B, xn, eps, masks, on, mu, lv, std, head) -> None:
                 if masks and masks[j] is not None: v.mul_(masks[j])
         h = nxt
 
-@patch
-def _forward_np(self: FastEngine, B, xn, eps, masks, on, mu, lv, std):
-    "`_forward` with every product a `numpy.matmul` into the same buffers."
-    _numpy_forward(B, xn, eps, masks, on, mu, lv, std, _head)
-
-@patch
-def _step_np(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn, on):
-    "`_step` with numpy's products: the residual carries the 2/n, so every product is a plain one."
-    mm, add, addcmul, tb = np.matmul, torch.add, torch.addcmul, _tb
-    self._forward_np(B, xn, eps, masks, on, mu, lv, std)
+def _numpy_step(eng, B, x, eps, masks, mu, lv, std, xn, xTn, on, head, mu_grad) -> None:
+    "`_step` with numpy's products, for one model (`FastEngine`) or K stacked (`MultiEngine`): the residual carries the 2/n, so every product is a plain one; `head` is the engine's head after its product, `mu_grad(d, mu, B)` writes d mu into `B.do_mu`."
+    mm, addcmul, tb = np.matmul, torch.addcmul, _tb
+    _numpy_forward(B, xn, eps, masks, on, mu, lv, std, head)
     r = B.r; r.sub_(x); B.racc.addcmul_(r, r); r.mul_(B.s_rec)    # d recon / d r = 2 (r - x) / n
     for GWn, hTn, gn, Wxn, dn, d, pk, m, hv in B.nbwd:
         mm(hTn, gn, out=GWn); mm(gn, Wxn, out=dn)               # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
@@ -270,12 +268,19 @@ def _step_np(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn,
             if m is not None: d.mul_(masks[m])
             tb(d, hv, 0, grad_input=d)
         elif pk == _HEAD:
-            add(d, mu, alpha=B.c, out=B.do_mu)
+            mu_grad(d, mu, B)
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
     mm(xTn, B.ng0, out=B.nGW0)
-    self.step_t.add_(self._one)
-    torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
-                       eps=self.adam_eps, amsgrad=False, maximize=False)
+    _adam_update(eng)
+
+def _mu_grad(d, mu, B) -> None:
+    "d mu = dz + beta mu / n, one model."
+    torch.add(d, mu, alpha=B.c, out=B.do_mu)
+
+@patch
+def _step_np(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn, on):
+    "`_step` with numpy's products."
+    _numpy_step(self, B, x, eps, masks, mu, lv, std, xn, xTn, on, _head, _mu_grad)
 
 # %% ../../nbs/api/04_fastpath.ipynb #b374e41b
 @patch

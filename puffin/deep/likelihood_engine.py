@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.distributions import LowRankMultivariateNormal
 from fastcore.basics import patch
-from .fastpath import _linear_chain, _check_adam_args, _flushing_denormals
+from .fastpath import _linear_chain, _check_adam_args, _flushing_denormals, _adam_update
 from .runtime import _numpy_products
 
 # %% auto #0
@@ -413,9 +413,7 @@ def _step(self: LikelihoodEngine, B: _LBufs, xin: Tensor, x: Tensor, xT: Tensor,
             _tb(d, act, 0, grad_input=d)                                  # ReLU: keep the gradient where h > 0
             g = dn
     mm(xn.T, g, out=self.nGW0)
-    self.step_t.add_(self._one)                                         # ---- Adam, once over every parameter
-    torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
-                       eps=self.adam_eps, amsgrad=False, maximize=False)
+    _adam_update(self)                                                  # ---- Adam, once over every parameter
     return w
 
 @patch

@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE
-from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward
+from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
 from .checks import as_tensor, check_seed, scale_warning, warn_caller
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
@@ -180,9 +180,7 @@ def _step(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
     if B.s0 == 1: bmm(x_aug.transpose(1, 2), B.g0, out=B.GW0)
     else: baddbmm(B.GW0, x_aug.transpose(1, 2), B.g0, beta=0, alpha=B.s0, out=B.GW0)
-    self.step_t.add_(self._one)
-    torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
-                       eps=self.adam_eps, amsgrad=False, maximize=False)
+    _adam_update(self)
 
 # %% ../../nbs/api/04b_multifit.ipynb #c3e5a7b9
 def _head_forward(B, eps, mu, lv, std) -> None:
@@ -199,24 +197,14 @@ def _forward_np(self: MultiEngine, B, xn, eps, masks, on, mu, lv, std):
     _numpy_forward(B, xn, eps, masks, on, mu, lv, std, _head_forward)
 
 # %% ../../nbs/api/04b_multifit.ipynb #d4f6b8ca
+def _mu_grad_k(d, mu, B) -> None:
+    "d mu = dz + beta mu / n, each model's beta/n a (K, 1, 1) tensor."
+    torch.addcmul(d, mu, B.c, out=B.do_mu)
+
 @patch
 def _step_np(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn, on):
-    "`_step` with numpy's products (CPU): the residual carries 2/n, so every product is a plain one."
-    mm, addcmul, tb = np.matmul, torch.addcmul, _tb
-    self._forward_np(B, xn, eps, masks, on, mu, lv, std)
-    r = B.r; r.sub_(x); B.racc.addcmul_(r, r); r.mul_(B.s_rec)    # d recon / d r = 2 (r - x) / n
-    for GWn, hTn, gn, Wxn, dn, d, pk, m, hv in B.nbwd:
-        mm(hTn, gn, out=GWn); mm(gn, Wxn, out=dn)               # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
-        if pk == _ACT:
-            if m is not None: d.mul_(masks[m])
-            tb(d, hv, 0, grad_input=d)
-        elif pk == _HEAD:
-            addcmul(d, mu, B.c, out=B.do_mu)
-            addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
-    mm(xTn, B.ng0, out=B.nGW0)
-    self.step_t.add_(self._one)
-    torch._fused_adam_(*self._adam_lists, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.wd,
-                       eps=self.adam_eps, amsgrad=False, maximize=False)
+    "`_step` with numpy's products (CPU), one product per layer over the K models."
+    _numpy_step(self, B, x, eps, masks, mu, lv, std, xn, xTn, on, _head_forward, _mu_grad_k)
 
 # %% ../../nbs/api/04b_multifit.ipynb #17a09884
 @patch
