@@ -235,14 +235,13 @@ def _numpy_pays(self: FastEngine, n: int) -> bool:
     "Whether a step on `n` rows takes its products through numpy: small products, where the cost per call counts."
     return self.widest * n < _NUMPY_BELOW
 
-@patch
-def _numpy_operands(self: _Bufs) -> None:
-    "Every product's operands again as numpy arrays on the same memory, for `_step_np`: no copy, the tensors see each result."
-    nxt = lambda kind, j, t: self.acts[j] if kind == _ACT else t if kind == _CODE else self.z_aug if kind == _HEAD else None
-    self.nfwd = [(kind, A.numpy(), None if v is None else v.numpy(), v, None if nxt(kind, j, t) is None else nxt(kind, j, t).numpy(), j)
-                 for j, (kind, A, v, t) in enumerate(self.fwd)]
-    self.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, hv) for GW, hinT, g, Wx, d, _, pk, m, hv in self.bwd]
-    self.nGW0, self.ng0, self.s_rec = self.GW0.numpy(), self.g0.numpy(), torch.tensor(2.0 / self.n)
+def _numpy_operands(B, s: float) -> None:
+    "Every product's operands of the buffers `B` (one model's, or K models' in `fit_many`) again as numpy arrays on the same memory, for `_numpy_step`: no copy, the tensors see each result; `s` = 2/n, d recon / d r (kept as a tensor: a Python number would become one on every call)."
+    nxt = lambda kind, j, t: B.acts[j] if kind == _ACT else t if kind == _CODE else B.z_aug if kind == _HEAD else None
+    B.nfwd = [(kind, A.numpy(), None if v is None else v.numpy(), v, None if nxt(kind, j, t) is None else nxt(kind, j, t).numpy(), j)
+              for j, (kind, A, v, t) in enumerate(B.fwd)]
+    B.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, hv) for GW, hinT, g, Wx, d, _, pk, m, hv in B.bwd]
+    B.nGW0, B.ng0, B.s_rec = B.GW0.numpy(), B.g0.numpy(), torch.tensor(s)
 
 # %% ../../nbs/api/04_fastpath.ipynb #d1a8e5f3
 def _numpy_forward(B, xn, eps, masks, on, mu, lv, std, head) -> None:
@@ -302,7 +301,7 @@ def _plan(self: FastEngine, N: int, d: int, bs: int):
                       o, o[:, :k] if v else None, o[:, k:] if v else None, ep['S'][s:e] if v else None))
     ep['np'] = self._numpy_pays(bs)
     if ep['np']:                                                 # `_step_np`'s extra operands: x, x^T and the head's output
-        for B in {id(st[0]): st[0] for st in steps}.values(): B._numpy_operands()
+        for B in {id(st[0]): st[0] for st in steps}.values(): _numpy_operands(B, 2.0 / B.n)
         steps = [st + (st[1].numpy(), st[1].numpy().T, st[5].numpy() if v else None) for st in steps]
     ep['steps'] = steps
     self._epochs = {key: ep}   # keep one epoch layout (the training set's)
@@ -406,7 +405,7 @@ def step(self: FastEngine, x: Tensor, eps: Tensor|None=None, masks: dict|None=No
         st = (B, x_aug, x_aug[:, :d], eps, ml, O, O[:, :k] if self.vae else None, O[:, k:] if self.vae else None, S)
         if not self._numpy_pays(n): self._step(*st)
         else:
-            if B.nfwd is None: B._numpy_operands()
+            if B.nfwd is None: _numpy_operands(B, 2.0 / B.n)
             with _numpy_products(): self._step_np(*st, x_aug.numpy(), x_aug.numpy().T, O.numpy() if self.vae else None)
         return self._parts(B.racc.sum(), O, S, n)
 

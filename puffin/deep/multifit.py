@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE
-from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update
+from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
 from .checks import as_tensor, check_seed, scale_warning, warn_caller
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
@@ -64,21 +64,7 @@ class _KBufs:
             bwd.append((e.GWa[j], ins[j].transpose(1, 2), g, e.Wx[j], d, s, pk, m, outs[j - 1] if pk == _ACT else None))
             g, s = (self.do if pk == _HEAD else d), 1.0
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
-        if dev.type == 'cpu': self._numpy_operands(2.0 / n)
-
-# %% ../../nbs/api/04b_multifit.ipynb #a7c1e5d0
-@patch
-def _numpy_operands(self: _KBufs, s: float) -> None:
-    "Every product's operands again as numpy arrays on the same memory, for `_step_np`: no copy, the tensors see each result."
-    nxt = lambda kind, j, t: self.acts[j] if kind == _ACT else t if kind == _CODE else self.z_aug if kind == _HEAD else None
-    self.nfwd = []
-    for j, (kind, A, v, t) in enumerate(self.fwd):             # (kind, [W^T ; b], output, its tensor, next input, layer)
-        h = nxt(kind, j, t)
-        self.nfwd.append((kind, A.numpy(), None if v is None else v.numpy(), v, None if h is None else h.numpy(), j))
-    self.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, hv)
-                 for GW, hinT, g, Wx, d, _, pk, m, hv in self.bwd]
-    self.nGW0, self.ng0, self.s_rec = self.GW0.numpy(), self.g0.numpy(), torch.tensor(s)   # s: d recon / d r = 2 / n (a tensor: a Python number would become one on every call)
-
+        if dev.type == 'cpu': _numpy_operands(self, 2.0 / n)   # numpy views of the operands, for `_step_np`
 
 # %% ../../nbs/api/04b_multifit.ipynb #329d8ff4
 class MultiEngine:
