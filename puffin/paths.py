@@ -4,13 +4,14 @@
 
 # %% ../nbs/api/16_market_paths.ipynb #b032a94a
 from __future__ import annotations
+import numbers
 from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import optimize, signal
 from fastcore.basics import patch
 from .data import _check_count
-from .quality import _as_2d
+from .quality import _as_2d, _check_no_constant, _check_paths_args
 
 # %% auto #0
 __all__ = ['GJR', 'fit_gjr', 'MarketPaths']
@@ -90,13 +91,17 @@ class MarketPaths:
         self.max_idio_persistence, self.max_kick, self.burn = max_idio_persistence, max_kick, burn
 
 # %% ../nbs/api/16_market_paths.ipynb #ac8fae25
+def _number(v) -> bool:
+    "Whether `v` is a real number, Python's or numpy's, and not a bool."
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
 def _check_settings(m: MarketPaths) -> None:
     "Fail on a setting out of its range, naming it (checked when fitting, as scikit-learn does)."
-    if not (isinstance(m.regime_width, (int, float)) and 0 < m.regime_width <= 0.5): raise ValueError(f"`regime_width` must be in (0, 0.5], got {m.regime_width!r}")
-    if not (isinstance(m.reaction, (int, float)) and 0 < m.reaction <= 1): raise ValueError(f"`reaction` must be in (0, 1], got {m.reaction!r}")
-    if not (isinstance(m.leverage_shift, (int, float)) and 0 <= m.leverage_shift <= 2): raise ValueError(f"`leverage_shift` must be in [0, 2], got {m.leverage_shift!r}")
-    if not (isinstance(m.max_idio_persistence, (int, float)) and 0 < m.max_idio_persistence < 1): raise ValueError(f"`max_idio_persistence` must be in (0, 1), got {m.max_idio_persistence!r}")
-    if not (isinstance(m.max_kick, (int, float)) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
+    if not (_number(m.regime_width) and 0 < m.regime_width <= 0.5): raise ValueError(f"`regime_width` must be in (0, 0.5], got {m.regime_width!r}")
+    if not (_number(m.reaction) and 0 < m.reaction <= 1): raise ValueError(f"`reaction` must be in (0, 1], got {m.reaction!r}")
+    if not (_number(m.leverage_shift) and 0 <= m.leverage_shift <= 2): raise ValueError(f"`leverage_shift` must be in [0, 2], got {m.leverage_shift!r}")
+    if not (_number(m.max_idio_persistence) and 0 < m.max_idio_persistence < 1): raise ValueError(f"`max_idio_persistence` must be in (0, 1), got {m.max_idio_persistence!r}")
+    if not (_number(m.max_kick) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
     _check_count(m.burn, 'burn', least=0)
 
 _MIN_DAYS = 250
@@ -106,7 +111,7 @@ def _training_returns(returns, m: MarketPaths) -> tuple[np.ndarray, list|None]:
     _check_settings(m)
     x, cols = _as_2d(returns, 'returns')
     if len(x) < _MIN_DAYS: raise ValueError(f"`returns` has {len(x)} days; the variance recursions need at least {_MIN_DAYS}")
-    if (flat := np.flatnonzero(np.ptp(x, 0) == 0)).size: raise ValueError(f"`returns` has constant columns: {[cols[i] if cols else int(i) for i in flat]}")
+    _check_no_constant(x, cols or list(range(x.shape[1])), 'returns')
     return x, cols
 
 def _check_fitted(m: MarketPaths) -> None:
@@ -141,11 +146,11 @@ def fit(self: MarketPaths,
     idio, h = _stack([g for g, _ in fits]), np.column_stack([s2 for _, s2 in fits])
     v = (own - idio.mu) / np.sqrt(h)                    # each asset's own surprise in its own units
     self.market_ = _reshape_reaction(market, zm, self.reaction, self.leverage_shift)
-    regimes = np.array_split(np.argsort(vol), 10)       # the days of each tenth of market volatility, calm to wild
+    self.vol_order_ = np.argsort(vol)                   # the training days, calm to wild
+    self.sorted_vol_ = vol[self.vol_order_]
+    regimes = np.array_split(self.vol_order_, 10)       # the days of each tenth of market volatility
     self.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
     self.mean_, self.beta_, self.columns_, self.surprises_ = x.mean(0), beta, cols, (zm, v)
-    self.vol_order_ = np.argsort(vol)
-    self.sorted_vol_ = vol[self.vol_order_]
     self.start_ = (float(np.median(s2m)), np.median(h, 0))
     return self
 
@@ -183,7 +188,7 @@ def sample(self: MarketPaths,
           ) -> np.ndarray:
     "Paths of daily returns, n_paths x n_days x assets."
     _check_fitted(self)
-    _check_count(n_days, 'n_days'); _check_count(n_paths, 'n_paths'); _check_count(seed, 'seed', least=0)
+    _check_paths_args(n_days, n_paths, seed)
     s2m, h, burn = _start(self, state, n_paths)
     rng = np.random.default_rng(seed)
     out = np.empty((n_paths, burn + n_days, len(self.mean_)))
