@@ -20,7 +20,7 @@ def fitted(returns): return MarketPaths().fit(returns)
 
 
 @pytest.mark.parametrize('setting, value', [('regime_width', 0.0), ('regime_width', 0.6), ('reaction', 1.5), ('leverage_shift', -0.1),
-                                            ('max_idio_persistence', 1.0), ('max_kick', 0.5), ('burn', -1), ('burn', 2.5)])
+                                            ('max_idio_persistence', 1.0), ('max_kick', 0.5), ('reaction', True), ('burn', -1), ('burn', 2.5)])
 def test_bad_setting_named(returns, setting, value):
     with pytest.raises(ValueError, match=f'`{setting}`'): MarketPaths(**{setting: value}).fit(returns)
 

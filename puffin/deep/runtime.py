@@ -4,7 +4,7 @@
 
 # %% ../../nbs/api/08_runtime.ipynb #fc1f344a
 from __future__ import annotations
-import threading
+import functools, threading
 from contextlib import contextmanager
 import numpy as np
 import torch
@@ -50,13 +50,15 @@ def num_threads(n: int|None, # intra-op threads inside the block (None: leave to
     finally: torch.set_num_threads(old)
 
 # %% ../../nbs/api/08_runtime.ipynb #f6b2d4e8
-_BLAS = []   # numpy's BLAS libraries, found once per process (threadpoolctl searches the loaded libraries: ~2 ms)
+@functools.cache
+def _blas_pools():
+    "numpy's BLAS libraries, found once per process (threadpoolctl searches the loaded libraries: ~2 ms)."
+    return ThreadpoolController().select(user_api='blas')
 
 @contextmanager
 def _numpy_products():
     "numpy's BLAS on torch's intra-op thread count inside the block (its own setting back afterwards), no warnings on inf or NaN."
-    if not _BLAS: _BLAS.append(ThreadpoolController().select(user_api='blas'))
-    with _BLAS[0].limit(limits=torch.get_num_threads()), np.errstate(all='ignore'): yield
+    with _blas_pools().limit(limits=torch.get_num_threads()), np.errstate(all='ignore'): yield
 
 # %% ../../nbs/api/08_runtime.ipynb #ade31258
 def seed_rngs(seed: int, # the seed
