@@ -5,6 +5,7 @@
     python bench/anomaly_scores.py --factors --latent 2        # skfolio's five factor ETFs: fit 2014-2018, score 2019-2022
     python bench/anomaly_scores.py --weight 0.9               # `pattern_weight` of score_kind='size_or_pattern' (default: the library's, 0.7)
     python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log's sections 2-3
+    python bench/anomaly_scores.py --confirm --weight 0.85 --seeds 5,6,7,8,9 --draws 4,5,6,7,8   # log section 8
     python bench/anomaly_scores.py --validate [--factors --latent 2]   # pick `pattern_weight` on the last fifth of the training years, then score the test years with it (log section 7)
 
 Fits on 1990-2014, scores 2015-2022 exactly as `nbs/recipes/04_anomaly_detection.ipynb` does, and prints the mean +- std
@@ -217,6 +218,37 @@ def rule_b(rets: pd.DataFrame, val_starts: list[str], test_start: str, seeds=ran
     return w, t
 
 
+def confirm(rets: pd.DataFrame, test_start: str, seeds, draws, weight: float, **vae_kw) -> pd.DataFrame:
+    "Log section 8: fit on everything before `test_start` once per seed, score the test years' stress days and every draw of breaks at `weight`."
+    sets = [recipe_data(rets, test_start, k) for k in draws]
+    train, (Xa, ya) = sets[0][0], sets[0][2]
+    kw = dict(latent_dim=4, hidden_dims=[64, 32], epochs=50, batch_size=128, lr=1e-3) | vae_kw
+    maha, rows = MahalanobisDetector().fit(train), {}
+    for seed in seeds:
+        det, forest = VAEAnomalyDetector(**kw, seed=seed).fit(train), IsolationForest(random_state=seed).fit(train.to_numpy())
+        rows[(seed, 'stress')] = {'score': _weight_aps(det, Xa, ya, [weight])[0], 'share': np.nan, 'Mahalanobis': np.nan,
+                                  'Isolation Forest': average_precision_score(ya, -forest.score_samples(Xa.to_numpy()))}
+        for k, s_ in zip(draws, sets):
+            X, y = s_[3]
+            score, share = _weight_aps(det, X, y, [weight])
+            rows[(seed, f'breaks, draw {k}')] = {'score': score, 'share': share, 'Mahalanobis': average_precision_score(y, -maha.score_samples(X)),
+                                                'Isolation Forest': average_precision_score(y, -forest.score_samples(X.to_numpy()))}
+    return pd.DataFrame(rows).T
+
+
+def _print_confirm(res: pd.DataFrame, weight: float) -> None:
+    g = res.groupby(level=1, sort=False)
+    print(f'five-seed mean +- std AP, score = max(S_size, {weight} * S_pattern):')
+    print((g.mean().map('{:.3f}'.format) + ' ± ' + g.std().map('{:.3f}'.format)).to_string())
+    m = g.mean()
+    ok_a = m.loc['stress', 'score'] >= m.loc['stress', 'Isolation Forest']
+    brk = [i for i in m.index if i.startswith('breaks')]
+    ok_b = [m.loc[i, 'score'] >= max(m.loc[i, 'share'], m.loc[i, 'Mahalanobis']) for i in brk]
+    print(f"(a) stress: {m.loc['stress', 'score']:.3f} vs Isolation Forest {m.loc['stress', 'Isolation Forest']:.3f}: {'pass' if ok_a else 'FAIL'}")
+    for i, ok in zip(brk, ok_b): print(f"(b) {i}: {m.loc[i, 'score']:.3f} vs best other {max(m.loc[i, 'share'], m.loc[i, 'Mahalanobis']):.3f}: {'pass' if ok else 'FAIL'}")
+    print('per seed:'); print(res['score'].unstack(0).round(3).to_string())
+
+
 def _print_validation(w, sel, val, test):
     m = val.groupby(level=1).mean()
     print('validation years, baselines (five-seed mean AP):'); print(m[['share', 'Mahalanobis', 'Isolation Forest']].round(3).to_string())
@@ -240,9 +272,17 @@ if __name__ == '__main__':
     ap.add_argument('--validate', action='store_true', help='choose pattern_weight on the last fifth of the training years (log section 7), then score the test years')
     ap.add_argument('--validate-b', action='store_true', help='rule B of log section 7: expanding-window folds, five break draws')
     ap.add_argument('--inject-seed', type=int, default=0, help='seed of the injected breaks (the recipe: 0)')
+    ap.add_argument('--confirm', action='store_true', help='log section 8: the test years at --weight for --seeds and every break draw in --draws')
+    ap.add_argument('--draws', default='4,5,6,7,8', help='--confirm: the break draws (inject seeds)')
     a = ap.parse_args()
     torch.set_num_threads(1)
     pd.set_option('display.width', 200); pd.set_option('display.max_rows', 200)
+    if a.confirm:
+        seeds, draws, kw = [int(s) for s in a.seeds.split(',')], [int(d) for d in a.draws.split(',')], dict(latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold)
+        if a.factors: res = confirm(factor_returns(), '2019-01-01', seeds, draws, a.weight, hidden_dims=[32, 16], **kw)
+        else: res = confirm(load_sp500_returns(dequantize=True, seed=0), '2015-01-01', seeds, draws, a.weight, **kw)
+        _print_confirm(res, a.weight)
+        raise SystemExit
     if a.validate_b:
         seeds, kw = [int(s) for s in a.seeds.split(',')], dict(latent_dim=a.latent, epochs=a.epochs, calibration_split=a.hold)
         if a.factors: w, t = rule_b(factor_returns(), ['2017-01-01', '2018-01-01'], '2019-01-01', seeds, hidden_dims=[32, 16], **kw)
