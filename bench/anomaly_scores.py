@@ -3,7 +3,7 @@
     python bench/anomaly_scores.py                    # seeds 0-4, the recipe's VAE settings
     python bench/anomaly_scores.py --seeds 0 --hold 0.2
     python bench/anomaly_scores.py --factors --latent 2        # skfolio's five factor ETFs: fit 2014-2018, score 2019-2022
-    python bench/anomaly_scores.py --weight 0.9               # `pattern_weight` of score_kind='size_or_pattern' (default: the library's, 0.7)
+    python bench/anomaly_scores.py --weight 0.9               # `pattern_weight` of score_kind='size_or_pattern' (default: the library's, 0.85)
     python bench/anomaly_scores.py --candidates               # the prototype candidates (parts, rules) of the log's sections 2-3
     python bench/anomaly_scores.py --confirm --weight 0.85 --seeds 5,6,7,8,9 --draws 4,5,6,7,8   # log section 8
     python bench/anomaly_scores.py --validate [--factors --latent 2]   # pick `pattern_weight` on the last fifth of the training years, then score the test years with it (log section 7)

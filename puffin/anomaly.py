@@ -219,7 +219,7 @@ class MahalanobisDetector(_Detector):
 
 # %% ../nbs/api/12_anomaly.ipynb #08ec02f3
 _FORMAT = 'puffin-anomaly'  # the marker in every detector file, a key of `puffin.deep.persist._FILES` (which holds its version)
-_PATTERN_WEIGHT = 0.7   # the default `pattern_weight`: chosen on validation years inside the training years (recipe 04; bench/anomaly_scores_log.md, section 7)
+_PATTERN_WEIGHT = 0.85   # the default `pattern_weight`: chosen on validation folds inside the training years (recipe 04; bench/anomaly_scores_log.md, sections 7-8)
 
 class VAEAnomalyDetector(_Detector):
     "VAE anomaly detector (a scikit-learn outlier detector): `fit(X)`, `score_samples`, `decision_function` and `predict` (-1 = anomaly), `threshold_`."
