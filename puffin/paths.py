@@ -106,13 +106,14 @@ class MarketPaths:
                  leverage_strength: float=0.05, # today's volatility is multiplied by exp(-this x that sum / sqrt(leverage_days)), 1 on average
                  era_days: int=250, # each path's own long-run variances are those of a random stretch of this many training days; 0: of all of them
                  max_idio_persistence: float=0.98, # caps each asset's own variance persistence, in every market regime
+                 own_variance_cap: float=0.99, # caps each asset's own variance at this quantile of its fitted own variances over the training days (1: their maximum)
                  max_kick: float=4.0, # a surprise beyond this many standard deviations moves a variance as one of this size
                  burn: int=250, # days simulated and dropped before a path starts from the typical state
                 ):
         self.regime_width, self.reaction, self.leverage_shift = regime_width, reaction, leverage_shift
         self.market_persistence, self.variance_scale = market_persistence, variance_scale
         self.leverage_days, self.leverage_strength, self.era_days = leverage_days, leverage_strength, era_days
-        self.max_idio_persistence, self.max_kick, self.burn = max_idio_persistence, max_kick, burn
+        self.max_idio_persistence, self.own_variance_cap, self.max_kick, self.burn = max_idio_persistence, own_variance_cap, max_kick, burn
 
 # %% ../nbs/api/16_market_paths.ipynb #ac8fae25
 def _number(v) -> bool:
@@ -131,6 +132,7 @@ def _check_settings(m: MarketPaths) -> None:
     if not (_number(m.leverage_strength) and 0 <= m.leverage_strength <= 1): raise ValueError(f"`leverage_strength` must be in [0, 1], got {m.leverage_strength!r}")
     _check_count(m.era_days, 'era_days', least=0)
     if not (_number(m.max_idio_persistence) and 0 < m.max_idio_persistence < 1): raise ValueError(f"`max_idio_persistence` must be in (0, 1), got {m.max_idio_persistence!r}")
+    if not (_number(m.own_variance_cap) and 0 < m.own_variance_cap <= 1): raise ValueError(f"`own_variance_cap` must be in (0, 1], got {m.own_variance_cap!r}")
     if not (_number(m.max_kick) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
     _check_count(m.burn, 'burn', least=0)
 
@@ -185,6 +187,7 @@ def fit(self: MarketPaths,
     self.sorted_vol_ = vol[self.vol_order_]
     regimes = np.array_split(self.vol_order_, 10)       # the days of each tenth of market volatility
     self.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
+    self.own_cap_ = np.quantile(h, self.own_variance_cap, axis=0)
     self.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
     self.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
     self.mean_, self.beta_, self.columns_, self.surprises_ = x.mean(0), beta, cols, (zm, v)
@@ -219,10 +222,10 @@ def _step(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, trail: np.ndarray, 
 
 @patch
 def _next_variances(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, dm: np.ndarray, own: np.ndarray, idio: GJR|None=None) -> tuple[np.ndarray, np.ndarray]:
-    "Tomorrow's market and own variances after today's market surprise `dm` (without the leverage multiplier) and own parts `own`, each limited to `max_kick` standard deviations."
+    "Tomorrow's market and own variances after today's market surprise `dm` (without the leverage multiplier) and own parts `own`, each limited to `max_kick` standard deviations; the own variances at most `own_cap_`."
     k, idio = self.max_kick, idio or self.idio_
     return (self.market_.step(s2m, np.clip(dm, -k * np.sqrt(s2m), k * np.sqrt(s2m))),
-            idio.step(h, np.clip(own, -k * np.sqrt(h), k * np.sqrt(h))))
+            np.minimum(idio.step(h, np.clip(own, -k * np.sqrt(h), k * np.sqrt(h))), self.own_cap_))
 
 # %% ../nbs/api/16_market_paths.ipynb #2a7c8762
 @patch

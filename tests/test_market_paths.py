@@ -23,7 +23,8 @@ def fitted(returns): return MarketPaths().fit(returns)
                                             ('max_idio_persistence', 1.0), ('max_kick', 0.5), ('reaction', True), ('burn', -1), ('burn', 2.5),
                                             ('market_persistence', 1.0), ('market_persistence', 'high'), ('variance_scale', 0.0),
                                             ('variance_scale', np.inf), ('leverage_days', -1), ('leverage_days', 2.5), ('leverage_strength', -0.1),
-                                            ('leverage_strength', True), ('era_days', -1), ('era_days', 5.0), ('era_days', 10_000)])
+                                            ('leverage_strength', True), ('era_days', -1), ('era_days', 5.0), ('era_days', 10_000),
+                                            ('own_variance_cap', 0.0), ('own_variance_cap', 1.5)])
 def test_bad_setting_named(returns, setting, value):
     with pytest.raises(ValueError, match=f'`{setting}`'): MarketPaths(**{setting: value}).fit(returns)
 
@@ -130,3 +131,19 @@ def test_eras_carry_an_assets_own_level():
         p = MarketPaths(era_days=e).fit(x).sample(250, n_paths=200, seed=0)
         return np.log(p[:, :, 0].std(1) / p[:, :, 1].std(1)).std()
     assert spread(250) > 1.2 * spread(0)
+
+
+def test_own_variance_cap(returns):
+    "No asset's own variance goes above the `own_variance_cap` quantile of its fitted own variances, on paths or over history."
+    m = MarketPaths(own_variance_cap=0.5).fit(returns)
+    s2m, h = m.states(returns)
+    assert (h[1:] <= m.own_cap_ + 1e-12).all()
+    loose = MarketPaths(own_variance_cap=1.0).fit(returns)
+    assert (m.own_cap_ < loose.own_cap_).all()
+    hs = []
+    orig = m._next_variances
+    def spy(*a, **k):
+        out = orig(*a, **k); hs.append(out[1]); return out
+    m._next_variances = spy
+    m.sample(100, n_paths=5, seed=0)
+    assert (np.array(hs) <= m.own_cap_ + 1e-12).all()
