@@ -106,7 +106,7 @@ class MarketPaths:
                  leverage_strength: float=0.05, # today's volatility is multiplied by exp(-this x that sum / sqrt(leverage_days)), 1 on average
                  era_days: int=250, # each path's own long-run variances are those of a random stretch of this many training days; 0: of all of them
                  max_idio_persistence: float=0.98, # caps each asset's own variance persistence, in every market regime
-                 own_variance_cap: float=0.99, # caps each asset's own variance at this quantile of its fitted own variances over the training days (1: their maximum)
+                 own_variance_cap: float|None=0.99, # caps each asset's own variance at this quantile of its fitted own variances over the training days (1: their maximum; None: no cap)
                  max_kick: float=4.0, # a surprise beyond this many standard deviations moves a variance as one of this size
                  burn: int=250, # days simulated and dropped before a path starts from the typical state
                 ):
@@ -132,7 +132,8 @@ def _check_settings(m: MarketPaths) -> None:
     if not (_number(m.leverage_strength) and 0 <= m.leverage_strength <= 1): raise ValueError(f"`leverage_strength` must be in [0, 1], got {m.leverage_strength!r}")
     _check_count(m.era_days, 'era_days', least=0)
     if not (_number(m.max_idio_persistence) and 0 < m.max_idio_persistence < 1): raise ValueError(f"`max_idio_persistence` must be in (0, 1), got {m.max_idio_persistence!r}")
-    if not (_number(m.own_variance_cap) and 0 < m.own_variance_cap <= 1): raise ValueError(f"`own_variance_cap` must be in (0, 1], got {m.own_variance_cap!r}")
+    if not (m.own_variance_cap is None or (_number(m.own_variance_cap) and 0 < m.own_variance_cap <= 1)):
+        raise ValueError(f"`own_variance_cap` must be in (0, 1] or None, got {m.own_variance_cap!r}")
     if not (_number(m.max_kick) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
     _check_count(m.burn, 'burn', least=0)
 
@@ -187,7 +188,7 @@ def fit(self: MarketPaths,
     self.sorted_vol_ = vol[self.vol_order_]
     regimes = np.array_split(self.vol_order_, 10)       # the days of each tenth of market volatility
     self.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
-    self.own_cap_ = np.quantile(h, self.own_variance_cap, axis=0)
+    self.own_cap_ = np.full(x.shape[1], np.inf) if self.own_variance_cap is None else np.quantile(h, self.own_variance_cap, axis=0)
     self.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
     self.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
     self.mean_, self.beta_, self.columns_, self.surprises_ = x.mean(0), beta, cols, (zm, v)
@@ -240,9 +241,10 @@ def sample(self: MarketPaths,
     _check_paths_args(n_days, n_paths, seed)
     s2m, h, trail, burn = _start(self, state, n_paths)
     rng = np.random.default_rng(seed)
-    era = self.eras_[rng.integers(0, len(self.eras_), n_paths)] if state is None else np.ones_like(h)   # a given state: the long-run levels of all days
+    fresh = state is None and self.era_days > 0
+    era = self.eras_[rng.integers(0, len(self.eras_), n_paths)] if fresh else np.ones_like(h)   # a given state: the long-run levels of all days
     idio = replace(self.idio_, omega=self.idio_.omega * era)
-    if state is None: h = h * era
+    if fresh: h = h * era
     out = np.empty((n_paths, burn + n_days, len(self.mean_)))
     for t in range(burn + n_days):
         out[:, t], zm, s2m, h = self._step(s2m, h, trail, idio, rng)

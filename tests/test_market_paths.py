@@ -24,7 +24,7 @@ def fitted(returns): return MarketPaths().fit(returns)
                                             ('market_persistence', 1.0), ('market_persistence', 'high'), ('variance_scale', 0.0),
                                             ('variance_scale', np.inf), ('leverage_days', -1), ('leverage_days', 2.5), ('leverage_strength', -0.1),
                                             ('leverage_strength', True), ('era_days', -1), ('era_days', 5.0), ('era_days', 10_000),
-                                            ('own_variance_cap', 0.0), ('own_variance_cap', 1.5)])
+                                            ('own_variance_cap', 0.0), ('own_variance_cap', 1.5), ('own_variance_cap', 'q99')])
 def test_bad_setting_named(returns, setting, value):
     with pytest.raises(ValueError, match=f'`{setting}`'): MarketPaths(**{setting: value}).fit(returns)
 
@@ -140,6 +140,7 @@ def test_own_variance_cap(returns):
     assert (h[1:] <= m.own_cap_ + 1e-12).all()
     loose = MarketPaths(own_variance_cap=1.0).fit(returns)
     assert (m.own_cap_ < loose.own_cap_).all()
+    assert np.isinf(MarketPaths(own_variance_cap=None).fit(returns).own_cap_).all()   # None: no cap
     hs = []
     orig = m._next_variances
     def spy(*a, **k):
