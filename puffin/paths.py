@@ -69,6 +69,12 @@ def _reshape_reaction(g: GJR, z: np.ndarray, reaction: float, leverage_shift: fl
     new = replace(g, alpha=a, gamma=ga, beta=0.0)
     return replace(new, beta=g.persistence(z) - new.persistence(z))
 
+def _set_persistence(g: GJR, z: np.ndarray, persistence: float|None) -> GJR:
+    "`g` with its persistence under `z` moved to `persistence` through beta, omega keeping its mean variance (None: `g` as it is)."
+    if persistence is None: return g
+    p = g.persistence(z)
+    return replace(g, beta=g.beta + persistence - p, omega=g.omega / (1 - p) * (1 - persistence))
+
 def _cap_persistence(g: GJR, zs: list[np.ndarray], cap: float, var: np.ndarray) -> GJR:
     "`g` with a persistence above `cap` under any of the surprise sets `zs` (the days of each market regime) scaled down to it, omega then keeping the mean variance at `var` under all of them."
     k = np.max([g.persistence(z) for z in zs], axis=0)
@@ -76,19 +82,38 @@ def _cap_persistence(g: GJR, zs: list[np.ndarray], cap: float, var: np.ndarray) 
     new = replace(g, alpha=g.alpha * s, gamma=g.gamma * s, beta=g.beta * s)
     return replace(new, omega=np.where(k > cap, var * (1 - new.persistence(np.concatenate(zs))), g.omega))
 
+def _era_levels(h: np.ndarray, days: int) -> np.ndarray:
+    "Each asset's mean own variance over every stretch of `days` consecutive days of `h` (days x assets), relative to its mean over all of them: one row per stretch."
+    c = np.r_[np.zeros((1, h.shape[1])), np.cumsum(h, 0)]
+    return (c[days:] - c[:-days]) / days / h.mean(0)
+
+def _leverage_norm(z: np.ndarray, days: int, strength: float) -> float:
+    "The root mean square of exp(-strength x the sum of `days` consecutive surprises `z` / sqrt(days)) over the training days: the leverage multiplier is divided by it, so it leaves the mean variance alone."
+    if not days: return 1.0
+    s = np.convolve(z, np.ones(days), 'valid') / np.sqrt(days)
+    return float(np.sqrt(np.mean(np.exp(-2 * strength * s))))
+
 # %% ../nbs/api/16_market_paths.ipynb #f3db6323
 class MarketPaths:
     "Market paths: a GJR variance for the equal-weight market and one per asset for its own part, driven by whole real days of standardised surprises drawn from days of the same market volatility."
     def __init__(self,
                  regime_width: float=0.05, # draw each day's surprises from this share of training days on either side of today's market volatility
-                 reaction: float=0.8, # scales the market's fitted reaction to surprises (its persistence kept)
+                 reaction: float=0.65, # scales the market's fitted reaction to surprises
                  leverage_shift: float=1.5, # share of the market's symmetric reaction moved to falls (above 1: rises calm the market)
+                 market_persistence: float|None=0.99, # the market variance's persistence under the training surprises (its mean kept); None: the fitted one
+                 variance_scale: float=1.45, # scales the market's long-run variance: regime-matched draws alone leave paths calmer than the training days
+                 leverage_days: int=5, # trailing market days whose summed surprise scales today's volatility (a short leverage effect); 0: none
+                 leverage_strength: float=0.05, # today's volatility is multiplied by exp(-this x that sum / sqrt(leverage_days)), 1 on average
+                 era_days: int=250, # each path's own long-run variances are those of a random stretch of this many training days; 0: of all of them
                  max_idio_persistence: float=0.98, # caps each asset's own variance persistence, in every market regime
+                 own_variance_cap: float|None=0.99, # caps each asset's own variance at this quantile of its fitted own variances over the training days (1: their maximum; None: no cap)
                  max_kick: float=4.0, # a surprise beyond this many standard deviations moves a variance as one of this size
                  burn: int=250, # days simulated and dropped before a path starts from the typical state
                 ):
         self.regime_width, self.reaction, self.leverage_shift = regime_width, reaction, leverage_shift
-        self.max_idio_persistence, self.max_kick, self.burn = max_idio_persistence, max_kick, burn
+        self.market_persistence, self.variance_scale = market_persistence, variance_scale
+        self.leverage_days, self.leverage_strength, self.era_days = leverage_days, leverage_strength, era_days
+        self.max_idio_persistence, self.own_variance_cap, self.max_kick, self.burn = max_idio_persistence, own_variance_cap, max_kick, burn
 
 # %% ../nbs/api/16_market_paths.ipynb #ac8fae25
 def _number(v) -> bool:
@@ -100,7 +125,15 @@ def _check_settings(m: MarketPaths) -> None:
     if not (_number(m.regime_width) and 0 < m.regime_width <= 0.5): raise ValueError(f"`regime_width` must be in (0, 0.5], got {m.regime_width!r}")
     if not (_number(m.reaction) and 0 < m.reaction <= 1): raise ValueError(f"`reaction` must be in (0, 1], got {m.reaction!r}")
     if not (_number(m.leverage_shift) and 0 <= m.leverage_shift <= 2): raise ValueError(f"`leverage_shift` must be in [0, 2], got {m.leverage_shift!r}")
+    if not (m.market_persistence is None or (_number(m.market_persistence) and 0 < m.market_persistence < 1)):
+        raise ValueError(f"`market_persistence` must be in (0, 1) or None, got {m.market_persistence!r}")
+    if not (_number(m.variance_scale) and 0 < m.variance_scale < np.inf): raise ValueError(f"`variance_scale` must be a finite number > 0, got {m.variance_scale!r}")
+    _check_count(m.leverage_days, 'leverage_days', least=0)
+    if not (_number(m.leverage_strength) and 0 <= m.leverage_strength <= 1): raise ValueError(f"`leverage_strength` must be in [0, 1], got {m.leverage_strength!r}")
+    _check_count(m.era_days, 'era_days', least=0)
     if not (_number(m.max_idio_persistence) and 0 < m.max_idio_persistence < 1): raise ValueError(f"`max_idio_persistence` must be in (0, 1), got {m.max_idio_persistence!r}")
+    if not (m.own_variance_cap is None or (_number(m.own_variance_cap) and 0 < m.own_variance_cap <= 1)):
+        raise ValueError(f"`own_variance_cap` must be in (0, 1] or None, got {m.own_variance_cap!r}")
     if not (_number(m.max_kick) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
     _check_count(m.burn, 'burn', least=0)
 
@@ -111,22 +144,26 @@ def _training_returns(returns, m: MarketPaths) -> tuple[np.ndarray, list|None]:
     _check_settings(m)
     x, cols = _as_2d(returns, 'returns')
     if len(x) < _MIN_DAYS: raise ValueError(f"`returns` has {len(x)} days; the variance recursions need at least {_MIN_DAYS}")
+    if m.era_days > len(x): raise ValueError(f"`era_days` is {m.era_days}, more than the {len(x)} days of `returns`")
     _check_no_constant(x, cols or list(range(x.shape[1])), 'returns')
     return x, cols
 
 def _check_fitted(m: MarketPaths) -> None:
     if not hasattr(m, 'market_'): raise RuntimeError("this MarketPaths is not fitted yet: call `fit(returns)` first")
 
-def _start(m: MarketPaths, state, n_paths: int) -> tuple[np.ndarray, np.ndarray, int]:
-    "Each path's market and own variances to start from, and the days to burn: `state` (one or one per path) or the typical state."
-    if state is None: s2m, h, burn = m.start_[0], m.start_[1], m.burn
+def _start(m: MarketPaths, state, n_paths: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    "Each path's market and own variances and trailing market surprises to start from, and the days to burn: `state` (one or one per path) or the typical state."
+    n, L = len(m.mean_), m.leverage_days
+    if state is None: s2m, h, trail, burn = m.start_[0], m.start_[1], np.zeros(L), m.burn
     else:
-        if not (isinstance(state, tuple) and len(state) == 2): raise TypeError(f"`state` must be a (market variance, own variances) pair from `states`, got {type(state).__name__}")
+        if not (isinstance(state, tuple) and len(state) in (2, 3)): raise TypeError(f"`state` must be a (market variance, own variances[, trailing market surprises]) tuple from `states`, got {type(state).__name__}")
         s2m, h, burn = np.asarray(state[0], float), np.asarray(state[1], float), 0
-        if s2m.shape not in ((), (n_paths,)) or h.shape not in ((len(m.mean_),), (n_paths, len(m.mean_))):
-            raise ValueError(f"`state` has shapes {s2m.shape} and {h.shape}; one state is () and ({len(m.mean_)},), one per path ({n_paths},) and ({n_paths}, {len(m.mean_)})")
-        if not (np.isfinite(s2m).all() and np.isfinite(h).all() and (s2m > 0).all() and (h > 0).all()): raise ValueError("`state` must hold finite positive variances")
-    return np.broadcast_to(s2m, (n_paths,)).copy(), np.broadcast_to(h, (n_paths, len(m.mean_))).copy(), burn
+        trail = np.asarray(state[2], float) if len(state) == 3 else np.zeros(L)
+        if s2m.shape not in ((), (n_paths,)) or h.shape not in ((n,), (n_paths, n)) or trail.shape not in ((L,), (n_paths, L)):
+            raise ValueError(f"`state` has shapes {s2m.shape}, {h.shape} and {trail.shape}; one state is (), ({n},) and ({L},), one per path ({n_paths},), ({n_paths}, {n}) and ({n_paths}, {L})")
+        if not (np.isfinite(s2m).all() and np.isfinite(h).all() and (s2m > 0).all() and (h > 0).all() and np.isfinite(trail).all()):
+            raise ValueError("`state` must hold finite positive variances and finite surprises")
+    return (np.broadcast_to(s2m, (n_paths,)).copy(), np.broadcast_to(h, (n_paths, n)).copy(), np.broadcast_to(trail, (n_paths, L)).copy(), burn)
 
 # %% ../nbs/api/16_market_paths.ipynb #5e5e9d37
 @patch
@@ -145,11 +182,15 @@ def fit(self: MarketPaths,
     fits = [fit_gjr(own[:, j]) for j in range(x.shape[1])]
     idio, h = _stack([g for g, _ in fits]), np.column_stack([s2 for _, s2 in fits])
     v = (own - idio.mu) / np.sqrt(h)                    # each asset's own surprise in its own units
-    self.market_ = _reshape_reaction(market, zm, self.reaction, self.leverage_shift)
+    market = _set_persistence(_reshape_reaction(market, zm, self.reaction, self.leverage_shift), zm, self.market_persistence)
+    self.market_ = replace(market, omega=market.omega * self.variance_scale)
     self.vol_order_ = np.argsort(vol)                   # the training days, calm to wild
     self.sorted_vol_ = vol[self.vol_order_]
     regimes = np.array_split(self.vol_order_, 10)       # the days of each tenth of market volatility
     self.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
+    self.own_cap_ = np.full(x.shape[1], np.inf) if self.own_variance_cap is None else np.quantile(h, self.own_variance_cap, axis=0)
+    self.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
+    self.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
     self.mean_, self.beta_, self.columns_, self.surprises_ = x.mean(0), beta, cols, (zm, v)
     self.start_ = (float(np.median(s2m)), np.median(h, 0))
     return self
@@ -164,19 +205,28 @@ def _draw_days(self: MarketPaths, vol: np.ndarray, rng: np.random.Generator) -> 
     return self.vol_order_[lo + rng.integers(0, 2 * k, len(vol))]
 
 @patch
-def _step(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "One day of every path: returns (x 100) made of the surprises of training `days` at the variances `s2m` and `h`, and tomorrow's variances."
-    zm, v = self.surprises_[0][days], self.surprises_[1][days]
-    own = np.sqrt(h) * v
-    r = self.mean_ + np.sqrt(s2m)[:, None] * (self.beta_ * zm[:, None] + self.idio_.mu + own)
-    return r, *self._next_variances(s2m, h, r.mean(1) - self.market_.mu, own)
+def _leverage(self: MarketPaths, trail: np.ndarray) -> np.ndarray:
+    "Each path's volatility multiplier after its trailing market surprises `trail` (paths x `leverage_days`): above 1 after falls, below after rises, 1 on average."
+    if not self.leverage_days: return np.ones(len(trail))
+    return np.exp(-self.leverage_strength * trail.sum(1) / np.sqrt(self.leverage_days)) / self.leverage_norm_
 
 @patch
-def _next_variances(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, dm: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    "Tomorrow's market and own variances after today's market surprise `dm` and own parts `own`, each limited to `max_kick` standard deviations."
-    k = self.max_kick
+def _step(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, trail: np.ndarray, idio: GJR, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    "One day of every path: returns (x 100) made of the surprises of training days drawn at each path's volatility, the market surprises used, and tomorrow's variances (the own ones by `idio`)."
+    f = self._leverage(trail)
+    vol = np.sqrt(s2m) * f
+    days = self._draw_days(vol, rng)
+    zm, v = self.surprises_[0][days], self.surprises_[1][days]
+    own = np.sqrt(h) * v
+    r = self.mean_ + vol[:, None] * (self.beta_ * zm[:, None] + self.idio_.mu + own)
+    return r, zm, *self._next_variances(s2m, h, (r.mean(1) - self.market_.mu) / f, own, idio)
+
+@patch
+def _next_variances(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, dm: np.ndarray, own: np.ndarray, idio: GJR|None=None) -> tuple[np.ndarray, np.ndarray]:
+    "Tomorrow's market and own variances after today's market surprise `dm` (without the leverage multiplier) and own parts `own`, each limited to `max_kick` standard deviations; the own variances at most `own_cap_`."
+    k, idio = self.max_kick, idio or self.idio_
     return (self.market_.step(s2m, np.clip(dm, -k * np.sqrt(s2m), k * np.sqrt(s2m))),
-            self.idio_.step(h, np.clip(own, -k * np.sqrt(h), k * np.sqrt(h))))
+            np.minimum(idio.step(h, np.clip(own, -k * np.sqrt(h), k * np.sqrt(h))), self.own_cap_))
 
 # %% ../nbs/api/16_market_paths.ipynb #2a7c8762
 @patch
@@ -184,31 +234,41 @@ def sample(self: MarketPaths,
            n_days: int, # days per path
            n_paths: int=1, # independent paths
            seed: int=0, # seed of the draws
-           state: tuple|None=None, # (market variance, own variances) to start from, one or one per path (see `states`); None: the typical state after `burn` days
+           state: tuple|None=None, # (market variance, own variances[, trailing market surprises]) to start from, one or one per path (see `states`); None: the typical state after `burn` days
           ) -> np.ndarray:
     "Paths of daily returns, n_paths x n_days x assets."
     _check_fitted(self)
     _check_paths_args(n_days, n_paths, seed)
-    s2m, h, burn = _start(self, state, n_paths)
+    s2m, h, trail, burn = _start(self, state, n_paths)
     rng = np.random.default_rng(seed)
+    fresh = state is None and self.era_days > 0
+    era = self.eras_[rng.integers(0, len(self.eras_), n_paths)] if fresh else np.ones_like(h)   # a given state: the long-run levels of all days
+    idio = replace(self.idio_, omega=self.idio_.omega * era)
+    if fresh: h = h * era
     out = np.empty((n_paths, burn + n_days, len(self.mean_)))
     for t in range(burn + n_days):
-        out[:, t], s2m, h = self._step(s2m, h, self._draw_days(np.sqrt(s2m), rng))
+        out[:, t], zm, s2m, h = self._step(s2m, h, trail, idio, rng)
+        if self.leverage_days: trail = np.c_[trail[:, 1:], zm]
     return out[:, burn:] / 100
 
 # %% ../nbs/api/16_market_paths.ipynb #685ebacd
 @patch
 def states(self: MarketPaths,
            returns, # daily returns, days x assets, the columns of the training returns
-          ) -> tuple[np.ndarray, np.ndarray]:
+           trailing: bool=False, # also return the trailing market surprises (days + 1 x `leverage_days`), the third part of a state
+          ) -> tuple[np.ndarray, ...]:
     "The fitted recursions run over `returns` from the typical state: the market variance (days + 1) and the assets' own variances (days + 1 x assets) before each day and after the last, to start `sample` from."
     _check_fitted(self)
+    if not isinstance(trailing, bool): raise TypeError(f"`trailing` must be a bool, got {type(trailing).__name__}")
     x = 100 * _as_2d(returns, 'returns')[0]
     if x.shape[1] != len(self.mean_): raise ValueError(f"`returns` has {x.shape[1]} assets, the fitted model {len(self.mean_)}")
-    s2m, h = np.empty(len(x) + 1), np.empty((len(x) + 1, x.shape[1]))
+    L = self.leverage_days
+    s2m, h, trail = np.empty(len(x) + 1), np.empty((len(x) + 1, x.shape[1])), np.zeros((len(x) + 1, L))
     s2m[0], h[0] = self.start_
     for t, r in enumerate(x):
-        vol = np.sqrt(s2m[t])
-        own = (r - self.mean_) / vol - self.beta_ * (r.mean() - self.market_.mu) / vol - self.idio_.mu
-        s2m[t + 1], h[t + 1] = self._next_variances(s2m[t], h[t], r.mean() - self.market_.mu, own)
-    return s2m, h
+        f = self._leverage(trail[t:t + 1])[0]
+        vol, dm = np.sqrt(s2m[t]) * f, r.mean() - self.market_.mu
+        own = (r - self.mean_) / vol - self.beta_ * dm / vol - self.idio_.mu
+        s2m[t + 1], h[t + 1] = self._next_variances(s2m[t], h[t], dm / f, own)
+        if L: trail[t + 1] = np.r_[trail[t, 1:], dm / vol]
+    return (s2m, h, trail) if trailing else (s2m, h)

@@ -20,7 +20,11 @@ def fitted(returns): return MarketPaths().fit(returns)
 
 
 @pytest.mark.parametrize('setting, value', [('regime_width', 0.0), ('regime_width', 0.6), ('reaction', 1.5), ('leverage_shift', -0.1),
-                                            ('max_idio_persistence', 1.0), ('max_kick', 0.5), ('reaction', True), ('burn', -1), ('burn', 2.5)])
+                                            ('max_idio_persistence', 1.0), ('max_kick', 0.5), ('reaction', True), ('burn', -1), ('burn', 2.5),
+                                            ('market_persistence', 1.0), ('market_persistence', 'high'), ('variance_scale', 0.0),
+                                            ('variance_scale', np.inf), ('leverage_days', -1), ('leverage_days', 2.5), ('leverage_strength', -0.1),
+                                            ('leverage_strength', True), ('era_days', -1), ('era_days', 5.0), ('era_days', 10_000),
+                                            ('own_variance_cap', 0.0), ('own_variance_cap', 1.5), ('own_variance_cap', 'q99')])
 def test_bad_setting_named(returns, setting, value):
     with pytest.raises(ValueError, match=f'`{setting}`'): MarketPaths(**{setting: value}).fit(returns)
 
@@ -84,3 +88,63 @@ def test_fit_gjr_recovers_leverage():
     lev = fit_gjr(sim(GJR(0.0, 0.05, 0.02, 0.12, 0.9)))[0]
     sym = fit_gjr(sim(GJR(0.0, 0.05, 0.08, 0.0, 0.9)))[0]
     assert lev.gamma > 3 * lev.alpha and sym.gamma < 0.04 and abs(sym.alpha - 0.08) < 0.03
+
+
+def test_bad_trailing_state(fitted, returns):
+    "A state's third part, the trailing market surprises, must have `leverage_days` columns; `states(trailing=)` takes a bool."
+    s2m, h, trail = fitted.states(returns, trailing=True)
+    assert trail.shape == (len(returns) + 1, fitted.leverage_days)
+    with pytest.raises(ValueError, match='`state`'): fitted.sample(5, state=(s2m[-1], h[-1], trail[-1, :2]))
+    with pytest.raises(ValueError, match='`state`'): fitted.sample(5, state=(s2m[-1], h[-1], np.full(fitted.leverage_days, np.nan)))
+    with pytest.raises(TypeError, match='`trailing`'): fitted.states(returns, trailing=1)
+    assert fitted.sample(5, n_paths=2, seed=0, state=(s2m[-1], h[-1], trail[-1])).shape == (2, 5, 4)
+
+
+def test_market_settings(returns):
+    "`market_persistence` sets the market recursion's persistence; `variance_scale` scales the paths' variance."
+    m = MarketPaths(market_persistence=0.95, variance_scale=1.0).fit(returns)
+    assert abs(m.market_.persistence(m.surprises_[0]) - 0.95) < 1e-9
+    big = MarketPaths(market_persistence=0.95, variance_scale=4.0).fit(returns)
+    ratio = big.sample(500, n_paths=50, seed=0).mean(2).std() / m.sample(500, n_paths=50, seed=0).mean(2).std()
+    assert 1.6 < ratio < 2.4
+
+
+def test_leverage_term_after_falls(returns):
+    "After falling days the leverage term raises the volatility, after rising days it lowers it; `leverage_strength=0` leaves it out."
+    m = MarketPaths(leverage_strength=0.3, era_days=0).fit(returns)
+    s2m, h = m.start_
+    vol = lambda trail: m.sample(5, n_paths=2000, seed=0, state=(s2m, h, np.full(m.leverage_days, trail)))[:, 0].std()
+    assert vol(-2.0) > 1.5 * vol(2.0)
+    off = MarketPaths(leverage_strength=0.0, era_days=0).fit(returns)
+    assert np.array_equal(off.sample(5, n_paths=3, seed=0, state=(s2m, h, np.full(5, -2.0))), off.sample(5, n_paths=3, seed=0, state=(s2m, h)))
+
+
+def test_eras_carry_an_assets_own_level():
+    "An asset whose own volatility was low for the first half of the training days and high for the second: the era levels follow, and with `era_days` its volatility relative to another asset's differs more between paths than without (seeded)."
+    rng = np.random.default_rng(1)
+    m = 0.5 * rng.standard_normal(1000)
+    own = rng.standard_normal((1000, 3)) * np.c_[np.r_[np.full(500, 0.2), np.full(500, 2.0)], np.ones((1000, 2))]
+    x = pd.DataFrame((m[:, None] + own) / 100, columns=list('ABC'))
+    eras = MarketPaths(era_days=250).fit(x).eras_
+    assert eras.shape == (751, 3) and eras[0, 0] < 0.8 and eras[-1, 0] > 1.2
+    def spread(e):
+        p = MarketPaths(era_days=e).fit(x).sample(250, n_paths=200, seed=0)
+        return np.log(p[:, :, 0].std(1) / p[:, :, 1].std(1)).std()
+    assert spread(250) > 1.2 * spread(0)
+
+
+def test_own_variance_cap(returns):
+    "No asset's own variance goes above the `own_variance_cap` quantile of its fitted own variances, on paths or over history."
+    m = MarketPaths(own_variance_cap=0.5).fit(returns)
+    s2m, h = m.states(returns)
+    assert (h[1:] <= m.own_cap_ + 1e-12).all()
+    loose = MarketPaths(own_variance_cap=1.0).fit(returns)
+    assert (m.own_cap_ < loose.own_cap_).all()
+    assert np.isinf(MarketPaths(own_variance_cap=None).fit(returns).own_cap_).all()   # None: no cap
+    hs = []
+    orig = m._next_variances
+    def spy(*a, **k):
+        out = orig(*a, **k); hs.append(out[1]); return out
+    m._next_variances = spy
+    m.sample(100, n_paths=5, seed=0)
+    assert (np.array(hs) <= m.own_cap_ + 1e-12).all()
