@@ -59,12 +59,14 @@ class _KBufs:
         g, s, bwd = self.r, 2.0 / n, []
         for j in range(L - 1, 0, -1):
             pk = e.kinds[j - 1][0]
-            d = torch.empty(K, n, e.kinds[j][1], device=dev)
+            w = e.kinds[j][1]
+            if pk == _ACT: dt = torch.zeros(K, n, w + 1, device=dev); d = dt[..., :w]   # ReLU's backward on whole buffers: contiguous, faster
+            else: d = dt = torch.empty(K, n, w, device=dev)
             m = (j - 1) if (pk == _ACT and (j - 1) in e.drop) else None
-            bwd.append((e.GWa[j], ins[j].transpose(1, 2), g, e.Wx[j], d, s, pk, m, outs[j - 1] if pk == _ACT else None))
+            bwd.append((e.GWa[j], ins[j].transpose(1, 2), g, e.Wx[j], d, s, pk, m, (dt, self.acts[j - 1]) if pk == _ACT else None))
             g, s = (self.do if pk == _HEAD else d), 1.0
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
-        if dev.type == 'cpu': _numpy_operands(self, 2.0 / n)   # numpy views of the operands, for `_step_np`
+        if dev.type == 'cpu': _numpy_operands(self, 2.0 / n, whole=True)   # numpy views of the operands, for `_step_np`
 
 # %% ../../nbs/api/04b_multifit.ipynb #329d8ff4
 class MultiEngine:
@@ -155,12 +157,12 @@ def _step(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     bmm, baddbmm, addcmul, tb = torch.bmm, torch.baddbmm, torch.addcmul, _tb
     self._forward(B, x_aug, eps, masks, o, mu, lv, std)
     r = B.r; r.sub_(x); B.racc.addcmul_(r, r)
-    for GW, hinT, g, Wx, d, s, pk, m, hv in B.bwd:
+    for GW, hinT, g, Wx, d, s, pk, m, th in B.bwd:
         if s == 1: bmm(hinT, g, out=GW); bmm(g, Wx, out=d)
         else: baddbmm(GW, hinT, g, beta=0, alpha=s, out=GW); baddbmm(d, g, Wx, beta=0, alpha=s, out=d)
         if pk == _ACT:
             if m is not None: d.mul_(masks[m])
-            tb(d, hv, 0, grad_input=d)
+            dr, hr = th; tb(dr, hr, 0, grad_input=dr)
         elif pk == _HEAD:
             addcmul(d, mu, B.c, out=B.do_mu)                    # d mu = dz + beta mu / n
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
