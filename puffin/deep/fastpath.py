@@ -109,9 +109,11 @@ class _Bufs:
         g, s, bwd = self.r, 2.0 / n, []              # d recon/d r = 2 (r - x) / n: the 2/n rides in alpha
         for j in range(L - 1, 0, -1):
             pk = e.kinds[j - 1][0]
-            d = torch.empty(n, e.kinds[j][1])
+            w = e.kinds[j][1]
+            if pk == _ACT: dt = torch.zeros(n, w + 1); d = dt[:, :w]   # ReLU's backward on whole buffers: contiguous, faster
+            else: d = dt = torch.empty(n, w)
             m = (j - 1) if (pk == _ACT and (j - 1) in e.drop) else None
-            bwd.append((e.GWa[j], ins[j].t(), g, e.Wx[j], d, s, pk, m, (d, outs[j - 1]) if pk == _ACT else None))   # last: ReLU's backward operands
+            bwd.append((e.GWa[j], ins[j].t(), g, e.Wx[j], d, s, pk, m, (dt, self.acts[j - 1]) if pk == _ACT else None))   # last: ReLU's backward operands
             g, s = (self.do if pk == _HEAD else d), 1.0
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
 
@@ -193,7 +195,7 @@ def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv, std):
     h = x_aug
     for kind, A, v, t in B.fwd:
         if kind == _ACT:
-            mm(h, A, out=v); torch.relu_(v)                     # h = relu([h_in | 1] A) = relu(h_in W^T + b)
+            mm(h, A, out=v); torch.relu_(B.acts[t])             # h = relu([h_in | 1] A) = relu(h_in W^T + b), on the whole buffer
             m = masks[t] if masks else None
             if m is not None: v.mul_(m)                         # inverted dropout: mask / (1 - p)
             h = B.acts[t]
@@ -235,13 +237,10 @@ def _numpy_pays(self: FastEngine, n: int) -> bool:
     "Whether a step on `n` rows takes its products through numpy: small products, where the cost per call counts."
     return self.widest * n < _NUMPY_BELOW
 
-def _numpy_operands(B, # the step's buffers: one model's, or K models' (`fit_many`)
-                    s: float, # 2/n, d recon / d r (kept as a tensor: a Python number would become one on every call)
-                    whole: bool=False, # ReLU on each activation's whole buffer, its ones column included (relu(1) = 1): contiguous, cheaper
-                   ) -> None:
-    "Every product's operands of the buffers `B` again as numpy arrays on the same memory, for `_numpy_step`: no copy, the tensors see each result."
+def _numpy_operands(B, s: float) -> None:
+    "Every product's operands of the buffers `B` (one model's, or K models' in `fit_many`) again as numpy arrays on the same memory, for `_numpy_step`: no copy, the tensors see each result; ReLU runs on each activation's whole buffer; `s` = 2/n, d recon / d r (kept as a tensor: a Python number would become one on every call)."
     nxt = lambda kind, j, t: B.acts[j] if kind == _ACT else t if kind == _CODE else B.z_aug if kind == _HEAD else None
-    B.nfwd = [(kind, A.numpy(), None if v is None else v.numpy(), B.acts[j] if whole and kind == _ACT else v, v,
+    B.nfwd = [(kind, A.numpy(), None if v is None else v.numpy(), B.acts[j] if kind == _ACT else v, v,
                None if nxt(kind, j, t) is None else nxt(kind, j, t).numpy(), j) for j, (kind, A, v, t) in enumerate(B.fwd)]
     B.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, th) for GW, hinT, g, Wx, d, _, pk, m, th in B.bwd]
     B.nGW0, B.ng0, B.s_rec = B.GW0.numpy(), B.g0.numpy(), torch.tensor(s)
@@ -268,7 +267,7 @@ def _numpy_step(eng, B, x, eps, masks, mu, lv, std, xn, xTn, on, head, mu_grad) 
         mm(hTn, gn, out=GWn); mm(gn, Wxn, out=dn)               # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
         if pk == _ACT:
             if m is not None: d.mul_(masks[m])
-            dr, hr = th; tb(dr, hr, 0, grad_input=dr)           # th: (d, the layer's output), or in `fit_many` their whole buffers
+            dr, hr = th; tb(dr, hr, 0, grad_input=dr)           # th: the whole buffers of d and of the layer's output
         elif pk == _HEAD:
             mu_grad(d, mu, B)
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)

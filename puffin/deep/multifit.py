@@ -68,7 +68,7 @@ class _KBufs:
             bwd.append((e.GWa[j], ins[j].transpose(1, 2), g, e.Wx[j], d, s, pk, m, (dt, self.acts[j - 1]) if pk == _ACT else None))
             g, s = (self.do if pk == _HEAD else d), 1.0
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
-        if dev.type == 'cpu': _numpy_operands(self, 2.0 / n, whole=True)   # numpy views of the operands, for `_step_np`
+        if dev.type == 'cpu': _numpy_operands(self, 2.0 / n)   # numpy views of the operands, for `_step_np`
 
 # %% ../../nbs/api/04b_multifit.ipynb #329d8ff4
 class MultiEngine:
@@ -142,7 +142,7 @@ def _forward(self: MultiEngine, B, x_aug, eps, masks, o, mu, lv, std):
     h = x_aug
     for kind, A, v, t in B.fwd:
         if kind == _ACT:
-            bmm(h, A, out=v); torch.relu_(v)                    # h = relu([h_in | 1] A), for each model
+            bmm(h, A, out=v); torch.relu_(B.acts[t])            # h = relu([h_in | 1] A), for each model, on the whole buffer
             m = masks[t] if masks else None
             if m is not None: v.mul_(m)
             h = B.acts[t]
