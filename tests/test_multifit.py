@@ -57,6 +57,15 @@ def test_a_diverging_model_stops_alone():
     assert many[1].fc_log_var.bias[0].item() == 200.                         # its weights from before the epoch
     _assert_same(singles[::2], many[::2], hs, hm[::2])
 
+def test_snapshot_into_the_last_one():
+    "`multi_loop` snapshots every epoch into the same buffer: the copy lands there, and holds still while the weights move."
+    from puffin.deep.multifit import MultiEngine
+    e = MultiEngine(_models(lambda i: VAE(10, 3, [12]), 2))
+    s = e.snapshot(); first = s.clone()
+    with torch.no_grad(): e.flat.add_(1.)
+    assert torch.equal(s, first) and e.snapshot(s) is s and torch.equal(s, e.flat)
+    e.release()
+
 def test_leaves_global_rng_and_grad_mode():
     ms = _models(lambda i: VAE(10, 3, [12]), 2)
     before = torch.get_rng_state()

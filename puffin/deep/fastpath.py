@@ -109,9 +109,11 @@ class _Bufs:
         g, s, bwd = self.r, 2.0 / n, []              # d recon/d r = 2 (r - x) / n: the 2/n rides in alpha
         for j in range(L - 1, 0, -1):
             pk = e.kinds[j - 1][0]
-            d = torch.empty(n, e.kinds[j][1])
+            w = e.kinds[j][1]
+            if pk == _ACT: dt = torch.zeros(n, w + 1); d = dt[:, :w]   # ReLU's backward on whole buffers: contiguous, faster
+            else: d = dt = torch.empty(n, w)
             m = (j - 1) if (pk == _ACT and (j - 1) in e.drop) else None
-            bwd.append((e.GWa[j], ins[j].t(), g, e.Wx[j], d, s, pk, m, outs[j - 1] if pk == _ACT else None))
+            bwd.append((e.GWa[j], ins[j].t(), g, e.Wx[j], d, s, pk, m, (dt, self.acts[j - 1]) if pk == _ACT else None))   # last: ReLU's backward operands
             g, s = (self.do if pk == _HEAD else d), 1.0
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
 
@@ -193,7 +195,7 @@ def _forward(self: FastEngine, B, x_aug, eps, masks, o, mu, lv, std):
     h = x_aug
     for kind, A, v, t in B.fwd:
         if kind == _ACT:
-            mm(h, A, out=v); torch.relu_(v)                     # h = relu([h_in | 1] A) = relu(h_in W^T + b)
+            mm(h, A, out=v); torch.relu_(B.acts[t])             # h = relu([h_in | 1] A) = relu(h_in W^T + b), on the whole buffer
             m = masks[t] if masks else None
             if m is not None: v.mul_(m)                         # inverted dropout: mask / (1 - p)
             h = B.acts[t]
@@ -214,12 +216,12 @@ def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     mm, addmm, add, addcmul, tb = torch.mm, torch.addmm, torch.add, torch.addcmul, _tb
     self._forward(B, x_aug, eps, masks, o, mu, lv, std)              # ---- forward
     r = B.r; r.sub_(x); B.racc.addcmul_(r, r)                   # residual r - x; squared error summed per epoch
-    for GW, hinT, g, Wx, d, s, pk, m, hv in B.bwd:              # ---- backward, last layer first
+    for GW, hinT, g, Wx, d, s, pk, m, th in B.bwd:              # ---- backward, last layer first
         if s == 1: mm(hinT, g, out=GW); mm(g, Wx, out=d)         # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
         else: addmm(GW, hinT, g, beta=0, alpha=s, out=GW); addmm(d, g, Wx, beta=0, alpha=s, out=d)  # the same, times s
         if pk == _ACT:
             if m is not None: d.mul_(masks[m])
-            tb(d, hv, 0, grad_input=d)                          # ReLU: keep the gradient where h > 0
+            dr, hr = th; tb(dr, hr, 0, grad_input=dr)           # ReLU: keep the gradient where h > 0
         elif pk == _HEAD:                                       # d is dz
             add(d, mu, alpha=B.c, out=B.do_mu)                  # d mu = dz + beta mu / n
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)     # d log_var = dz eps std / 2 + beta (exp(log_var) - 1) / (2n)
@@ -236,23 +238,23 @@ def _numpy_pays(self: FastEngine, n: int) -> bool:
     return self.widest * n < _NUMPY_BELOW
 
 def _numpy_operands(B, s: float) -> None:
-    "Every product's operands of the buffers `B` (one model's, or K models' in `fit_many`) again as numpy arrays on the same memory, for `_numpy_step`: no copy, the tensors see each result; `s` = 2/n, d recon / d r (kept as a tensor: a Python number would become one on every call)."
+    "Every product's operands of the buffers `B` (one model's, or K models' in `fit_many`) again as numpy arrays on the same memory, for `_numpy_step`: no copy, the tensors see each result; ReLU runs on each activation's whole buffer; `s` = 2/n, d recon / d r (kept as a tensor: a Python number would become one on every call)."
     nxt = lambda kind, j, t: B.acts[j] if kind == _ACT else t if kind == _CODE else B.z_aug if kind == _HEAD else None
-    B.nfwd = [(kind, A.numpy(), None if v is None else v.numpy(), v, None if nxt(kind, j, t) is None else nxt(kind, j, t).numpy(), j)
-              for j, (kind, A, v, t) in enumerate(B.fwd)]
-    B.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, hv) for GW, hinT, g, Wx, d, _, pk, m, hv in B.bwd]
+    B.nfwd = [(kind, A.numpy(), None if v is None else v.numpy(), B.acts[j] if kind == _ACT else v, v,
+               None if nxt(kind, j, t) is None else nxt(kind, j, t).numpy(), j) for j, (kind, A, v, t) in enumerate(B.fwd)]
+    B.nbwd = [(GW.numpy(), hinT.numpy(), g.numpy(), Wx.numpy(), d.numpy(), d, pk, m, th) for GW, hinT, g, Wx, d, _, pk, m, th in B.bwd]
     B.nGW0, B.ng0, B.s_rec = B.GW0.numpy(), B.g0.numpy(), torch.tensor(s)
 
 # %% ../../nbs/api/04_fastpath.ipynb #d1a8e5f3
 def _numpy_forward(B, xn, eps, masks, on, mu, lv, std, head) -> None:
     "The forward pass with every product one `numpy.matmul` into `B`'s buffers (one model, or K stacked: `fit_many`), the elementwise work in torch on the same memory, `head(B, eps, mu, lv, std)` after the head's product."
     mm, h = np.matmul, xn
-    for kind, A, vn, v, nxt, j in B.nfwd:
+    for kind, A, vn, rt, v, nxt, j in B.nfwd:
         if kind == _HEAD: mm(h, A, out=on); head(B, eps, mu, lv, std)
         else:
             mm(h, A, out=vn)
             if kind == _ACT:
-                torch.relu_(v)
+                torch.relu_(rt)
                 if masks and masks[j] is not None: v.mul_(masks[j])
         h = nxt
 
@@ -261,11 +263,11 @@ def _numpy_step(eng, B, x, eps, masks, mu, lv, std, xn, xTn, on, head, mu_grad) 
     mm, addcmul, tb = np.matmul, torch.addcmul, _tb
     _numpy_forward(B, xn, eps, masks, on, mu, lv, std, head)
     r = B.r; r.sub_(x); B.racc.addcmul_(r, r); r.mul_(B.s_rec)    # d recon / d r = 2 (r - x) / n
-    for GWn, hTn, gn, Wxn, dn, d, pk, m, hv in B.nbwd:
+    for GWn, hTn, gn, Wxn, dn, d, pk, m, th in B.nbwd:
         mm(hTn, gn, out=GWn); mm(gn, Wxn, out=dn)               # [dW^T ; db] = [h_in | 1]^T g;  dh_in = g W
         if pk == _ACT:
             if m is not None: d.mul_(masks[m])
-            tb(d, hv, 0, grad_input=d)
+            dr, hr = th; tb(dr, hr, 0, grad_input=dr)           # th: the whole buffers of d and of the layer's output
         elif pk == _HEAD:
             mu_grad(d, mu, B)
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)

@@ -40,6 +40,8 @@ class _KBufs:
             t = torch.empty(K, n, w + 1, device=dev); t[..., w] = 1.; return t
         self.c = (e.beta / n).view(K, 1, 1)          # d(beta KL / n)/d(...): beta / n, per model
         self.c2, self.half = 0.5 * self.c, torch.tensor(0.5, device=dev)
+        one = len(set(e.kl_betas)) == 1                 # one beta for all K: Python numbers, as the single fit's (one call less)
+        self.cs, self.c2s = (e.kl_betas[0] / n, 0.5 * (e.kl_betas[0] / n)) if one else (None, None)
         self.acts, outs = {}, []
         fwd = []
         for j, (kind, fin, out) in enumerate(e.kinds):
@@ -50,7 +52,7 @@ class _KBufs:
         if e.vae:
             z = aug(k); self.z_aug, self.z = z, z[..., :k]
             self.std, self.es, self.ev, self.tlv = (torch.empty(K, n, k, device=dev) for _ in range(4))
-            self.negc = (-self.c2).expand(K, n, k).contiguous()
+            self.negc = torch.full((K, n, k), -self.c2s, device=dev) if one else (-self.c2).expand(K, n, k).contiguous()
             self.do = torch.empty(K, n, 2 * k, device=dev); self.do_mu, self.do_lv = self.do[..., :k], self.do[..., k:]
         self.fwd, self.r = fwd, outs[-1]
         self.racc = torch.zeros(K, n, outs[-1].shape[-1], device=dev)
@@ -59,9 +61,11 @@ class _KBufs:
         g, s, bwd = self.r, 2.0 / n, []
         for j in range(L - 1, 0, -1):
             pk = e.kinds[j - 1][0]
-            d = torch.empty(K, n, e.kinds[j][1], device=dev)
+            w = e.kinds[j][1]
+            if pk == _ACT: dt = torch.zeros(K, n, w + 1, device=dev); d = dt[..., :w]   # ReLU's backward on whole buffers: contiguous, faster
+            else: d = dt = torch.empty(K, n, w, device=dev)
             m = (j - 1) if (pk == _ACT and (j - 1) in e.drop) else None
-            bwd.append((e.GWa[j], ins[j].transpose(1, 2), g, e.Wx[j], d, s, pk, m, outs[j - 1] if pk == _ACT else None))
+            bwd.append((e.GWa[j], ins[j].transpose(1, 2), g, e.Wx[j], d, s, pk, m, (dt, self.acts[j - 1]) if pk == _ACT else None))
             g, s = (self.do if pk == _HEAD else d), 1.0
         self.bwd, self.GW0, self.g0, self.s0 = bwd, e.GWa[0], g, s
         if dev.type == 'cpu': _numpy_operands(self, 2.0 / n)   # numpy views of the operands, for `_step_np`
@@ -89,7 +93,8 @@ class MultiEngine:
         self.lr, self.wd, self.betas, self.adam_eps = float(lr), float(weight_decay), tuple(map(float, betas)), float(eps)
         m0 = models[0]
         self.vae, self.k = type(m0) is VAE, m0.latent_dim
-        self.beta = torch.tensor([float(m.beta) if self.vae else 0. for m in models], device=self.dev)
+        self.kl_betas = [float(m.beta) if self.vae else 0. for m in models]
+        self.beta = torch.tensor(self.kl_betas, device=self.dev)
         self.p = [float(m.dropout) for m in models]
         self._stack(layers)
         self._one = torch.ones((), device=self.dev)
@@ -137,7 +142,7 @@ def _forward(self: MultiEngine, B, x_aug, eps, masks, o, mu, lv, std):
     h = x_aug
     for kind, A, v, t in B.fwd:
         if kind == _ACT:
-            bmm(h, A, out=v); torch.relu_(v)                    # h = relu([h_in | 1] A), for each model
+            bmm(h, A, out=v); torch.relu_(B.acts[t])            # h = relu([h_in | 1] A), for each model, on the whole buffer
             m = masks[t] if masks else None
             if m is not None: v.mul_(m)
             h = B.acts[t]
@@ -155,14 +160,14 @@ def _step(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     bmm, baddbmm, addcmul, tb = torch.bmm, torch.baddbmm, torch.addcmul, _tb
     self._forward(B, x_aug, eps, masks, o, mu, lv, std)
     r = B.r; r.sub_(x); B.racc.addcmul_(r, r)
-    for GW, hinT, g, Wx, d, s, pk, m, hv in B.bwd:
+    for GW, hinT, g, Wx, d, s, pk, m, th in B.bwd:
         if s == 1: bmm(hinT, g, out=GW); bmm(g, Wx, out=d)
         else: baddbmm(GW, hinT, g, beta=0, alpha=s, out=GW); baddbmm(d, g, Wx, beta=0, alpha=s, out=d)
         if pk == _ACT:
             if m is not None: d.mul_(masks[m])
-            tb(d, hv, 0, grad_input=d)
+            dr, hr = th; tb(dr, hr, 0, grad_input=dr)
         elif pk == _HEAD:
-            addcmul(d, mu, B.c, out=B.do_mu)                    # d mu = dz + beta mu / n
+            _mu_grad_k(d, mu, B)                                # d mu = dz + beta mu / n
             addcmul(B.tlv, d, B.es, value=0.5, out=B.do_lv)
     if B.s0 == 1: bmm(x_aug.transpose(1, 2), B.g0, out=B.GW0)
     else: baddbmm(B.GW0, x_aug.transpose(1, 2), B.g0, beta=0, alpha=B.s0, out=B.GW0)
@@ -174,8 +179,10 @@ def _head_forward(B, eps, mu, lv, std) -> None:
     torch.mul(lv, B.half, out=std); std.exp_()
     torch.mul(std, eps, out=B.es)
     torch.add(mu, B.es, out=B.z)
-    torch.mul(std, std, out=B.ev)                               # exp(log_var); each model's beta/(2n) is a (K, 1, 1) tensor
-    torch.addcmul(B.negc, B.ev, B.c2, out=B.tlv)                # beta/(2n) (exp(log_var) - 1)
+    if B.c2s is not None: torch.addcmul(B.negc, std, std, value=B.c2s, out=B.tlv)   # beta/(2n) (exp(log_var) - 1), one beta
+    else:
+        torch.mul(std, std, out=B.ev)                           # exp(log_var); each model's beta/(2n) is a (K, 1, 1) tensor
+        torch.addcmul(B.negc, B.ev, B.c2, out=B.tlv)
 
 @patch
 def _forward_np(self: MultiEngine, B, xn, eps, masks, on, mu, lv, std):
@@ -184,8 +191,9 @@ def _forward_np(self: MultiEngine, B, xn, eps, masks, on, mu, lv, std):
 
 # %% ../../nbs/api/04b_multifit.ipynb #d4f6b8ca
 def _mu_grad_k(d, mu, B) -> None:
-    "d mu = dz + beta mu / n, each model's beta/n a (K, 1, 1) tensor."
-    torch.addcmul(d, mu, B.c, out=B.do_mu)
+    "d mu = dz + beta mu / n: one beta's Python number, or each model's beta/n as a (K, 1, 1) tensor."
+    if B.cs is not None: torch.add(d, mu, alpha=B.cs, out=B.do_mu)
+    else: torch.addcmul(d, mu, B.c, out=B.do_mu)
 
 @patch
 def _step_np(self: MultiEngine, B, x_aug, x, eps, masks, o, mu, lv, std, xn, xTn, on):
@@ -301,9 +309,11 @@ def evaluate(self: MultiEngine, X: Tensor, batch_size: int) -> Tensor:
 
 # %% ../../nbs/api/04b_multifit.ipynb #fa08a2b0
 @patch
-def snapshot(self: MultiEngine) -> Tensor:
-    "A copy of every model's parameters: (K, P)."
-    return self.flat.clone()
+def snapshot(self: MultiEngine,
+             out: Tensor|None=None, # a (K, P) tensor to copy into, e.g. the last epoch's snapshot (None: a new one)
+            ) -> Tensor:
+    "A copy of every model's parameters: (K, P). `multi_loop` reuses one: a fresh 1 MB copy every epoch costs more than the copy itself."
+    return self.flat.clone() if out is None else out.copy_(self.flat)
 
 @patch
 def restore(self: MultiEngine, snap: Tensor, i: int|None=None) -> None:
@@ -367,7 +377,7 @@ def multi_loop(engine: MultiEngine, # the K models' engine
     bar, before = _epoch_bar(s.epochs, s.verbose), None
     try:
         for epoch in range(s.epochs):
-            before = engine.snapshot()
+            before = engine.snapshot(before)                       # the weights to go back to if a model diverges this epoch
             tr, ok = engine.train_epoch(Xtr, s.batch_size).tolist(), engine.params_finite().tolist()
             va = engine.evaluate(Xva, s.batch_size).tolist() if Xva.shape[1] else None
             for i in sorted(active):
