@@ -4,6 +4,7 @@
 
 # %% ../nbs/api/10_data.ipynb #04783b59
 from __future__ import annotations
+import numbers
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
@@ -29,6 +30,10 @@ def _check_count(v, name: str, least: int=1) -> None:
     "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.checks.positive_int`'s twin, kept torch-free here for this module and `puffin.quality`."
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
         raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
+
+def _is_real(v) -> bool:
+    "Whether `v` is a real number, Python's or numpy's, and not a bool; `puffin.deep.checks.is_real`'s torch-free twin, for `puffin.paths`."
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 def _nonneg_real(v, name: str) -> None:
     "Fail unless `v` is a finite real number >= 0 (numpy's too, not a bool); `puffin.deep.checks.nonneg_real`'s torch-free twin, for `puffin.quality`."
