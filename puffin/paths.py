@@ -4,6 +4,7 @@
 
 # %% ../nbs/api/16_market_paths.ipynb #b032a94a
 from __future__ import annotations
+from copy import copy
 from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
@@ -179,17 +180,19 @@ def fit(self: MarketPaths,
     idio, h = _stack([g for g, _ in fits]), np.column_stack([s2 for _, s2 in fits])
     v = (own - idio.mu) / np.sqrt(h)                    # each asset's own surprise in its own units
     market = _set_persistence(_reshape_reaction(market, zm, self.reaction, self.leverage_shift), zm, self.market_persistence)
-    self.vol_order_ = np.argsort(vol)                   # the training days, calm to wild
-    self.sorted_vol_ = vol[self.vol_order_]
-    regimes = np.array_split(self.vol_order_, 10)       # the days of each tenth of market volatility
-    self.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
-    self.own_cap_ = np.full(x.shape[1], np.inf) if self.own_variance_cap is None else np.quantile(h, self.own_variance_cap, axis=0)
-    self.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
-    self.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
-    self.mean_, self.beta_, self.columns_, self.surprises_ = x.mean(0), beta, cols, (zm, v)
-    self.start_ = (float(np.median(s2m)), np.median(h, 0))
-    self.variance_scale_ = self._target_variance(market, x) if self.variance_scale == 'auto' else float(self.variance_scale)
-    self.market_ = replace(market, omega=market.omega * self.variance_scale_)
+    f = copy(self)                                      # fitted on a copy: a fit that fails midway leaves `self` as it was
+    f.vol_order_ = np.argsort(vol)                      # the training days, calm to wild
+    f.sorted_vol_ = vol[f.vol_order_]
+    regimes = np.array_split(f.vol_order_, 10)       # the days of each tenth of market volatility
+    f.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
+    f.own_cap_ = np.full(x.shape[1], np.inf) if self.own_variance_cap is None else np.quantile(h, self.own_variance_cap, axis=0)
+    f.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
+    f.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
+    f.mean_, f.beta_, f.columns_, f.surprises_ = x.mean(0), beta, cols, (zm, v)
+    f.start_ = (float(np.median(s2m)), np.median(h, 0))
+    f.variance_scale_ = f._target_variance(market, x) if self.variance_scale == 'auto' else float(self.variance_scale)
+    f.market_ = replace(market, omega=market.omega * f.variance_scale_)
+    self.__dict__.update(vars(f))                       # only a fit that got this far replaces the fitted state
     return self
 
 @patch

@@ -35,6 +35,20 @@ def test_bad_returns_named(returns, bad, exc):
     with pytest.raises(exc, match='`returns`'): MarketPaths().fit(bad(returns))
 
 
+def test_failed_fit_leaves_the_model_as_it_was(returns, monkeypatch):
+    "A fit that fails after the recursions are fitted (here in the variance factor's simulation) changes nothing: a fitted model keeps its state, a fresh one stays unfitted."
+    m = MarketPaths().fit(returns)
+    before = {k: v for k, v in vars(m).items() if k.endswith('_')}
+    def boom(*a, **k): raise FloatingPointError('simulated failure')
+    monkeypatch.setattr(MarketPaths, '_target_variance', boom)
+    with pytest.raises(FloatingPointError): m.fit(returns.iloc[:500])
+    assert set(k for k in vars(m) if k.endswith('_')) == set(before)
+    assert all(vars(m)[k] is v for k, v in before.items())
+    fresh = MarketPaths()
+    with pytest.raises(FloatingPointError): fresh.fit(returns)
+    with pytest.raises(RuntimeError, match='fit'): fresh.sample(5)
+
+
 def test_sample_before_fit():
     with pytest.raises(RuntimeError, match='fit'): MarketPaths().sample(5)
 
