@@ -250,3 +250,13 @@ def test_fit_detectors_bad_input():
              (lambda: f(X, [0, 1], **{**TINY, 'lr': 1e4, 'epochs': 3}), TrainingDiverged, 'seed')]
     for g, exc, name in cases:
         with pytest.raises(exc, match=__import__('re').escape(name)): g()
+
+def test_detectors_benchmark_arms_fit_the_same_detectors():
+    "bench/detectors_speed.py's two arms on a tiny workload: the same detectors (the script itself takes seconds on the recipe's data: not run here)."
+    import importlib.util, pathlib
+    spec = importlib.util.spec_from_file_location('detectors_speed', pathlib.Path(__file__).resolve().parents[1]/'bench'/'detectors_speed.py')
+    b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    (t1, seq), (t2, joint) = b.arm_sequential(X, [0, 1], TINY), b.arm_together(X, [0, 1], TINY)
+    assert all(wall > 0 and cpu >= 0 for wall, cpu in (t1, t2)) and len(seq) == len(joint) == 2
+    assert b.score_gap(joint, seq, X) < FD_TOL
