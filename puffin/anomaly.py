@@ -5,6 +5,7 @@
 # %% ../nbs/api/12_anomaly.ipynb #41ae9df5
 from __future__ import annotations
 import json, warnings
+from typing import Sequence
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -18,13 +19,14 @@ from .deep.model import VAE
 from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
-from .deep.training import AETrainer
+from .deep.training import AETrainer, TrainingDiverged
+from .deep.multifit import fit_many, _check_seeds
 from .deep.runtime import seeded, num_threads, eval_mode
 from .deep.persist import _cpu, _plain, _read_payload, _rebuilt, _save
 from .data import _column_difference
 
 # %% auto #0
-__all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector']
+__all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector', 'fit_detectors']
 
 # %% ../nbs/api/12_anomaly.ipynb #298b3817
 def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
@@ -322,12 +324,15 @@ def _calibration_rows(n: int, split: float, seed: int|None) -> tuple[np.ndarray,
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_cal:]), np.sort(perm[:n_cal])
 
+class _Start:
+    "What `fit` holds between setting up and finishing: the checked rows, their names, the scaler, the split and the VAE."
+    def __init__(self, rows, names, scaler, fit_idx, cal_idx, model):
+        self.rows, self.names, self.scaler, self.fit_idx, self.cal_idx, self.model = rows, names, scaler, fit_idx, cal_idx, model
+        self.train_rows = _scaled_rows(scaler, rows[fit_idx])   # what the VAE trains on
+
 @patch
-def fit(self: VAEAnomalyDetector,
-        X, # training rows (array, tensor or DataFrame), assumed mostly normal
-        y=None, # ignored (scikit-learn compatibility)
-       ) -> VAEAnomalyDetector:
-    "Scale `X`, train the VAE under `seed` on all but the calibration rows, calibrate the score parts on those and set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
+def _start(self: VAEAnomalyDetector, X) -> _Start:
+    "Check the settings and `X`, fit the scaler, draw the calibration rows and build the untrained VAE, all under `seed`."
     self._check_params()
     rows = _float64_rows(X)
     if len(rows) < 10: raise ValueError(f"`X` has {len(rows)} rows; the detector needs at least 10 to calibrate its score parts and place its threshold")
@@ -336,12 +341,22 @@ def fit(self: VAEAnomalyDetector,
     fit_idx, cal_idx = _calibration_rows(len(rows), self.calibration_split, self.seed)
     with seeded(self.seed):
         model = VAE(rows.shape[1], self.latent_dim, self.hidden_dims, beta=self.beta, dropout=self.dropout)
-    history = AETrainer('cpu').fit(model, _scaled_rows(scaler, rows[fit_idx]), epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                                   validation_split=self.validation_split, verbose=self.verbose, chronological=True,
-                                   patience=self.patience, seed=self.seed)
+    return _Start(rows, names, scaler, fit_idx, cal_idx, model)
+
+@patch
+def _training(self: VAEAnomalyDetector) -> dict:
+    "The VAE's training settings, as `AETrainer.fit` and `fit_many` take them (the seed apart)."
+    return dict(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, validation_split=self.validation_split,
+                verbose=self.verbose, chronological=True, patience=self.patience)
+
+# %% ../nbs/api/12_anomaly.ipynb #7e3ebd01
+@patch
+def _finish(self: VAEAnomalyDetector, st: _Start, history: dict) -> VAEAnomalyDetector:
+    "After training: whiten the residuals, calibrate the parts on the held-out rows and set the fitted state."
+    rows, scaler, model, cal_idx = st.rows, st.scaler, st.model, st.cal_idx
     # the residuals' covariance from the rows the VAE trained on, the calibrators from the others: a covariance measures the
     # rows it was estimated from as closer than fresh ones (as in `MahalanobisDetector`), so they must not be the calibration rows
-    W = _whitener(model, _scaled_rows(scaler, rows[fit_idx]))
+    W = _whitener(model, st.train_rows)
     off = 0.1 * float(np.median(_scaled_rows(scaler, rows[cal_idx]).double().pow(2).sum(1).numpy()))
     parts = _in_chunks(lambda x: _parts_of(model, _scaled_rows(scaler, x), W, off), rows)
     calibrators = {k: TailCalibrator(parts[k][cal_idx], self.tail_q) for k in ('kl', 'share', 'size', 'misfit', 'pattern')}
@@ -350,9 +365,20 @@ def fit(self: VAEAnomalyDetector,
     self.calibrators_, self.score_, self.kl_weight_ = calibrators, str(self.score_kind), float(self.kl_weight)   # what scoring reads from now on (plain values: they go into saved files)
     self.calibration_idx_, self.pattern_weight_ = cal_idx, float(self.pattern_weight)
     scores = self._combine(parts)
-    self._set_fitted(rows, names, scores, scores[cal_idx])
+    self._set_fitted(rows, st.names, scores, scores[cal_idx])
     return self
 
+@patch
+def fit(self: VAEAnomalyDetector,
+        X, # training rows (array, tensor or DataFrame), assumed mostly normal
+        y=None, # ignored (scikit-learn compatibility)
+       ) -> VAEAnomalyDetector:
+    "Scale `X`, train the VAE under `seed` on all but the calibration rows, calibrate the score parts on those and set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
+    st = self._start(X)
+    history = AETrainer('cpu').fit(st.model, st.train_rows, seed=self.seed, **self._training())
+    return self._finish(st, history)
+
+# %% ../nbs/api/12_anomaly.ipynb #7e3ebd02
 @patch
 def _score(self: VAEAnomalyDetector, X: np.ndarray) -> np.ndarray:
     "The fitted anomaly score (higher = more abnormal) of checked rows."
@@ -369,6 +395,21 @@ def score_parts(self: VAEAnomalyDetector,
     for s in _SCORES:
         if needs.get(s, 'kl') in self.calibrators_: df[s] = self._combine(parts, s)   # a detector fitted by an older puffin lacks the newer scores
     return df
+
+# %% ../nbs/api/12_anomaly.ipynb #f1d3c0a1
+def fit_detectors(X, # training rows (array, tensor or DataFrame), assumed mostly normal: the same for every detector
+                  seeds: Sequence[int], # one seed per detector (ints): its calibration rows, initial weights, batches and noise
+                  **detector_kwargs, # every other `VAEAnomalyDetector` setting, shared by all
+                 ) -> list[VAEAnomalyDetector]:
+    "One fitted detector per seed, detector i as `VAEAnomalyDetector(**detector_kwargs, seed=seeds[i]).fit(X)` leaves it; the VAEs train together (`fit_many`)."
+    if not isinstance(seeds, (list, tuple, range)) or not len(seeds): raise ValueError(f"`seeds` must be a non-empty list of ints, one per detector, got {seeds!r}")
+    seeds = _check_seeds(seeds, len(seeds))
+    dets = [VAEAnomalyDetector(**detector_kwargs, seed=s) for s in seeds]
+    starts = [d._start(X) for d in dets]
+    histories = fit_many([st.model for st in starts], [st.train_rows for st in starts], seeds, **dets[0]._training())
+    for s, h in zip(seeds, histories):
+        if h['diverged']: raise TrainingDiverged(f"the detector with seed {s}: {h['diverged']}")
+    return [d._finish(st, h) for d, st, h in zip(dets, starts, histories)]
 
 # %% ../nbs/api/12_anomaly.ipynb #aefe4ec7
 @patch

@@ -208,3 +208,55 @@ def test_degenerate_rows_fit(kind):
     X = np.random.default_rng(0).standard_normal((200, 4))
     for Z in (np.ones((200, 3)), np.c_[X, np.ones(200)], X[:, :1]):
         assert np.isfinite(VAEAnomalyDetector(**TINY, score_kind=kind).fit(Z).score_samples(Z)).all()
+
+# `fit_detectors` trains the K detectors' VAEs together (`fit_many`); everything else is `fit`'s own code. Measured on the
+# settings below (10-30 epochs, dropout, early stopping, 2026-12-05): scores of separate and joint fits differ by at most
+# 5e-7 of the largest score, thresholds by 2e-7, weights by 1.2e-7 (the float rounding of the batched products); the tests
+# allow 1e-4 of the largest score (another machine's BLAS rounds differently) and 1e-5 on the weights.
+FD_TOL = 1e-4
+
+@pytest.mark.parametrize('kw', [dict(score_kind='size_or_pattern'), dict(score_kind='tail', dropout=0.1, epochs=30),
+                                dict(validation_split=0.2, patience=2, epochs=30, lr=1e-2, scale=False)],
+                         ids=['default', 'dropout', 'early-stopping'])
+def test_fit_detectors_equal_separate_fits(kw):
+    rng = np.random.default_rng(5); B = rng.normal(0, 1, (6, 2))
+    X, Xte = _factor(400, 6, rng, B), _factor(100, 6, rng, B)
+    kw = dict(latent_dim=2, hidden_dims=[8], epochs=10, batch_size=32) | kw
+    dets = anomaly.fit_detectors(X, [0, 3, 7], **kw)
+    for s, d in zip([0, 3, 7], dets):
+        one = VAEAnomalyDetector(**kw, seed=s).fit(X)
+        assert d.get_params() == one.get_params() and d.history_['path'] == 'multi'
+        np.testing.assert_array_equal(d.calibration_idx_, one.calibration_idx_)
+        if one.scaler_ is not None: np.testing.assert_array_equal(d.scaler_.mean_, one.scaler_.mean_)
+        for k in ('epochs_run', 'best_epoch', 'stopped_early'): assert d.history_[k] == one.history_[k], k
+        for p, q in zip(d.model_.parameters(), one.model_.parameters()): torch.testing.assert_close(p, q, atol=1e-5, rtol=0)
+        a, b = d.score_samples(Xte), one.score_samples(Xte)
+        assert np.abs(a - b).max() <= FD_TOL * np.abs(b).max(), np.abs(a - b).max()
+        assert abs(d.threshold_ - one.threshold_) <= FD_TOL * abs(one.threshold_)
+        np.testing.assert_allclose(d.decision_scores_, one.decision_scores_, rtol=0, atol=FD_TOL * np.abs(one.decision_scores_).max())
+
+def test_fit_detectors_bad_input():
+    from puffin.deep.training import TrainingDiverged
+    X = np.random.default_rng(0).standard_normal((100, 3))
+    f = anomaly.fit_detectors
+    cases = [(lambda: f(X, 3, **TINY), ValueError, 'seeds'), (lambda: f(X, [], **TINY), ValueError, 'seeds'),
+             (lambda: f(X, np.arange(2), **TINY), ValueError, 'seeds'),
+             (lambda: f(X, [0, None], **TINY), ValueError, 'seeds[1]'), (lambda: f(X, [0, 1.5], **TINY), ValueError, 'seeds[1]'),
+             (lambda: f(X, [0, 1], **TINY, contamination=0.7), ValueError, 'contamination'),
+             (lambda: f(X, [0, 1], **TINY, alpha=1), TypeError, 'alpha'),
+             (lambda: f(X, [0, 1], **TINY, seed=3), TypeError, 'seed'),
+             (lambda: f(X[:8], [0, 1], **TINY), ValueError, '`X`'),
+             (lambda: f(np.c_[X[:, :2], np.full(100, np.nan)], [0, 1], **TINY), ValueError, 'X'),
+             (lambda: f(X, [0, 1], **{**TINY, 'lr': 1e4, 'epochs': 3}), TrainingDiverged, 'seed')]
+    for g, exc, name in cases:
+        with pytest.raises(exc, match=__import__('re').escape(name)): g()
+
+def test_detectors_benchmark_arms_fit_the_same_detectors():
+    "bench/detectors_speed.py's two arms on a tiny workload: the same detectors (the script itself takes seconds on the recipe's data: not run here)."
+    import importlib.util, pathlib
+    spec = importlib.util.spec_from_file_location('detectors_speed', pathlib.Path(__file__).resolve().parents[1]/'bench'/'detectors_speed.py')
+    b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    (t1, seq), (t2, joint) = b.arm_sequential(X, [0, 1], TINY), b.arm_together(X, [0, 1], TINY)
+    assert all(wall > 0 and cpu >= 0 for wall, cpu in (t1, t2)) and len(seq) == len(joint) == 2
+    assert b.score_gap(joint, seq, X) < FD_TOL

@@ -36,6 +36,15 @@ def test_odd_batches_no_validation_chronological():
     _assert_same(*_both(lambda i: VAE(10, 3, [12]), epochs=3, batch_size=50, validation_split=0))
     _assert_same(*_both(lambda i: VAE(10, 3, [12]), epochs=3, batch_size=50, chronological=True, weight_decay=0.01))
 
+def test_rows_of_its_own_per_model():
+    "X as a list of K row sets: model i ends as its single fit on X[i] (the rows differ, their count does not), chronological split included."
+    Xs = [X[torch.randperm(240, generator=torch.Generator().manual_seed(s))[:200]] for s in (7, 8, 9)]
+    for kw in (dict(), dict(chronological=True, validation_split=0.25)):
+        singles, many = _models(lambda i: VAE(10, 3, [12], dropout=0.1)), _models(lambda i: VAE(10, 3, [12], dropout=0.1))
+        hs = [AETrainer().fit(m, Xi, seed=s, path='fast', epochs=3, batch_size=32, **kw) for m, Xi, s in zip(singles, Xs, (3, 4, 5))]
+        hm = fit_many(many, [x.numpy() for x in Xs[:2]] + [Xs[2]], [3, 4, 5], epochs=3, batch_size=32, **kw)   # arrays and tensors alike
+        _assert_same(singles, many, hs, hm)
+
 @pytest.mark.parametrize('restore_best', [True, False])
 def test_early_stopping_per_model(restore_best):
     singles, many, hs, hm = _both(lambda i: VAE(10, 3, [12], dropout=0.3), seeds=(0, 1, 2, 3), epochs=30, lr=3e-2,
@@ -88,6 +97,11 @@ def test_bad_input_names_the_argument():
              (lambda: fit_many([v], X, [1.5]), ValueError, 'seeds[0]'),
              (lambda: fit_many([v], X, [None]), ValueError, 'seeds[0]'),
              (lambda: fit_many([v], X[:, :4], [0]), ValueError, 'X'),
+             (lambda: fit_many([v, VAE(10, 3, [12])], [X], [0, 1]), ValueError, 'X'),
+             (lambda: fit_many([v, VAE(10, 3, [12])], [X, X[:200]], [0, 1]), ValueError, 'X[1]'),
+             (lambda: fit_many([v, VAE(10, 3, [12])], [X[:, :4], X[:, :4]], [0, 1]), ValueError, 'X[0]'),
+             (lambda: fit_many([v, VAE(10, 3, [12])], [X, X.clone().fill_(float('nan'))], [0, 1]), ValueError, 'X[1]'),
+             (lambda: fit_many([v, VAE(10, 3, [12])], [X, 'rows'], [0, 1]), TypeError, 'X[1]'),
              (lambda: fit_many([v], X, [0], epochs=0), ValueError, 'epochs'),
              (lambda: fit_many([v], X, [0], batch_size=0), ValueError, 'batch_size'),
              (lambda: fit_many([v], X, [0], patience=-1), ValueError, 'patience'),

@@ -14,8 +14,8 @@ from torch import nn, Tensor
 
 # %% auto #0
 __all__ = ['PATHS', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'check_hidden', 'check_dims', 'check_input',
-           'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'to_model', 'model_rows', 'check_fit_args',
-           'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
+           'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows', 'to_model',
+           'model_rows', 'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def is_int(v) -> bool:
@@ -162,6 +162,25 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
         X = X.to(dtype)
         _check_finite_rows(X, name, f"`{name}` has values too large for {dtype} (first rows: {{bad}}); scale them (e.g. StandardScaler)")
     return X.detach()   # a tensor that requires grad comes in as plain data
+
+# %% ../../nbs/api/90_checks.ipynb #c7a1f3e1
+def is_row_sets(X) -> bool:
+    "Whether `X` is a list or tuple of row sets (2-D arrays, tensors or DataFrames) rather than one set of rows."
+    return isinstance(X, (list, tuple)) and any(getattr(x, 'ndim', None) == 2 for x in X)
+
+def stacked_rows(X, # a list or tuple of K row sets: numpy arrays, torch tensors or DataFrames
+                 K: int, # how many row sets there must be: one per model
+                 name: str='X', # argument name used in error messages
+                 width: int|None=None, # required number of columns
+                 min_rows: int=1, # fewest rows accepted in each set
+                ) -> Tensor:
+    "The K row sets of `X`, each checked by `as_tensor` (named `X[i]`) and all of one shape, as one (K, n, width) float32 tensor."
+    if len(X) != K: raise ValueError(f"`{name}` holds {len(X)} row sets for {K} models: give one per model")
+    sets = [as_tensor(x, f'{name}[{i}]', width=width, min_rows=min_rows) for i, x in enumerate(X)]
+    if bad := [i for i, x in enumerate(sets) if x.shape != sets[0].shape]:
+        raise ValueError(f"`{name}[{bad[0]}]` has shape {tuple(sets[bad[0]].shape)}, `{name}[0]` {tuple(sets[0].shape)}: "
+                         "the row sets of models trained together must have one shape")
+    return torch.stack(sets)
 
 # %% ../../nbs/api/90_checks.ipynb #db0fbdaf
 def to_model(x: Tensor, # rows, e.g. on the CPU

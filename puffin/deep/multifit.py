@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
-from .checks import as_tensor, check_seed, scale_warning, warn_caller
+from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
@@ -438,9 +438,14 @@ def _check_seeds(seeds, K: int) -> list:
         if s is None: raise ValueError(f"`seeds[{i}]` is None: each model needs a seed of its own")
     return [int(s) for s in seeds]
 
+def _training_rows(X, K: int, width: int, min_rows: int) -> list:
+    "Each model's rows, checked: the one set `X` K times over (not copied), or the K sets of a list of row sets."
+    if is_row_sets(X): return list(stacked_rows(X, K, 'X', width=width, min_rows=min_rows))
+    return [as_tensor(X, 'X', width=width, min_rows=min_rows)] * K
+
 # %% ../../nbs/api/04b_multifit.ipynb #7ac0b1f3
 def fit_many(models: Sequence[nn.Module], # K puffin `VAE`s or `Autoencoder`s of one architecture (their `beta` and `dropout` rate may differ)
-             X, # training rows, shared by all models: numpy array, torch tensor or DataFrame
+             X, # training rows shared by all models (numpy array, torch tensor or DataFrame), or a list of K row sets of one shape: model i trains on X[i]
              seeds: Sequence[int], # one seed per model: model i's split, batches, noise and dropout are those of `fit(..., seed=seeds[i])`
              epochs: int=100, # passes over the training rows
              lr: float=1e-3, # Adam learning rate (shared)
@@ -466,12 +471,13 @@ def fit_many(models: Sequence[nn.Module], # K puffin `VAE`s or `Autoencoder`s of
     dev = resolve_device(device) if device is not None else next(models[0].parameters()).device
     m0 = models[0]
     with torch.inference_mode(False), torch.no_grad(), num_threads(threads or auto_threads(m0, batch_size)):
-        X = as_tensor(X, 'X', width=m0.input_dim, min_rows=2 if validation_split > 0 else 1)
-        if isinstance(m0, VAE) and (msg := scale_warning(X)): warn_caller(msg)
+        X = _training_rows(X, len(models), m0.input_dim, 2 if validation_split > 0 else 1)
+        distinct = {id(x): x for x in X}.values()                                # one set when X is shared
+        if isinstance(m0, VAE) and (msg := next(filter(None, map(scale_warning, distinct)), None)): warn_caller(msg)
         gens = [torch.Generator().manual_seed(sd) for sd in seeds]               # as a seeded CPU fit's private generator
-        splits = [split_indices(len(X), validation_split, chronological, g) for g in gens]
-        Xtr = torch.stack([X[t] for t, _ in splits]).to(dev)
-        Xva = torch.stack([X[v] for _, v in splits]).to(dev)
+        splits = [split_indices(len(X[0]), validation_split, chronological, g) for g in gens]
+        Xtr = torch.stack([Xi[t] for Xi, (t, _) in zip(X, splits)]).to(dev)
+        Xva = torch.stack([Xi[v] for Xi, (_, v) in zip(X, splits)]).to(dev)
         engine = MultiEngine(models, lr=lr, weight_decay=weight_decay, generators=gens, device=dev, graph=graph)
         return multi_loop(engine, Xtr, Xva, s)
 
