@@ -7,7 +7,9 @@ Configuration D of recipe 07 (its most balanced one): `LikelihoodVAE` with the z
 hidden (128, 64), degrees of freedom from z floored at `min_df=3`, free bits 0.1, linear KL warm-up over 2,000 steps, 120
 epochs of batch 64 on every 1990-2014 day, latents from a 10-component aggregate posterior. The other CONFIGS change
 one or a few options (the CVAE rows are recipe 07's conditional model, conditions drawn from the training days);
-'real days' is no model: training days drawn with replacement, what a perfect generator would score. As in the recipe,
+'real days' is no model: training days drawn with replacement, what a perfect generator would score; 'MarketPaths' is
+recipe 08's path generator (defaults, fitted on the training days; each synthetic day the first day of its own path, so
+the days are independent draws of the paths' one-day distribution). As in the recipe,
 seed s trains the model, fits the mixture and seeds the scorecard (its reference half, noise floor and discriminator);
 the sample of `len(train)` days uses seed s + 100.
 
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
+from puffin.paths import MarketPaths
 
 BASE = dict(latent=16, hidden=[128, 64], epochs=120, opts=dict(decoder='zi_student_t', rank=3, free_bits=0.1, kl_schedule='linear',
             warmup_steps=2000, df_from_z=True, min_df=3.0))
@@ -48,6 +51,7 @@ CONFIGS = {'D': {}, 'D-df4': dict(min_df=4.0), 'D-df5': dict(min_df=5.0, df_init
            'CVAE-large-dfz4': dict(cond='per-asset', epochs=120, min_df=4.0)}
 # name -> changes to BASE's options; the keys in _RUN change the architecture, the epochs, the aggregate posterior or the conditions instead
 REAL = 'real days'   # not a model: training days drawn with replacement, the reference a perfect generator would match
+PATHS = 'MarketPaths'   # recipe 08's path generator (defaults, fitted on the training days): each day the first of its own path, after the burn-in
 _RUN = ('epochs', 'components', 'latents', 'latent', 'hidden', 'cond')
 GOALS = dict(auc=0.55, kurt=(1 / 1.5, 1.5), var=0.05, es=0.10)
 
@@ -96,6 +100,7 @@ def draw(m, n: int, seed: int, d: dict) -> pd.DataFrame:
     "`n` synthetic days (unscaled returns) from the aggregate posterior, a conditional model's conditions drawn from the training days with `seed` (as recipe 07 does); `m=None`: `n` real training days drawn with replacement (a reference, not a generator)."
     from puffin.data import unscale
     if m is None: return d['train'].iloc[np.random.default_rng(seed).integers(0, len(d['train']), n)].reset_index(drop=True)
+    if isinstance(m, MarketPaths): return pd.DataFrame(m.sample(1, n, seed=seed)[:, 0], columns=d['train'].columns)
     c = train_conds(m, n, seed, d)
     return unscale(m.sample(n, seed=seed, from_='aggregate', **({} if c is None else dict(cond=c))), d['scaler'], like=d['train'])
 
@@ -110,7 +115,7 @@ def train_conds(m, n: int, seed: int, d: dict) -> np.ndarray|None:
 
 def df_share(m, n: int, seed: int, d: dict, below: float=4.0) -> float:
     "Share of sampled stock-days whose Student-t df is below `below` (latents from the aggregate posterior)."
-    if m is None: return float('nan')
+    if m is None or isinstance(m, MarketPaths): return float('nan')
     from puffin.deep.runtime import seeded
     with torch.no_grad(), seeded(seed, torch.device("cpu")):
         c = train_conds(m, n, seed, d)
@@ -131,7 +136,8 @@ def winsor_kurt(x, q: float=0.0005) -> float:
 def row(config: str, seed: int, d: dict, cache: Path|None, resamples: int) -> dict:
     "One seed of one configuration: the scorecard's lines for it, its noise floor, and the diagnostics."
     from puffin.quality import scorecard, hill_tail_index
-    m, secs = (None, float('nan')) if config == REAL else trained(config, seed, d, cache)
+    if config == PATHS: t0 = time.time(); m = MarketPaths().fit(d['train']); secs = time.time() - t0
+    else: m, secs = (None, float('nan')) if config == REAL else trained(config, seed, d, cache)
     name, n = f'{config} s{seed}', len(d['train'])
     sample = draw(m, n, seed + 100, d)
     card = scorecard(d['train'], {name: sample}, train=d['train'], holdout=d['test'], seed=seed)
@@ -166,7 +172,7 @@ def markdown(t: pd.DataFrame) -> str:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--configs', default='D', help=f"comma-separated names from CONFIGS, or {REAL!r} (training days drawn with replacement)")
+    p.add_argument('--configs', default='D', help=f"comma-separated names from CONFIGS, {REAL!r} (training days drawn with replacement) or {PATHS!r} (recipe 08's generator)")
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     p.add_argument('--cache', default=None, help='folder for trained models (reused when present)')
     p.add_argument('--resamples', type=int, default=8, help='further samples per model for the sampling-noise diagnostic')
@@ -175,7 +181,7 @@ def main(argv=None):
     d, cache = data(), Path(a.cache) if a.cache else None
     rows = []
     for config in a.configs.split(','):
-        if config not in CONFIGS and config != REAL: raise SystemExit(f'unknown configuration {config!r}; known: {sorted(CONFIGS)}')
+        if config not in CONFIGS and config not in (REAL, PATHS): raise SystemExit(f'unknown configuration {config!r}; known: {sorted(CONFIGS)}')
         for seed in a.seeds:
             rows.append(row(config, seed, d, cache, a.resamples))
             print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False, header=len(rows) == 1), flush=True)

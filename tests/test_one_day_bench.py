@@ -20,3 +20,16 @@ def test_winsorised_kurtosis_ignores_a_few_extreme_draws(bench):
     y = x.copy(); y[0] = 40.0   # one wild day per column
     assert bench.mean_kurt(y) > 50 * max(bench.mean_kurt(x), 0.05)
     assert abs(bench.winsor_kurt(y) - bench.winsor_kurt(x)) < 0.1
+
+def test_market_paths_days_are_independent_first_days(bench):
+    "The 'MarketPaths' row draws each synthetic day as the first day of its own path: `n` days with the training columns, seeded."
+    from puffin.paths import MarketPaths
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(0.01 * rng.standard_t(5, (400, 3)) + 0.005 * rng.standard_normal((400, 1)), columns=list('abc'))
+    m = MarketPaths(era_days=50).fit(train)
+    d = dict(train=train)
+    a, b = bench.draw(m, 30, 7, d), bench.draw(m, 30, 7, d)
+    assert list(a.columns) == list('abc') and a.shape == (30, 3)
+    pd.testing.assert_frame_equal(a, b)
+    np.testing.assert_array_equal(a.to_numpy(), m.sample(1, 30, seed=7)[:, 0])
+    assert np.isnan(bench.df_share(m, 10, 0, d))
