@@ -41,6 +41,8 @@ CONFIGS = {'D': {}, 'D-df4': dict(min_df=4.0), 'D-df5': dict(min_df=5.0, df_init
            'D-300ep': dict(epochs=300), 'D-200ep-df4': dict(epochs=200, min_df=4.0),
            'D-exact': dict(latents='exact'), 'D-200ep-exact': dict(epochs=200, latents='exact'), 'D-df4-exact': dict(min_df=4.0, latents='exact'),
            'D-300ep-exact': dict(epochs=300, latents='exact'), 'CVAE-large-exact': dict(cond='per-asset', epochs=60, df_from_z=False, min_df=2.0, latents='exact'),
+           'D-wide-300ep-exact': dict(hidden=[256, 128], epochs=300, latents='exact'), 'D-lat32-300ep-exact': dict(latent=32, epochs=300, latents='exact'),
+           'D-lat64-300ep-exact': dict(latent=64, epochs=300, latents='exact'), 'D-lat32-500ep-exact': dict(latent=32, epochs=500, latents='exact'),
            'D-lat8': dict(latent=8), 'D-beta0.5': dict(beta=0.5), 'D-df4-lat8': dict(latent=8, min_df=4.0),
            # recipe 07's conditional model (per-asset trailing vol, conditions drawn from the training days), and variants
            'CVAE': dict(cond='per-asset', latent=8, hidden=[64, 32], epochs=60, df_from_z=False, min_df=2.0),
