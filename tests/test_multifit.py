@@ -160,3 +160,57 @@ def test_numpy_products_leave_blas_threads_and_stay_quiet():
         hm = fit_many(ms, X, [0, 1], epochs=2, threads=1)
     assert hm[1]['diverged'] and hm[0]['diverged'] is None
     assert [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'] == before
+
+
+# ---- likelihood models: `fit_many` trains them on `MultiLikelihoodEngine` (puffin.deep.multi_likelihood)
+from puffin.deep.generative import ConditionalVAE
+from puffin.deep.multi_likelihood import MultiLikelihoodEngine, multi_likelihood_reason
+
+def _lik(**kw):
+    return lambda i: LikelihoodVAE(10, 3, [12, 8], free_bits=0.1, kl_schedule='linear', warmup_steps=20, **kw)
+
+def _assert_same_lik(singles, many, hs, hm, atol=1e-5):
+    _assert_same(singles, many, hs, hm, atol)
+    for a, b, h in zip(singles, many, hm):
+        assert int(a.step) == int(b.step), 'step'                     # the KL schedule's counter, as the single fit leaves it
+        assert h['path'] == 'multi-likelihood'
+
+def _both_lik(make, seeds=(3, 4, 5), **kw):
+    singles, many = _models(make, len(seeds)), _models(make, len(seeds))
+    hs = [AETrainer().fit(m, X, seed=s, **kw) for m, s in zip(singles, seeds)]
+    return singles, many, hs, fit_many(many, X, list(seeds), **kw)
+
+@pytest.mark.parametrize('make', [_lik(decoder='gaussian'), _lik(decoder='student_t'), _lik(decoder='zi_student_t', dropout=0.2),
+                                  _lik(decoder='zi_student_t', df_from_z=True, min_df=3.0),
+                                  lambda i: LikelihoodVAE(10, 3, [12], decoder='student_t', beta=[0.5, 1.0, 2.0][i])],
+                         ids=['gaussian', 'student_t', 'zi-dropout', 'zi-dfz', 'betas'])
+def test_likelihood_models_equal_single_fits(make):
+    _assert_same_lik(*_both_lik(make, epochs=4, batch_size=32))
+
+def test_conditional_models_and_odd_batches():
+    _assert_same_lik(*_both_lik(lambda i: ConditionalVAE(8, 2, 3, [12], decoder='zi_student_t', free_bits=0.1), epochs=3, batch_size=50, validation_split=0))
+
+def test_likelihood_early_stopping_restores_each_models_step():
+    "Early stopping with restore_best: each model ends at its best epoch's weights and at that epoch's step counter, as its single fit."
+    singles, many, hs, hm = _both_lik(_lik(decoder='student_t'), epochs=12, batch_size=32, patience=1, lr=3e-2)
+    _assert_same_lik(singles, many, hs, hm, atol=1e-4)
+    assert any(h['stopped_early'] for h in hm)
+
+def test_other_decoders_train_one_after_the_other():
+    "A decoder without a model-axis head (low rank) takes each model's own fit: identical weights."
+    assert 'lowrank' in multi_likelihood_reason([LikelihoodVAE(10, 3, [12], decoder='lowrank')])
+    singles, many, hs, hm = _both_lik(lambda i: LikelihoodVAE(10, 3, [12], decoder='lowrank'), epochs=2)
+    for a, b in zip(singles, many):
+        for p, q in zip(a.parameters(), b.parameters()): assert torch.equal(p, q)
+    assert [h['path'] for h in hm] == ['likelihood'] * 3
+
+def test_likelihood_bad_input_names_the_argument():
+    zi = LikelihoodVAE(10, 3, [12], decoder='zi_student_t')
+    cases = [(lambda: fit_many([zi, LikelihoodVAE(10, 3, [8], decoder='zi_student_t')], X, [0, 1]), ValueError, 'models[1]'),
+             (lambda: fit_many([zi, LikelihoodVAE(10, 3, [12], decoder='student_t')], X, [0, 1]), ValueError, 'models[1]'),
+             (lambda: fit_many([zi, VAE(10, 3, [12])], X, [0, 1]), ValueError, 'models[1]'),
+             (lambda: fit_many([zi, 'vae'], X, [0, 1]), TypeError, 'models[1]'),
+             (lambda: fit_many([zi], X, [0], device='meta'), ValueError, 'device'),
+             (lambda: MultiLikelihoodEngine([LikelihoodVAE(10, 3, [12], decoder='lowrank')]), ValueError, 'lowrank')]
+    for f, exc, name in cases:
+        with pytest.raises(exc, match=name.replace('[', r'\[').replace(']', r'\]')): f()

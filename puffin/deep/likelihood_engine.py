@@ -80,20 +80,25 @@ def _hand_gaussian(e, B, xT: Tensor, rec: Tensor) -> None:
     s = F.softplus(O['scale']).add_(e._ms)
     inv = s.reciprocal()
     yn = torch.sub(O['loc'], xT).mul_(inv)
-    torch.sum(torch.addcmul(s.log_(), yn, yn, value=0.5), (0, 1), out=rec)
+    torch.sum(torch.addcmul(s.log_(), yn, yn, value=0.5), (-2, -1), out=rec)   # per model when a leading model axis (K, d, n) is there
     torch.mul(yn, inv, out=G['loc'])                                      # d/d loc = (loc - x) / s^2
     torch.addcmul(e._one, yn, yn, value=-1., out=G['scale']).mul_(inv).mul_(torch.sigmoid(O['scale']))   # d/d r = (1 - y^2) / s * sigmoid(r)
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #d65bfa22
 _F1, _FH = np.float32(1), np.float32(0.5)
 
+def _put(rec: Tensor, v) -> None:
+    "Write a step's summed NLL `v` into its record `rec`: a number into a 0-d record, or one per model into a (K,) one."
+    if rec.dim() == 0: rec.fill_(float(v))
+    else: rec.copy_(torch.from_numpy(np.asarray(v, dtype=np.float32)))
+
 def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
-    "Student-t and zero-inflated Student-t heads written out (df learned per feature or from z): torch's softplus, sigmoid, digamma and lgamma, numpy's arithmetic."
+    "Student-t and zero-inflated Student-t heads written out (df learned per feature or from z): torch's softplus, sigmoid, digamma and lgamma, numpy's arithmetic. Blocks are (d, n), or (K, d, n) for K models at once."
     m, d, O, G, xv, gxv = e.model, e.d, B.On, B.Gn, e.xvn, e.gxvn        # numpy views of the heads, their gradients, the extra parameters
     x = xT.numpy()
-    sg = torch.sigmoid(B.outT[d:]).numpy()                               # sigmoid of every head after loc (scale, df, spike): one call
+    sg = torch.sigmoid(B.outT[..., d:, :]).numpy()                               # sigmoid of every head after loc (scale, df, spike): one call
     if m.df_from_z:                                                      # scale and df are adjacent rows: one softplus for both
-        sp = F.softplus(B.outT[d:3 * d]).add_(e._ms_mdf).numpy(); s, nu = sp[:d], sp[d:]
+        sp = F.softplus(B.outT[..., d:3 * d, :]).add_(e._ms_mdf).numpy(); s, nu = sp[..., :d, :], sp[..., d:, :]
     else: s, nu = F.softplus(B.O['scale']).add_(e._ms).numpy(), F.softplus(e.xv['raw_df']).add_(e._mdf).numpy()   # nu: (d, 1) per feature
     inv = np.reciprocal(s)                                               # 1 / s
     yn = O['loc'] - x; yn *= inv                                         # (loc - x) / s = -y
@@ -108,28 +113,28 @@ def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
     lgam = np.log(nu); lgam *= _FH; lgam += lgm[0]; lgam -= lgm[1]       # log(nu)/2 + lgamma(nu/2) - lgamma((nu+1)/2)
     hl = nu1 * lg; hl *= _FH; hl += np.log(s)                            # (nu+1)/2 log(1 + y^2/nu) + log s
     if m.decoder_kind == 'student_t':
-        rec.fill_(float(hl.sum() + lgam.sum() * (B.n if lgam.shape[1] == 1 else 1)))   # -log p summed, less log(pi)/2 per element
+        _put(rec, hl.sum((-2, -1)) + lgam.sum((-2, -1)) * (B.n if lgam.shape[-1] == 1 else 1))   # -log p summed, less log(pi)/2 per element
         kinv = inv
     else:
-        sig = sg[-d:]; pi = np.clip(sig, np.float32(1e-6), np.float32(1 - 1e-6))
+        sig = sg[..., -d:, :]; pi = np.clip(sig, np.float32(1e-6), np.float32(1 - 1e-6))
         ew = np.exp(xv['raw_spike_width']); w = ew + np.float32(1e-5); invw = np.reciprocal(w)
         ys = x - xv['spike_centre']; ys *= invw                          # (x - centre) / w
         a = np.log(pi); a -= _FH * ys * ys; a -= np.log(w) + np.float32(_HALF_LOG_2PI)   # log pi + log N(x; centre, w)
         bb = np.log1p(-pi); bb -= hl; bb -= lgam; bb -= np.float32(_HALF_LOG_PI)        # log(1 - pi) + log t(x)
         lse = np.abs(a - bb); np.negative(lse, out=lse); np.exp(lse, out=lse); np.log1p(lse, out=lse); lse += np.maximum(a, bb)   # logaddexp(a, b)
-        rec.fill_(float(lse.sum()))                                      # log p summed: `nll_sign` turns it round
+        _put(rec, lse.sum((-2, -1)))                                    # log p summed: `nll_sign` turns it round
         resp = a - lse; np.maximum(resp, np.float32(-80.), out=resp); np.exp(resp, out=resp)   # the spike's share of each element (below e^-80 it is 0 to float precision, and exp's underflow path is 5-20x slower)
         kinv = inv - resp * inv                                          # (1 - resp) / s: the t part's weight
         gnu -= gnu * resp
         np.subtract(pi, resp, out=G['spike']); G['spike'] *= (sig == pi)   # d/d logit = pi - resp where the clamp let sigmoid through
-        invw = invw.reshape(-1)
-        np.multiply((resp * ys).sum(1), invw, out=gxv['spike_centre']); np.negative(gxv['spike_centre'], out=gxv['spike_centre'])   # d/d centre = -resp (x - centre) / w^2 (the 1/n for all extras in `_step`)
+        invw = invw[..., 0]
+        np.multiply((resp * ys).sum(-1), invw, out=gxv['spike_centre']); np.negative(gxv['spike_centre'], out=gxv['spike_centre'])   # d/d centre = -resp (x - centre) / w^2 (the 1/n for all extras in `_step`)
         g2 = _F1 - ys * ys; g2 *= resp
-        np.multiply(g2.sum(1), invw * ew.reshape(-1), out=gxv['raw_spike_width'])   # d/d raw width
+        np.multiply(g2.sum(-1), invw * ew[..., 0], out=gxv['raw_spike_width'])   # d/d raw width
     np.multiply(dyn, kinv, out=G['loc'])                                 # d/d loc
-    np.multiply(omq, kinv, out=G['scale']); G['scale'] *= sg[:d]         # d/d raw scale = (1 - q) / s sigmoid(r)
-    if m.df_from_z: np.multiply(gnu, sg[d:2 * d], out=G['df']); G['df'] *= _FH
-    else: np.multiply(gnu.sum(1), torch.sigmoid(e.xv['raw_df']).numpy().reshape(-1), out=gxv['raw_df']); gxv['raw_df'] *= _FH
+    np.multiply(omq, kinv, out=G['scale']); G['scale'] *= sg[..., :d, :]         # d/d raw scale = (1 - q) / s sigmoid(r)
+    if m.df_from_z: np.multiply(gnu, sg[..., d:2 * d, :], out=G['df']); G['df'] *= _FH
+    else: np.multiply(gnu.sum(-1), torch.sigmoid(e.xv['raw_df']).numpy()[..., 0], out=gxv['raw_df']); gxv['raw_df'] *= _FH
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #3a06574e
 def _hand_lowrank(e, B, xT: Tensor, rec: Tensor) -> None:

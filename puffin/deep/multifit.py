@@ -323,6 +323,11 @@ def restore(self: MultiEngine, snap: Tensor, i: int|None=None) -> None:
         else: self.flat[i].copy_(snap if snap.ndim == 1 else snap[i])
 
 @patch
+def row(self: MultiEngine, i: int) -> Tensor:
+    "Model `i`'s row of `snapshot`, a copy."
+    return self.flat[i].clone()
+
+@patch
 def params_finite(self: MultiEngine) -> Tensor:
     "(K,) bools: whether each model's parameters are all finite: one sum per model (finite only if every term is), checked in full if not."
     ok = self.flat.sum(1).isfinite()
@@ -355,8 +360,8 @@ def _replay(self: MultiEngine, ep: dict) -> None:
     ep['graph'].replay()
 
 # %% ../../nbs/api/04b_multifit.ipynb #9b381920
-def _history() -> dict:
-    return {k: [] for k in HISTORY_KEYS} | dict(path='multi', amp=False, best_epoch=None, stopped_early=False,
+def _history(path: str='multi') -> dict:
+    return {k: [] for k in HISTORY_KEYS} | dict(path=path, amp=False, best_epoch=None, stopped_early=False,
                                                 interrupted=False, epochs_run=0, diverged=None)
 
 def _diverged_message(parts: list, when: str, lr: float) -> str:
@@ -364,14 +369,14 @@ def _diverged_message(parts: list, when: str, lr: float) -> str:
             else f"try a lower `lr` (now {lr}) and check that the data is scaled")
     return f"training diverged: the loss became {parts[0]} {when}; {hint}. The model keeps its weights from before that epoch."
 
-def multi_loop(engine: MultiEngine, # the K models' engine
+def multi_loop(engine, # the K models' engine: `MultiEngine` or `MultiLikelihoodEngine`
                Xtr: Tensor, # (K, N, d): each model's training rows
                Xva: Tensor, # (K, M, d): each model's validation rows (M may be 0)
                s: FitSettings, # epochs, batch size, early stopping (shared)
               ) -> list[dict]:
     "`train_loop` for K models: each keeps its own history, best epoch, early stop and divergence; a stopped model's weights are set aside."
     K = engine.K
-    hs, best, waited = [_history() for _ in range(K)], [math.inf] * K, [0] * K
+    hs, best, waited = [_history(engine.name) for _ in range(K)], [math.inf] * K, [0] * K
     best_state, final, active = [None] * K, [None] * K, set(range(K))
     def stop(i, state): final[i] = state.clone(); active.discard(i)
     bar, before = _epoch_bar(s.epochs, s.verbose), None
@@ -393,10 +398,10 @@ def multi_loop(engine: MultiEngine, # the K models' engine
                 monitored = (va or tr)[i][0]
                 if monitored < best[i] - s.min_delta: best[i], waited[i], h['best_epoch'] = monitored, 0, epoch
                 else: waited[i] += 1
-                if s.patience is not None and waited[i] == 0: best_state[i] = engine.flat[i].clone()
+                if s.patience is not None and waited[i] == 0: best_state[i] = engine.row(i)
                 if s.patience is not None and waited[i] >= s.patience:
                     h['stopped_early'] = True
-                    stop(i, best_state[i] if s.restore_best and best_state[i] is not None else engine.flat[i])
+                    stop(i, best_state[i] if s.restore_best and best_state[i] is not None else engine.row(i))
             bar.update(1)
             if not active: break
     except KeyboardInterrupt:
@@ -414,15 +419,20 @@ def multi_loop(engine: MultiEngine, # the K models' engine
     return hs
 
 # %% ../../nbs/api/04b_multifit.ipynb #48da4d8a
-def _check_models(models) -> list:
-    "The models as a list; fails unless they are distinct puffin MLP models of one architecture, on one device."
+def _model_list(models) -> list:
+    "The models as a list; fails unless they are K distinct modules."
     if isinstance(models, nn.Module) or not isinstance(models, (list, tuple)) or not models:
         raise TypeError(f"`models` must be a non-empty list of models, got {type(models).__name__}")
     models = list(models)
     if len({id(m) for m in models}) != len(models): raise ValueError("`models` holds the same model more than once: pass K separate models")
-    shapes = []
     for i, m in enumerate(models):
-        if not isinstance(m, nn.Module): raise TypeError(f"`models[{i}]` must be a puffin VAE or Autoencoder, got {type(m).__name__}")
+        if not isinstance(m, nn.Module): raise TypeError(f"`models[{i}]` must be a puffin model (VAE, Autoencoder, LikelihoodVAE or ConditionalVAE), got {type(m).__name__}")
+    return models
+
+def _check_models(models) -> list:
+    "The models as a list; fails unless they are distinct puffin MLP models of one architecture, on one device."
+    models, shapes = _model_list(models), []
+    for i, m in enumerate(models):
         try: shapes.append(_shape_of(m, _layout_anywhere(m)))
         except ValueError as e: raise ValueError(f"`models[{i}]`: {e}".replace(" Use path='autograd' (or 'auto').", " Train it with `AETrainer.fit`.")) from None
         if shapes[i] != shapes[0]: raise ValueError(f"`models[{i}]` differs from `models[0]` (kind, dropout on/off or layer widths): fit_many trains models of one architecture")
@@ -444,7 +454,7 @@ def _training_rows(X, K: int, width: int, min_rows: int) -> list:
     return [as_tensor(X, 'X', width=width, min_rows=min_rows)] * K
 
 # %% ../../nbs/api/04b_multifit.ipynb #7ac0b1f3
-def fit_many(models: Sequence[nn.Module], # K puffin `VAE`s or `Autoencoder`s of one architecture (their `beta` and `dropout` rate may differ)
+def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture: `VAE`s, `Autoencoder`s, `LikelihoodVAE`s or `ConditionalVAE`s (their `beta` and `dropout` rate may differ)
              X, # training rows shared by all models (numpy array, torch tensor or DataFrame), or a list of K row sets of one shape: model i trains on X[i]
              seeds: Sequence[int], # one seed per model: model i's split, batches, noise and dropout are those of `fit(..., seed=seeds[i])`
              epochs: int=100, # passes over the training rows
@@ -463,11 +473,15 @@ def fit_many(models: Sequence[nn.Module], # K puffin `VAE`s or `Autoencoder`s of
              graph: bool=False, # on CUDA: replay each epoch's steps from one captured CUDA graph
             ) -> list[dict]:
     "Train K models of one architecture together; model i ends as `AETrainer().fit(models[i], X, seed=seeds[i], ...)` would leave it. Returns the K histories."
-    models = _check_models(models)
+    models = _model_list(models)
     seeds = _check_seeds(seeds, len(models))
     s = FitSettings(epochs, lr, batch_size, validation_split, verbose, chronological, patience, min_delta, restore_best,
                     None, weight_decay, threads, 'fast', False)
     s.check()
+    if hasattr(models[0], 'loss_parts'):                                         # likelihood models: their own engine
+        from puffin.deep.multi_likelihood import fit_likelihood_models
+        return fit_likelihood_models(models, X, seeds, s, device)
+    models = _check_models(models)
     dev = resolve_device(device) if device is not None else next(models[0].parameters()).device
     m0 = models[0]
     with torch.inference_mode(False), torch.no_grad(), num_threads(threads or auto_threads(m0, batch_size)):
