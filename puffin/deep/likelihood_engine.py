@@ -96,7 +96,7 @@ def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
     "Student-t and zero-inflated Student-t heads written out (df learned per feature or from z): torch's softplus, sigmoid, digamma and lgamma, numpy's arithmetic. Blocks are (d, n), or (K, d, n) for K models at once."
     m, d, O, G, xv, gxv = e.model, e.d, B.On, B.Gn, e.xvn, e.gxvn        # numpy views of the heads, their gradients, the extra parameters
     x = xT.numpy()
-    sg = torch.sigmoid(B.outT[..., d:, :]).numpy()                               # sigmoid of every head after loc (scale, df, spike): one call
+    sg = torch.sigmoid(B.outT[..., d:, :]).numpy()                       # sigmoid of every head after loc (scale, df, spike): one call
     if m.df_from_z:                                                      # scale and df are adjacent rows: one softplus for both
         sp = F.softplus(B.outT[..., d:3 * d, :]).add_(e._ms_mdf).numpy(); s, nu = sp[..., :d, :], sp[..., d:, :]
     else: s, nu = F.softplus(B.O['scale']).add_(e._ms).numpy(), F.softplus(e.xv['raw_df']).add_(e._mdf).numpy()   # nu: (d, 1) per feature
@@ -122,7 +122,7 @@ def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
         a = np.log(pi); a -= _FH * ys * ys; a -= np.log(w) + np.float32(_HALF_LOG_2PI)   # log pi + log N(x; centre, w)
         bb = np.log1p(-pi); bb -= hl; bb -= lgam; bb -= np.float32(_HALF_LOG_PI)        # log(1 - pi) + log t(x)
         lse = np.abs(a - bb); np.negative(lse, out=lse); np.exp(lse, out=lse); np.log1p(lse, out=lse); lse += np.maximum(a, bb)   # logaddexp(a, b)
-        _put(rec, lse.sum((-2, -1)))                                    # log p summed: `nll_sign` turns it round
+        _put(rec, lse.sum((-2, -1)))                                     # log p summed: `nll_sign` turns it round
         resp = a - lse; np.maximum(resp, np.float32(-80.), out=resp); np.exp(resp, out=resp)   # the spike's share of each element (below e^-80 it is 0 to float precision, and exp's underflow path is 5-20x slower)
         kinv = inv - resp * inv                                          # (1 - resp) / s: the t part's weight
         gnu -= gnu * resp
@@ -132,7 +132,7 @@ def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
         g2 = _F1 - ys * ys; g2 *= resp
         np.multiply(g2.sum(-1), invw * ew[..., 0], out=gxv['raw_spike_width'])   # d/d raw width
     np.multiply(dyn, kinv, out=G['loc'])                                 # d/d loc
-    np.multiply(omq, kinv, out=G['scale']); G['scale'] *= sg[..., :d, :]         # d/d raw scale = (1 - q) / s sigmoid(r)
+    np.multiply(omq, kinv, out=G['scale']); G['scale'] *= sg[..., :d, :]  # d/d raw scale = (1 - q) / s sigmoid(r)
     if m.df_from_z: np.multiply(gnu, sg[..., d:2 * d, :], out=G['df']); G['df'] *= _FH
     else: np.multiply(gnu.sum(-1), torch.sigmoid(e.xv['raw_df']).numpy()[..., 0], out=gxv['raw_df']); gxv['raw_df'] *= _FH
 
