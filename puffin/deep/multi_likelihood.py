@@ -4,7 +4,6 @@
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #f2a74de4
 from __future__ import annotations
-import math
 import numpy as np
 from typing import Sequence
 import torch
@@ -56,7 +55,7 @@ class _KLBufs:
         self.On, self.Gn = {h: t.numpy() for h, t in self.O.items()}, {h: t.numpy() for h, t in self.G.items()}
         self.do = torch.empty(K, n, 2 * k); self.dmu, self.dlv = self.do[..., :k], self.do[..., k:]
         self.t1, self.t2, self.q = torch.empty(K, n, k), torch.empty(K, n, k), torch.empty(K, n, k)
-        self.n, self.inv_n, self.inv_nt = n, 1. / n, torch.tensor(1. / n)
+        self.n, self.inv_nt = n, torch.tensor(1. / n)
         fb = e.model.free_bits
         self.fb_thr = torch.tensor(2 * n * fb) if fb > 0 else None
         self.keep = torch.empty(K, 1, k)                                 # per model and latent dimension, broadcast over rows
@@ -92,7 +91,7 @@ class MultiLikelihoodEngine:
         enc, code, dec, heads, extras = layouts[0]
         self.groups = [[l] for l in enc] + [code] + [[l] for l in dec] + [heads]
         self._stack(layouts)
-        self.n_enc, self.n_dec = len(enc), len(dec)
+        self.n_enc = len(enc)
         self.acts = [j for j in range(len(self.groups)) if j not in (self.n_enc, len(self.groups) - 1)]
         self.drop = self.acts if self.p > 0 else []
         self.P = sum(l.out_features for l in heads)
