@@ -17,3 +17,14 @@ def test_each_notebook_runs_in_a_fresh_process(tmp_path):
     second = _notebook(tmp_path/'b.ipynb', "import pandas as pd, torch\nprint(pd.get_option('display.precision'), torch.initial_seed() == 123, torch.get_num_threads())")
     subprocess.run([sys.executable, ROOT/'tools'/'execute_nbs.py', str(first), str(second)], cwd=ROOT, check=True, capture_output=True)
     assert _printed(second).split() == ['6', 'False', '1'], _printed(second)   # pandas' default, torch's own seed, one thread
+
+def test_the_main_job_starts_the_longest_notebooks_first(tmp_path):
+    "`tools/test_nbs.py` orders the notebooks by their `#| slow` cells, most first (ties by path), so two workers end together."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('test_nbs', ROOT/'tools'/'test_nbs.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    a = _notebook(tmp_path/'a.ipynb', "1")
+    b = _notebook(tmp_path/'b.ipynb', "#| slow\n1", "#| slow\n2")
+    c = _notebook(tmp_path/'c.ipynb', "#| slow\n1")
+    d = _notebook(tmp_path/'d.ipynb', "#| slow\n1")
+    assert mod.longest_first([a, d, c, b]) == [b, c, d, a]

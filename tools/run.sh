@@ -14,8 +14,8 @@ nbdev_export
 site_log=$(mktemp)
 { if command -v quarto >/dev/null; then nbdev_readme && nbdev_docs; else python tools/build_site.py --readme && python tools/build_site.py; fi; } >"$site_log" 2>&1 &
 site=$!; trap 'kill "$site" 2>/dev/null || true' EXIT   # a failed test run stops the build too
-# every notebook, slow cells included, two at a time (one torch thread each), and the seconds each took
-nbdev_test --flags slow --n_workers "${PUFFIN_WORKERS:-2}" --timing
+# every notebook, slow cells included, two at a time (one torch thread each), the longest first, and the seconds each took
+python tools/test_nbs.py --workers "${PUFFIN_WORKERS:-2}"
 if ! wait "$site"; then cat "$site_log"; echo "the site did not build" >&2; exit 1; fi
 tail -n 1 "$site_log"; rm -f "$site_log"
 echo "docs: $(pwd)/_docs/index.html"
