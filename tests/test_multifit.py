@@ -181,9 +181,9 @@ def _both_lik(make, seeds=(3, 4, 5), **kw):
     return singles, many, hs, fit_many(many, X, list(seeds), **kw)
 
 @pytest.mark.parametrize('make', [_lik(decoder='gaussian'), _lik(decoder='student_t'), _lik(decoder='zi_student_t', dropout=0.2),
-                                  _lik(decoder='zi_student_t', df_from_z=True, min_df=3.0),
+                                  _lik(decoder='zi_student_t', df_from_z=True, min_df=3.0), _lik(decoder='lowrank', rank=2, dropout=0.2),
                                   lambda i: LikelihoodVAE(10, 3, [12], decoder='student_t', beta=[0.5, 1.0, 2.0][i])],
-                         ids=['gaussian', 'student_t', 'zi-dropout', 'zi-dfz', 'betas'])
+                         ids=['gaussian', 'student_t', 'zi-dropout', 'zi-dfz', 'lowrank', 'betas'])
 def test_likelihood_models_equal_single_fits(make):
     _assert_same_lik(*_both_lik(make, epochs=4, batch_size=32))
 
@@ -197,9 +197,9 @@ def test_likelihood_early_stopping_restores_each_models_step():
     assert any(h['stopped_early'] for h in hm)
 
 def test_other_decoders_train_one_after_the_other():
-    "A decoder without a model-axis head (low rank) takes each model's own fit: identical weights."
-    assert 'lowrank' in multi_likelihood_reason([LikelihoodVAE(10, 3, [12], decoder='lowrank')])
-    singles, many, hs, hm = _both_lik(lambda i: LikelihoodVAE(10, 3, [12], decoder='lowrank'), epochs=2)
+    "A decoder without a model-axis head (the multivariate Student-t, autograd's head) takes each model's own fit: identical weights."
+    assert 'mv_student_t' in multi_likelihood_reason([LikelihoodVAE(10, 3, [12], decoder='mv_student_t')])
+    singles, many, hs, hm = _both_lik(lambda i: LikelihoodVAE(10, 3, [12], decoder='mv_student_t'), epochs=2)
     for a, b in zip(singles, many):
         for p, q in zip(a.parameters(), b.parameters()): assert torch.equal(p, q)
     assert [h['path'] for h in hm] == ['likelihood'] * 3
@@ -211,6 +211,6 @@ def test_likelihood_bad_input_names_the_argument():
              (lambda: fit_many([zi, VAE(10, 3, [12])], X, [0, 1]), ValueError, 'models[1]'),
              (lambda: fit_many([zi, 'vae'], X, [0, 1]), TypeError, 'models[1]'),
              (lambda: fit_many([zi], X, [0], device='meta'), ValueError, 'device'),
-             (lambda: MultiLikelihoodEngine([LikelihoodVAE(10, 3, [12], decoder='lowrank')]), ValueError, 'lowrank')]
+             (lambda: MultiLikelihoodEngine([LikelihoodVAE(10, 3, [12], decoder='mv_student_t')]), ValueError, 'mv_student_t')]
     for f, exc, name in cases:
         with pytest.raises(exc, match=name.replace('[', r'\[').replace(']', r'\]')): f()

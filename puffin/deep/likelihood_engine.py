@@ -138,29 +138,33 @@ def _hand_t(e, B, xT: Tensor, rec: Tensor) -> None:
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #3a06574e
 def _hand_lowrank(e, B, xT: Tensor, rec: Tensor) -> None:
-    "Low-rank plus diagonal Gaussian written out with Woodbury's identity: Sigma = W W^T + D, C = I + W^T D^-1 W (rank x rank per row)."
+    "Low-rank plus diagonal Gaussian written out with Woodbury's identity: Sigma = W W^T + D, C = I + W^T D^-1 W (rank x rank per row). Blocks are (d, n), or (K, d, n) for K models at once: then the K n rows are one batch of rank x rank systems."
     d, n, r, O, G = e.d, B.n, e.model.rank, B.O, B.G
     raw = O['scale']
-    s = F.softplus(raw).add_(e._ms)                                      # (d, n)
-    dinv = s.pow(-2).t()                                                 # (n, d): D^-1
-    m = torch.sub(xT, O['loc']).t()                                      # (n, d): x - loc
-    W = O['factors'].view(d, r, n).permute(2, 0, 1)                      # (n, d, r)
+    lead = raw.shape[:-2]                                                # () or (K,): the model axis
+    rows = lambda t: t.transpose(-2, -1).reshape(-1, d)                  # (..., d, n) -> (rows, d)
+    cols = lambda t: t.reshape(*lead, n, d).transpose(-2, -1)            # (rows, d) -> (..., d, n)
+    per_model = lambda t: t.reshape(*lead, -1).sum(-1)                   # a sum over each model's rows
+    s = F.softplus(raw).add_(e._ms)                                      # (..., d, n)
+    dinv = rows(s.pow(-2))                                               # (rows, d): D^-1
+    m = rows(torch.sub(xT, O['loc']))                                    # (rows, d): x - loc
+    W = O['factors'].view(*lead, d, r, n).movedim(-1, -3).reshape(-1, d, r)   # (rows, d, r)
     DW = W * dinv[:, :, None]                                            # D^-1 W
-    C = torch.baddbmm(e._eye(r), W.transpose(1, 2), DW)                  # (n, r, r)
+    C = torch.baddbmm(e._eye(r), W.transpose(1, 2), DW)                  # (rows, r, r)
     L = torch.linalg.cholesky(C)
     u = m * dinv                                                         # D^-1 m
-    v = torch.bmm(DW.transpose(1, 2), m[:, :, None])                     # W^T D^-1 m, (n, r, 1)
+    v = torch.bmm(DW.transpose(1, 2), m[:, :, None])                     # W^T D^-1 m, (rows, r, 1)
     a = torch.cholesky_solve(v, L)                                       # C^-1 v
-    maha = (m * u).sum() - (v * a).sum()
-    logdet = 2 * L.diagonal(dim1=1, dim2=2).log().sum() + 2 * s.log().sum()
+    maha = per_model(m * u) - per_model(v * a)
+    logdet = 2 * per_model(L.diagonal(dim1=1, dim2=2).log()) + 2 * per_model(s.log())
     torch.mul(logdet + maha, 0.5, out=rec)                               # sum of -log p less d log(2 pi)/2 per row
     alpha = u - torch.bmm(DW, a)[:, :, 0]                                # Sigma^-1 (x - loc)
     DWC = torch.bmm(DW, torch.cholesky_inverse(L))                       # D^-1 W C^-1 = Sigma^-1 W
-    beta = torch.bmm(W.transpose(1, 2), alpha[:, :, None])               # W^T alpha, (n, r, 1)
-    torch.neg(alpha.t(), out=G['loc'])                                   # d/d loc = -alpha
+    beta = torch.bmm(W.transpose(1, 2), alpha[:, :, None])               # W^T alpha, (rows, r, 1)
+    torch.neg(cols(alpha), out=G['loc'])                                 # d/d loc = -alpha
     gW = torch.baddbmm(DWC, alpha[:, :, None], beta.transpose(1, 2), alpha=-1.)   # d/dW = Sigma^-1 W - alpha alpha^T W
-    G['factors'].view(d, r, n).copy_(gW.permute(1, 2, 0))
-    gD = (dinv - (DWC * DW).sum(2) - alpha * alpha).t()                  # 2 d/dD: the diagonal of Sigma^-1 - alpha alpha^T
+    G['factors'].view(*lead, d, r, n).copy_(gW.view(*lead, n, d, r).movedim(-3, -1))
+    gD = cols(dinv - (DWC * DW).sum(2) - alpha * alpha)                  # 2 d/dD: the diagonal of Sigma^-1 - alpha alpha^T
     torch.mul(gD, s, out=G['scale']).mul_(torch.sigmoid(raw))            # dD/ds = 2 s; ds/draw = sigmoid(raw)
 
 _HAND = {'gaussian': _hand_gaussian, 'student_t': _hand_t, 'zi_student_t': _hand_t, 'lowrank': _hand_lowrank}
@@ -222,6 +226,16 @@ def likelihood_path_reason(model: nn.Module) -> str|None:
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #1818ab0c
 _tb = torch.ops.aten.threshold_backward.grad_input
 
+def _head_columns(model: nn.Module, d: int) -> dict[str, tuple[int, int]]:
+    "Each head's rows (start, stop) in the decoder's output, in `head_nll`'s column order: loc, scale, then the factors (low rank), df (from z) and the spike (zero-inflated) where the model has them."
+    widths = [('loc', d), ('scale', d), ('factors', d * model.rank if model.decoder_kind == 'lowrank' else 0),
+              ('df', (1 if model.decoder_kind == 'mv_student_t' else d) if model.df_from_z else 0),
+              ('spike', d if model.decoder_kind == 'zi_student_t' else 0)]
+    cols, c = {}, 0
+    for h, w in widths:
+        if w: cols[h] = (c, c + w); c += w
+    return cols
+
 class LikelihoodEngine:
     "Trains a `LikelihoodVAE` or `ConditionalVAE` on the CPU: encoder, decoder and likelihood head written out on preallocated buffers (the 'mv_student_t' head on autograd), one fused Adam: the interface of `FastEngine`."
     name, private_rng = 'likelihood', True
@@ -274,12 +288,7 @@ class LikelihoodEngine:
         self.nWa, self.nWx, self.nWaT = [W.numpy() for W in self.Wa], [W.numpy() for W in self.Wx], self.WaT.numpy()   # numpy views for the products
         self.nGW0 = self.GWa[0].numpy()
         self.hand = model.decoder_kind in _HAND                           # a written-out head (else autograd's)
-        widths = [('loc', self.d), ('scale', self.d), ('factors', self.d * model.rank if model.decoder_kind == 'lowrank' else 0),
-                  ('df', (1 if model.decoder_kind == 'mv_student_t' else self.d) if model.df_from_z else 0),
-                  ('spike', self.d if model.decoder_kind == 'zi_student_t' else 0)]
-        self.cols, c = {}, 0
-        for h, wd in widths:
-            if wd: self.cols[h] = (c, c + wd); c += wd                   # `head_nll`'s column order
+        self.cols = _head_columns(model, self.d)
         self.n_enc, self.n_dec = len(enc), len(dec)
         self.acts = [j for j in range(len(self.groups)) if j not in (self.n_enc, len(self.groups) - 1)]   # Linear + ReLU (+ dropout) layers
         self.drop = self.acts if self.p > 0 else []

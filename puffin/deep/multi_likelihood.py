@@ -10,7 +10,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .fastpath import _check_adam_args, _flushing_denormals, _adam_update
-from .likelihood_engine import _lik_layout, _likelihood_classes, _HAND, _NLL_CONST, _tb, head_nll, LikelihoodEngine
+from .likelihood_engine import _lik_layout, _likelihood_classes, _head_columns, _HAND, _NLL_CONST, _tb, head_nll, LikelihoodEngine
 from .multifit import MultiEngine, multi_loop, _training_rows
 from .training import FitSettings, split_indices, AETrainer
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
@@ -19,7 +19,7 @@ from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 __all__ = ['multi_likelihood_reason', 'MultiLikelihoodEngine', 'fit_likelihood_models']
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #128b2f33
-_K_HEADS = ('gaussian', 'student_t', 'zi_student_t')   # the written-out heads that take a model axis
+_K_HEADS = ('gaussian', 'student_t', 'zi_student_t', 'lowrank')   # the written-out heads that take a model axis
 
 def _lik_shape(model: nn.Module) -> tuple:
     "What must agree between likelihood models trained together: the class, every width, the head and the settings the step reads (beta may differ)."
@@ -71,6 +71,7 @@ class _KLBufs:
 class MultiLikelihoodEngine:
     "Trains K `LikelihoodVAE`s or `ConditionalVAE`s of one architecture at once on the CPU: `LikelihoodEngine`'s step with a model axis, one fused Adam."
     name = 'multi-likelihood'
+    _eye = LikelihoodEngine._eye                                         # the low-rank head's r x r identity, made once
     def __init__(self,
                  models: Sequence[nn.Module], # K models of one architecture (see `multi_likelihood_reason`)
                  lr: float=1e-3, # Adam's learning rate, shared
@@ -95,10 +96,7 @@ class MultiLikelihoodEngine:
         self.acts = [j for j in range(len(self.groups)) if j not in (self.n_enc, len(self.groups) - 1)]
         self.drop = self.acts if self.p > 0 else []
         self.P = sum(l.out_features for l in heads)
-        widths = [('loc', self.d), ('scale', self.d), ('df', self.d if m.df_from_z else 0), ('spike', self.d if m.decoder_kind == 'zi_student_t' else 0)]
-        self.cols, c = {}, 0
-        for h, wd in widths:
-            if wd: self.cols[h] = (c, c + wd); c += wd                   # `head_nll`'s column order
+        self.cols = _head_columns(m, self.d)
         self._ms, self._mdf, self._half, self._one = torch.tensor(m.min_scale), torch.tensor(m.min_df), torch.tensor(0.5), torch.ones(())
         self._ms_mdf = torch.tensor([[float(m.min_scale)]] * self.d + [[float(m.min_df)]] * self.d)
         self._c = torch.zeros(self.K, 1, 1); self._cn = self._c.numpy().reshape(-1)   # each model's KL factor at this step
