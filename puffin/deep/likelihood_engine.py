@@ -226,6 +226,11 @@ def likelihood_path_reason(model: nn.Module) -> str|None:
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #1818ab0c
 _tb = torch.ops.aten.threshold_backward.grad_input
 
+def _groups(layout) -> list[list[nn.Linear]]:
+    "The layers of `_lik_layout`'s (encoder, code, decoder, heads) in product order: each encoder and decoder layer alone, the code's and the heads' linears side by side, one matrix product per group."
+    enc, code, dec, heads = layout[:4]
+    return [[l] for l in enc] + [code] + [[l] for l in dec] + [heads]
+
 def _head_columns(model: nn.Module, d: int) -> dict[str, tuple[int, int]]:
     "Each head's rows (start, stop) in the decoder's output, in `head_nll`'s column order: loc, scale, then the factors (low rank), df (from z) and the spike (zero-inflated) where the model has them."
     widths = [('loc', d), ('scale', d), ('factors', d * model.rank if model.decoder_kind == 'lowrank' else 0),
@@ -255,7 +260,7 @@ class LikelihoodEngine:
         self.betas, self.adam_eps = tuple(map(float, betas)), float(eps)
         self.k, self.p, self.beta = model.latent_dim, float(model.dropout), float(model.beta)
         self.d = getattr(model, 'data_dim', model.input_dim)           # columns the likelihood scores; the rest are conditions
-        self.groups = [[l] for l in enc] + [code] + [[l] for l in dec] + [heads]   # one matrix product each
+        self.groups = _groups((enc, code, dec, heads))                  # one matrix product each
         sizes = [(sum(l.out_features for l in ls), ls[0].in_features) for ls in self.groups]
         ex = [getattr(model, n) for n in extras]
         n_lin = sum(o * (i + 1) for o, i in sizes)

@@ -10,7 +10,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .fastpath import _check_adam_args, _flushing_denormals, _adam_update
-from .likelihood_engine import _lik_layout, _likelihood_classes, _head_columns, _HAND, _NLL_CONST, _tb, head_nll, LikelihoodEngine
+from .likelihood_engine import _lik_layout, _likelihood_classes, _groups, _head_columns, _HAND, _NLL_CONST, _tb, head_nll, LikelihoodEngine
 from .multifit import MultiEngine, multi_loop, _training_rows
 from .training import FitSettings, split_indices, AETrainer
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
@@ -90,7 +90,7 @@ class MultiLikelihoodEngine:
         self.kl_betas = [float(x.beta) for x in self.models]
         layouts = [_lik_layout(x) for x in self.models]
         enc, code, dec, heads, extras = layouts[0]
-        self.groups = [[l] for l in enc] + [code] + [[l] for l in dec] + [heads]
+        self.groups = _groups(layouts[0])
         self._stack(layouts)
         self.n_enc = len(enc)
         self.acts = [j for j in range(len(self.groups)) if j not in (self.n_enc, len(self.groups) - 1)]
@@ -115,6 +115,7 @@ def _stack(self: MultiLikelihoodEngine, layouts: list) -> None:
     K = self.K
     sizes = [(sum(l.out_features for l in ls), ls[0].in_features) for ls in self.groups]
     ex0 = [getattr(self.model, n) for n in layouts[0][4]]
+    groups = [_groups(lay) for lay in layouts]                          # each model's layers, in product order
     n_lin = sum(o * (i + 1) for o, i in sizes)
     self.flat = torch.zeros(K, n_lin + sum(e.numel() for e in ex0))
     self.gflat, self.exp_avg, self.exp_avg_sq = (torch.zeros_like(self.flat) for _ in range(3))
@@ -124,9 +125,9 @@ def _stack(self: MultiLikelihoodEngine, layouts: list) -> None:
         for j, (o, i) in enumerate(sizes):
             Wa = self.flat[:, off:off + o * (i + 1)].view(K, i + 1, o); self.Wa.append(Wa)
             self.GWa.append(self.gflat[:, off:off + o * (i + 1)].view(K, i + 1, o)); off += o * (i + 1)
-            for mi, (enc, code, dec, heads, _) in enumerate(layouts):
+            for mi, gs in enumerate(groups):
                 r = 0
-                for l in ([[l] for l in enc] + [code] + [[l] for l in dec] + [heads])[j]:
+                for l in gs[j]:
                     w = l.out_features
                     Wa[mi, :i, r:r + w].copy_(l.weight.t()); Wa[mi, i, r:r + w].copy_(l.bias)
                     l.weight.data, l.bias.data = Wa[mi, :i, r:r + w].t(), Wa[mi, i, r:r + w]   # parameters ARE views of `flat`
