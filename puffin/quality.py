@@ -635,6 +635,12 @@ class PathReport:
     def _repr_html_(self): return self.table.round(3)._repr_html_()
 
 # %% ../nbs/api/11_quality.ipynb #e2d8b7f9
+def _progress(total: int, desc: str, verbose: bool):
+    "A progress bar of `total` steps: tqdm.auto's when `verbose` (a widget in a notebook, a text bar in a terminal), a disabled one otherwise. Imported here: in a kernel tqdm.auto loads ipywidgets, which a library must not do at import time."
+    if verbose: from tqdm.auto import tqdm
+    else: from tqdm.std import tqdm
+    return tqdm(total=total, desc=desc, disable=not verbose)
+
 def _halvings(real, seed: int, n: int):
     "`n` random splits of the real windows into two halves (A, B), seeded."
     rng = np.random.default_rng(seed)
@@ -649,9 +655,12 @@ def _scores(syn, real, real_lines: dict, seed: int, max_iter: int) -> tuple[pd.S
     auc = {'window AUC': _window_auc(real, syn, seed, False, max_iter=max_iter), 'window AUC (vol-scaled)': _window_auc(real, syn, seed, True, max_iter=max_iter)}
     return _errors(syn_lines, real_lines), auc, syn_lines
 
-def _floor(real, seed: int, n_halvings: int, max_iter: int) -> tuple[pd.Series, dict]:
-    "The scores of one half of the real windows against the other: the median over `n_halvings` random halvings (a half whose line is near 0 gives a huge relative error, which would swamp a mean)."
-    runs = [_scores(b, a, _line_values(a), seed + i, max_iter) for i, (a, b) in enumerate(_halvings(real, seed, n_halvings))]
+def _floor(real, seed: int, n_halvings: int, max_iter: int, bar=None) -> tuple[pd.Series, dict]:
+    "The scores of one half of the real windows against the other: the median over `n_halvings` random halvings (a half whose line is near 0 gives a huge relative error, which would swamp a mean); `bar` (a progress bar) moves on after each."
+    runs = []
+    for i, (a, b) in enumerate(_halvings(real, seed, n_halvings)):
+        runs.append(_scores(b, a, _line_values(a), seed + i, max_iter))
+        if bar is not None: bar.update()
     return pd.concat([e for e, _, _ in runs], axis=1).median(axis=1), pd.DataFrame([d for _, d, _ in runs]).median().to_dict()
 
 # %% ../nbs/api/11_quality.ipynb #af377965
@@ -683,6 +692,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
                 max_iter: int=100, # boosting iterations of the window classifier
                 max_copied: float=0.1, # a generator is `copying` when more of its windows than this are closer to training than 95 % of holdout windows (a fresh one: 5 % +- noise)
                 name: str='synthetic', # the row label of `paths` when it is not a dict
+                verbose: bool=False, # a progress bar over the generators and the noise floor's halvings (each generator's window classifiers take seconds)
                ) -> PathReport:
     "Score generated market paths against real windows: volatility clustering, leverage, tails, cross-section and risk (mean relative errors), window AUCs and memorisation, next to a noise floor of real half against half."
     real = _paths(real_windows, 'real_windows')
@@ -694,11 +704,13 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     mem = None if train_windows is None else _memorisation(*_memorisation_data(train_windows, holdout, real, n_assets))
     real_lines = _line_values(real)
     rows, lines = {}, pd.DataFrame({'real': {k: float(np.mean(v)) for k, v in real_lines.items()}})   # the correlation matrix shows as its mean pairwise correlation
-    for k, syn in gens.items():
-        err, auc, syn_lines = _scores(syn, real, real_lines, seed, max_iter)
-        rows[k] = err.groupby(level=0).mean().to_dict() | auc | (mem(syn) if mem else dict.fromkeys(['nearest-window ratio', 'copied'], np.nan))
-        lines[k], lines[f'{k} error'] = pd.Series({l: float(np.mean(v)) for l, v in syn_lines.items()}), err
-    ferr, fauc = _floor(real, seed, n_halvings, max_iter)
+    with _progress(len(gens) + n_halvings, 'path report', verbose) as bar:
+        for k, syn in gens.items():
+            err, auc, syn_lines = _scores(syn, real, real_lines, seed, max_iter)
+            rows[k] = err.groupby(level=0).mean().to_dict() | auc | (mem(syn) if mem else dict.fromkeys(['nearest-window ratio', 'copied'], np.nan))
+            lines[k], lines[f'{k} error'] = pd.Series({l: float(np.mean(v)) for l, v in syn_lines.items()}), err
+            bar.update()
+        ferr, fauc = _floor(real, seed, n_halvings, max_iter, bar)
     rows[FLOOR], lines['floor error'] = ferr.groupby(level=0).mean().to_dict() | fauc, ferr
     table = pd.DataFrame.from_dict(rows, orient='index')[GROUPS + list(fauc) + ['nearest-window ratio', 'copied']].rename_axis('generator')
     return PathReport(table, lines.rename_axis(['group', 'line']), max_copied)

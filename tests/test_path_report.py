@@ -192,3 +192,13 @@ def test_bench_prints_the_issue_table(real, load_bench):
     lines = bench.markdown(rep).splitlines()
     assert lines[0].startswith('| generator | clustering |') and len(lines) == 5
     assert 'no: ' in lines[2] and '| yes (' in lines[3] and lines[4].startswith(f'| {FLOOR} |')
+
+
+def test_progress_bar_only_when_verbose(real, capsys):
+    "verbose=True shows a bar over the generators and the floor's halvings (here 1 + 2 steps); the default prints nothing; the table is the same."
+    shown = path_report(toy_market(8, seed=2), real, verbose=True, **FAST)
+    err = capsys.readouterr().err
+    assert 'path report' in err and '3/3' in err, err
+    quiet = path_report(toy_market(8, seed=2), real, **FAST)
+    assert capsys.readouterr().err == ''
+    pd.testing.assert_frame_equal(shown.table, quiet.table)
