@@ -655,12 +655,12 @@ def _scores(syn, real, real_lines: dict, seed: int, max_iter: int) -> tuple[pd.S
     auc = {'window AUC': _window_auc(real, syn, seed, False, max_iter=max_iter), 'window AUC (vol-scaled)': _window_auc(real, syn, seed, True, max_iter=max_iter)}
     return _errors(syn_lines, real_lines), auc, syn_lines
 
-def _floor(real, seed: int, n_halvings: int, max_iter: int, bar=None) -> tuple[pd.Series, dict]:
-    "The scores of one half of the real windows against the other: the median over `n_halvings` random halvings (a half whose line is near 0 gives a huge relative error, which would swamp a mean); `bar` (a progress bar) moves on after each."
+def _floor(real, seed: int, n_halvings: int, max_iter: int, bar) -> tuple[pd.Series, dict]:
+    "The scores of one half of the real windows against the other: the median over `n_halvings` random halvings (a half whose line is near 0 gives a huge relative error, which would swamp a mean); `bar` (`path_report`'s progress bar, shown or not) moves on after each."
     runs = []
     for i, (a, b) in enumerate(_halvings(real, seed, n_halvings)):
         runs.append(_scores(b, a, _line_values(a), seed + i, max_iter))
-        if bar is not None: bar.update()
+        bar.update()
     return pd.concat([e for e, _, _ in runs], axis=1).median(axis=1), pd.DataFrame([d for _, d, _ in runs]).median().to_dict()
 
 # %% ../nbs/api/11_quality.ipynb #af377965

@@ -7,7 +7,7 @@ run side by side after everything else and set the job's length. Here the notebo
 (a measure of their length that needs no earlier run) start first, so the workers are busy to the end together.
 Prints each notebook's seconds, longest first, as `nbdev_test --timing` does, and exits 1 when one fails."""
 from __future__ import annotations
-import argparse, sys
+import argparse, json, sys
 from pathlib import Path
 from fastcore.parallel import parallel
 from fastcore.xtras import working_directory
@@ -16,8 +16,9 @@ from nbdev.doclinks import nbglob
 from nbdev.test import test_nb
 
 def slow_cells(nb: Path) -> int:
-    "How many cells of `nb` carry the `#| slow` flag."
-    return nb.read_text(encoding='utf-8').count('#| slow')
+    "How many code cells of `nb` carry the `#| slow` flag (a mention in prose or an output does not count)."
+    cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
+    return sum(c['cell_type'] == 'code' and any(l.strip() == '#| slow' for l in ''.join(c['source']).splitlines()) for c in cells)
 
 def longest_first(nbs: list[Path]) -> list[Path]:
     "`nbs` ordered by their number of `#| slow` cells, most first, then by path."
