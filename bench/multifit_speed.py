@@ -13,7 +13,9 @@ arms ran back to back): on a machine shared with other jobs the wall clock also 
 for a core, the CPU seconds do not. `--torch-products` adds the arm 'fit_many bmm': fit_many with its products
 through `torch.bmm` as before numpy's (the step CUDA runs), for a before/after in the same run; `--torch-single` adds
 the arm 'sequential torch': the K sequential fits with every product through torch's BLAS, as the single fast path
-did before it took numpy's for small products.
+did before it took numpy's for small products. `--floor` adds the arm 'floor': only fit_many's products (training and
+validation) and its Adam updates, replayed on its own buffers, as many as its fit runs; sequential / floor is the most
+any K-model training that does those products could gain over the sequential fits.
 A benchmark, not a test: on a shared machine timings are noisy (compare medians)."""
 from __future__ import annotations
 import argparse, os, statistics, sys, time
@@ -60,6 +62,44 @@ def arm_many_bmm(w, K, X):
     try: return arm_many(w, K, X)
     finally: MultiEngine._step_np = np_step
 
+def _products(st) -> None:
+    "One training step's products only (numpy's, on the step's own buffers `st`, as `_step_np` calls them): no ReLU, head, residual or Adam."
+    import numpy as np
+    B, xn, xTn, on, mm = st[0], st[9], st[10], st[11], np.matmul
+    h = xn
+    for kind, A, vn, rt, v, nxt, j in B.nfwd: mm(h, A, out=on if vn is None else vn); h = nxt
+    for GWn, hTn, gn, Wxn, dn, *_ in B.nbwd: mm(hTn, gn, out=GWn); mm(gn, Wxn, out=dn)
+    mm(xTn, B.ng0, out=B.nGW0)
+
+def _val_products(B) -> None:
+    "The validation pass's forward products on its buffers `B`."
+    import numpy as np
+    h = B.xin_n
+    for kind, A, vn, rt, v, nxt, j in B.nfwd: np.matmul(h, A, out=B.o_n if vn is None else vn); h = nxt
+
+def arm_floor(w, K, X):
+    """The least any K-model step can cost here: fit_many once (untimed) to capture its buffers, then, timed, only the
+    fit's products (every step's, and every validation pass's) and its fused Adam updates, as many as the fit ran,
+    on the same buffers and thread. No ReLU, head, residual, draws or bookkeeping: a lower bound on fit_many's time."""
+    from puffin.deep.multifit import MultiEngine
+    from puffin.deep.fastpath import _adam_update
+    from puffin.deep.runtime import _numpy_products
+    cap, tr, ev = {}, MultiEngine.train_epoch, MultiEngine.evaluate
+    def train_epoch(self, X, bs):
+        out = tr(self, X, bs); cap['eng'], cap['steps'] = self, next(iter(self._epochs.values()))['steps']; return out
+    def evaluate(self, X, bs):
+        out = ev(self, X, bs); cap['val'] = [B for B in self._bufs.values() if B.xin is not None]; return out
+    MultiEngine.train_epoch, MultiEngine.evaluate = train_epoch, evaluate
+    try: _, ms = arm_many(w, K, X)
+    finally: MultiEngine.train_epoch, MultiEngine.evaluate = tr, ev
+    eng, steps, val = cap['eng'], cap['steps'], cap['val']
+    t, c = time.perf_counter(), time.process_time()
+    with torch.inference_mode(), _numpy_products():
+        for _ in range(w['epochs']):
+            for st in steps: _products(st); _adam_update(eng)
+            for B in val: _val_products(B)
+    return (time.perf_counter() - t, time.process_time() - c), ms
+
 def max_diff(a: list, b: list) -> float:
     return max((p.detach().cpu() - q.detach().cpu()).abs().max().item() for m, n in zip(a, b) for p, q in zip(m.parameters(), n.parameters()))
 
@@ -88,6 +128,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='10 epochs instead of 100')
     ap.add_argument('--no-graph', action='store_true', help='GPU: skip the CUDA-graph arms')
     ap.add_argument('--torch-products', action='store_true', help="CPU: add the arm 'fit_many bmm' (products through torch.bmm)")
+    ap.add_argument('--floor', action='store_true', help="CPU: add the arm 'floor': only fit_many's products and Adam updates, timed on its own buffers (a lower bound)")
     ap.add_argument('--torch-single', action='store_true', help="CPU: add the arm 'sequential torch' (the single fits on torch's products)")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -98,9 +139,10 @@ def main():
         arms = {'sequential': lambda: arm_sequential(w, K, X), 'fit_many': lambda: arm_many(w, K, X)}
         if a.torch_products: arms['fit_many bmm'] = lambda: arm_many_bmm(w, K, X)
         if a.torch_single: arms['sequential torch'] = lambda: arm_sequential_torch(w, K, X)
+        if a.floor: arms['floor'] = lambda: arm_floor(w, K, X)
         times, cpu, last = run(arms, a.runs)
         for k in arms: print(f"{k:>14s} wall {fmt(times[k])}, CPU {fmt(cpu[k])}")
-        for k in [k for k in arms if k not in ('sequential', 'sequential torch')]:
+        for k in [k for k in arms if k not in ('sequential', 'sequential torch', 'floor')]:
             ratio = statistics.median(times['sequential']) / statistics.median(times[k])
             print(f"throughput ratio {k} / sequential: {ratio:.2f}x wall (medians), round by round {paired(times['sequential'], times[k])} wall, "
                   f"{paired(cpu['sequential'], cpu[k])} CPU (goal >= 1.5x)")
@@ -108,6 +150,10 @@ def main():
             print(f"single fast path, numpy's products against torch's: sequential torch / sequential {statistics.median(times['sequential torch']) / statistics.median(times['sequential']):.2f}x wall (medians), "
                   f"round by round {paired(times['sequential torch'], times['sequential'])} wall, {paired(cpu['sequential torch'], cpu['sequential'])} CPU; "
                   f"fit_many against it: {paired(cpu['sequential torch'], cpu['fit_many'])} CPU")
+        if a.floor:
+            print(f"the bound: sequential / floor {paired(times['sequential'], times['floor'])} wall, {paired(cpu['sequential'], cpu['floor'])} CPU "
+                  f"(the most any K-model training doing these products and Adam updates could gain; fit_many is at "
+                  f"{paired(cpu['floor'], cpu['fit_many'])} of the floor's CPU speed)")
         print(f"max weight difference fit_many vs sequential: {max_diff(last['sequential'], last['fit_many']):.2e} (100 epochs of rounding, see the multifit page)")
         return
     if not torch.cuda.is_available(): print("no CUDA GPU here: nothing to time"); return
