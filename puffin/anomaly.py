@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, validate_data
 from .deep.model import VAE
-from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor
+from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, TrainingDiverged
@@ -321,7 +321,7 @@ def _calibration_rows(n: int, split: float, seed: int|None) -> tuple[np.ndarray,
     "Indices of the rows to train on and of the held-out calibration rows (`split` of `n`, at random; all rows for both when that is under 10)."
     n_cal = int(round(n * split))
     if n_cal < 10 or n - n_cal < 2: return np.arange(n), np.arange(n)   # too few to hold out: calibrate in-sample
-    perm = np.random.default_rng(seed).permutation(n)
+    perm = np.random.default_rng(numpy_seed(seed)).permutation(n)
     return np.sort(perm[n_cal:]), np.sort(perm[:n_cal])
 
 class _Start:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, signal
 from fastcore.basics import patch
-from .data import _check_count, _is_real
+from .data import _check_count, _is_real, _column_difference
 from .quality import _as_2d, _check_no_constant, _check_paths_args
 
 # %% auto #0
@@ -183,7 +183,7 @@ def fit(self: MarketPaths,
     f = copy(self)                                      # fitted on a copy: a fit that fails midway leaves `self` as it was
     f.vol_order_ = np.argsort(vol)                      # the training days, calm to wild
     f.sorted_vol_ = vol[f.vol_order_]
-    regimes = np.array_split(f.vol_order_, 10)       # the days of each tenth of market volatility
+    regimes = np.array_split(f.vol_order_, 10)          # the days of each tenth of market volatility
     f.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
     f.own_cap_ = np.full(x.shape[1], np.inf) if self.own_variance_cap is None else np.quantile(h, self.own_variance_cap, axis=0)
     f.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
@@ -269,8 +269,11 @@ def states(self: MarketPaths,
     "The fitted recursions run over `returns` from the typical state: the market variance (days + 1) and the assets' own variances (days + 1 x assets) before each day and after the last, to start `sample` from."
     _check_fitted(self)
     if not isinstance(trailing, bool): raise TypeError(f"`trailing` must be a bool, got {type(trailing).__name__}")
-    x = 100 * _as_2d(returns, 'returns')[0]
+    x, cols = _as_2d(returns, 'returns')
     if x.shape[1] != len(self.mean_): raise ValueError(f"`returns` has {x.shape[1]} assets, the fitted model {len(self.mean_)}")
+    if cols is not None and self.columns_ is not None and cols != list(self.columns_):   # a state is per asset: the same names, in order
+        raise ValueError("`returns` " + _column_difference(cols, list(self.columns_), "the fitted model's"))
+    x = 100 * x
     L = self.leverage_days
     s2m, h, trail = np.empty(len(x) + 1), np.empty((len(x) + 1, x.shape[1])), np.zeros((len(x) + 1, L))
     s2m[0], h[0] = self.start_

@@ -33,7 +33,7 @@ def plot_history(history: dict, # from `AETrainer.fit`
         ax.plot(history[f'{split}_loss'], ls, color='C0', label=f'{split} loss')
         for part, color, name in (('recon', 'C1', 'reconstruction'), ('kl', 'C2', 'KL')):
             if parts and history.get(f'{split}_{part}'): ax.plot(history[f'{split}_{part}'], ls, color=color, lw=1, label=f'{split} {name}')
-    ax.set(xlabel='epoch', ylabel='loss per row', title=f"Training ({history.get('path', '?')} path)")
+    ax.set(xlabel='epoch', ylabel='loss per row', title='Training' + (f" ({history['path']} path)" if history.get('path') else ''))
     ax.legend(fontsize='small')
     return fig, ax
 

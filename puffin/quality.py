@@ -541,7 +541,8 @@ def _stress_rise(paths, days: int=20, top: float=0.1) -> float:
     return float(np.nanmean(corr[hot]) - np.nanmean(corr[~hot]))
 
 def _cross_lines(paths) -> dict:
-    "The correlation matrix of all days (its off-diagonal, compared as a matrix) and the rise of correlation in stress."
+    "The correlation matrix of all days (its off-diagonal, compared as a matrix) and the rise of correlation in stress; NaN for one asset."
+    if paths[0].shape[1] < 2: return {'correlation matrix': np.array([np.nan]), 'correlation rise, 10 % most volatile 20-day windows': np.nan}
     c = np.corrcoef(np.vstack(paths), rowvar=False)
     return {'correlation matrix': c[np.triu_indices_from(c, 1)], 'correlation rise, 10 % most volatile 20-day windows': _stress_rise(paths)}
 

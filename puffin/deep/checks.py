@@ -13,9 +13,10 @@ import torch
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['PATHS', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'check_hidden', 'check_dims', 'check_input',
-           'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows', 'to_model',
-           'model_rows', 'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
+__all__ = ['PATHS', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed', 'sklearn_seed',
+           'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked', 'as_tensor',
+           'is_row_sets', 'stacked_rows', 'to_model', 'model_rows', 'check_fit_args', 'n_validation', 'check_path',
+           'train_dtype', 'scale_warning', 'warn_caller']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def is_int(v) -> bool:
@@ -45,6 +46,16 @@ def check_seed(seed, # the seed to check
     "Refuse a seed torch cannot take: an int (numpy's too) from -2**63 to 2**64 - 1, or None."
     if not (seed is None or (is_int(seed) and -2**63 <= seed < 2**64)):
         raise ValueError(f"`seed` must be an int (numpy's too) in [-2**63, 2**64) or None, got {seed!r}")
+
+def numpy_seed(seed: int|None, # a seed `check_seed` accepts
+              ) -> int|None:
+    "`seed` as numpy's `default_rng` takes it (non-negative): itself from 0 up, 2**64 + seed below 0 (distinct seeds stay distinct)."
+    return None if seed is None else int(seed) % 2**64
+
+def sklearn_seed(seed: int, # a seed `check_seed` accepts
+                ):
+    "`seed` as scikit-learn's `random_state` takes it: itself in [0, 2**32), else a `RandomState` seeded from it."
+    return int(seed) if 0 <= seed < 2**32 else np.random.RandomState(np.random.MT19937(np.random.SeedSequence(numpy_seed(seed))))
 
 # %% ../../nbs/api/90_checks.ipynb #b6f4db61
 def check_hidden(hidden_dims, # the hidden widths: a list, tuple, range or 1-D array of ints
@@ -230,7 +241,8 @@ def n_validation(n: int, # number of rows
     if not (is_real(validation_split) and 0 <= validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {validation_split!r}")
     n_val = int(round(n * validation_split))
     if validation_split > 0 and (n_val < 1 or n - n_val < 1):
-        raise ValueError(f"too few rows ({n}) for validation_split={validation_split}: need at least one training and one validation row (`X` or `validation_split`)")
+        need = next(m for m in range(2, n + 3 + int(2 / validation_split + 2 / (1 - validation_split))) if 1 <= round(m * validation_split) <= m - 1)
+        raise ValueError(f"`X` has {n} rows, too few for validation_split={validation_split}: it needs at least {need} (one training and one validation row), or validation_split=0")
     return n_val
 
 def check_path(path: str, # 'auto', 'fast' or 'autograd'

@@ -17,7 +17,7 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
-from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows
+from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt
@@ -280,7 +280,8 @@ class LikelihoodVAE(VAE):
                                ) -> GaussianMixture|None:
         "Fit a Gaussian mixture to the latents of `X` (the aggregate posterior q(z)), or with `latents='exact'` keep q(z) itself (each row's posterior mean and sd; returns None); `sample(from_='aggregate')` then draws from it."
         positive_int(n_components, 'n_components')
-        if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
+        if seed is None: raise ValueError("`seed` must be an int, got None: the mixture's fit is seeded")
+        check_seed(seed)
         if covariance_type not in ('full', 'diag'): raise ValueError(f"`covariance_type` must be 'full' or 'diag', got {covariance_type!r}")
         if latents not in ('means', 'samples', 'exact'): raise ValueError(f"`latents` must be 'means', 'samples' or 'exact', got {latents!r}")
         mu, log_var = encode_means(self, X, log_var=True)
@@ -290,7 +291,7 @@ class LikelihoodVAE(VAE):
         if latents == 'samples': mu = mu + torch.exp(0.5 * log_var) * torch.randn(mu.shape, dtype=mu.dtype, generator=torch.Generator().manual_seed(int(seed)))
         mu = mu.numpy().astype(np.float64)
         if len(mu) < n_components: raise ValueError(f"need at least n_components={n_components} rows, got {len(mu)}")
-        gm = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed, reg_covar=1e-5).fit(mu)
+        gm = GaussianMixture(n_components, covariance_type=covariance_type, random_state=sklearn_seed(seed), reg_covar=1e-5).fit(mu)
         cov = gm.covariances_ if covariance_type == 'full' else np.stack([np.diag(c) for c in gm.covariances_])
         self.aggregate_ = dict(weights=torch.tensor(gm.weights_), means=torch.tensor(gm.means_), chol=torch.tensor(np.linalg.cholesky(cov)))   # float64, cast to the model's dtype when sampling
         return gm

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
-from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows
+from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
@@ -448,10 +448,11 @@ def _check_seeds(seeds, K: int) -> list:
         if s is None: raise ValueError(f"`seeds[{i}]` is None: each model needs a seed of its own")
     return [int(s) for s in seeds]
 
-def _training_rows(X, K: int, width: int, min_rows: int) -> list:
-    "Each model's rows, checked: the one set `X` K times over (not copied), or the K sets of a list of row sets."
-    if is_row_sets(X): return list(stacked_rows(X, K, 'X', width=width, min_rows=min_rows))
-    return [as_tensor(X, 'X', width=width, min_rows=min_rows)] * K
+def _training_rows(X, K: int, width: int, validation_split: float) -> list:
+    "Each model's rows, checked (enough of them for `validation_split`): the one set `X` K times over (not copied), or the K sets of a list of row sets."
+    X = list(stacked_rows(X, K, 'X', width=width)) if is_row_sets(X) else [as_tensor(X, 'X', width=width)] * K
+    n_validation(len(X[0]), validation_split)
+    return X
 
 # %% ../../nbs/api/04b_multifit.ipynb #7ac0b1f3
 def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture: `VAE`s, `Autoencoder`s, `LikelihoodVAE`s or `ConditionalVAE`s (their `beta` and `dropout` rate may differ)
@@ -485,7 +486,7 @@ def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture:
     dev = resolve_device(device) if device is not None else next(models[0].parameters()).device
     m0 = models[0]
     with torch.inference_mode(False), torch.no_grad(), num_threads(threads or auto_threads(m0, batch_size)):
-        X = _training_rows(X, len(models), m0.input_dim, 2 if validation_split > 0 else 1)
+        X = _training_rows(X, len(models), m0.input_dim, validation_split)
         distinct = {id(x): x for x in X}.values()                                # one set when X is shared
         if isinstance(m0, VAE) and (msg := next(filter(None, map(scale_warning, distinct)), None)): warn_caller(msg)
         gens = [torch.Generator().manual_seed(sd) for sd in seeds]               # as a seeded CPU fit's private generator

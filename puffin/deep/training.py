@@ -60,6 +60,10 @@ class FitSettings:
     chronological: bool=False; patience: int|None=None; min_delta: float=0.0; restore_best: bool=True
     seed: int|None=None; weight_decay: float=0.0; threads: int|None=None; path: str='auto'; amp: bool=False
 
+    def __post_init__(self):  # numpy's integers are counts too, but torch's `split` takes only Python ints
+        for k in ('epochs', 'batch_size', 'patience', 'threads'):
+            if isinstance(v := getattr(self, k), np.integer): object.__setattr__(self, k, int(v))
+
     def check(self, ddp: bool=False) -> None: # under torchrun: the batch must have a row for every process
         "Refuse a setting `fit` cannot use, with its name."
         check_fit_args(self.epochs, self.lr, self.batch_size, self.patience, self.min_delta, self.threads, self.weight_decay)
@@ -79,7 +83,8 @@ def training_rows(model: nn.Module, # the model about to train
                  ) -> Tensor:
     "`X` checked and on the job's device, in the model's dtype; the model moved there too. Warns when a squared-error VAE gets unscaled columns."
     with job.agreed():
-        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), min_rows=2 if s.validation_split > 0 else 1, dtype=train_dtype(model)).to(job.device)
+        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(job.device)
+        n_validation(len(X), s.validation_split)                        # enough rows for the split, or an error that says how many
         unscaled = isinstance(model, VAE) and not hasattr(model, 'loss_parts') and scale_warning(X)   # a likelihood decoder learns its scale
         if unscaled and job.is_main: warn_caller(unscaled)
         model.to(job.device)

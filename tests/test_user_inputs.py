@@ -1,0 +1,78 @@
+"""Inputs a user passes that the public API took wrongly before (found by a review on 2026-12-06): each now trains,
+or fails up front naming its argument."""
+import numpy as np, pandas as pd, pytest, torch
+from puffin.deep.autoencoder import VAE, AETrainer
+from puffin.deep.generative import LikelihoodVAE
+from puffin.deep.multifit import fit_many
+from puffin.anomaly import VAEAnomalyDetector, fit_detectors
+from puffin.quality import path_report, real_windows, block_bootstrap_paths
+from puffin.paths import MarketPaths
+
+
+@pytest.fixture(scope='module')
+def X(): return np.random.default_rng(0).standard_normal((100, 5))
+
+
+@pytest.mark.parametrize('make, path', [(lambda: VAE(5, 2, [8]), 'autograd'), (lambda: VAE(5, 2, [8]).double(), 'auto'),
+                                        (lambda: LikelihoodVAE(5, 2, [8]), 'autograd'), (lambda: torch.nn.Sequential(torch.nn.Linear(5, 5)), 'auto')])
+def test_numpy_int_counts_train_on_autograd(X, make, path):
+    "torch's `split` takes only Python ints: numpy's counts become them (they trained on the fast path already)."
+    torch.manual_seed(0); a = make()
+    torch.manual_seed(0); b = make()
+    ha = AETrainer('cpu').fit(a, X, epochs=np.int64(2), batch_size=np.int64(16), patience=np.int32(5), path=path, seed=0)
+    hb = AETrainer('cpu').fit(b, X, epochs=2, batch_size=16, patience=5, path=path, seed=0)
+    assert ha['epochs_run'] == 2 and ha['train_loss'] == hb['train_loss']
+
+
+def test_numpy_int_batch_above_evaluation_chunk(X):
+    "An evaluation pass splits by max(batch_size, 1024): a numpy batch size above that too."
+    AETrainer('cpu').fit(VAE(5, 2, [8]), X, epochs=1, batch_size=np.int64(2000), path='autograd')
+
+
+@pytest.mark.parametrize('n', [1, 2])
+def test_too_few_rows_says_how_many(X, n):
+    "With the default validation_split one message gives the real minimum (3 rows for 0.2) and the way out."
+    for call in (lambda: AETrainer('cpu').fit(VAE(5, 2, [8]), X[:n], epochs=1),
+                 lambda: fit_many([VAE(5, 2, [8]), VAE(5, 2, [8])], X[:n], [0, 1], epochs=1)):
+        with pytest.raises(ValueError, match=r"`X` has \d rows, too few for validation_split=0.2: it needs at least 3 .*validation_split=0"): call()
+    AETrainer('cpu').fit(VAE(5, 2, [8]), X[:3], epochs=1)
+    AETrainer('cpu').fit(VAE(5, 2, [8]), X[:1], epochs=1, validation_split=0)
+
+
+def test_negative_seed_anomaly_detector(X):
+    "A seed torch takes (check_seed: [-2**63, 2**64)) also draws the calibration rows; distinct seeds stay distinct."
+    a = VAEAnomalyDetector(seed=-1, epochs=1).fit(X)
+    b = VAEAnomalyDetector(seed=-1, epochs=1).fit(X)
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+    dets = fit_detectors(X, [-1, 3], epochs=1)
+    np.testing.assert_allclose(dets[0].decision_scores_, a.decision_scores_, rtol=1e-5)
+
+
+def test_aggregate_posterior_seeds(X):
+    "Any seed check_seed takes fits the mixture, reproducibly; a seed out of range is refused naming `seed`, not sklearn's `random_state`."
+    m = LikelihoodVAE(5, 2, [8])
+    means = lambda s: m.fit_aggregate_posterior(X, n_components=2, seed=s).means_
+    np.testing.assert_array_equal(means(-1), means(-1))
+    np.testing.assert_array_equal(means(2**40), means(2**40))
+    np.testing.assert_array_equal(means(5), means(np.int64(5)))
+    for bad in (2**70, None, 1.5):
+        with pytest.raises(ValueError, match='`seed`'): m.fit_aggregate_posterior(X, n_components=2, seed=bad)
+
+
+def test_path_report_one_asset():
+    "One asset (an index): every line but the cross-section's, which is NaN, and no warning."
+    R = pd.DataFrame(0.01 * np.random.default_rng(0).standard_normal((1000, 1)), columns=['SPY'])
+    with np.errstate(all='raise'):
+        t = path_report(block_bootstrap_paths(R, 200, 4), real_windows(R, 200), n_halvings=1, max_iter=5).table
+    assert t['cross-section'].isna().all()
+    assert t[['clustering', 'leverage', 'tails', 'risk', 'window AUC']].notna().all().all()
+
+
+def test_states_refuse_other_columns():
+    "A state is per asset: `states` refuses the training columns reordered or renamed, as `puffin.data` does."
+    rng = np.random.default_rng(0); f = rng.standard_normal((300, 1))
+    R = pd.DataFrame(0.01 * (f * [0, 1, 3] + rng.standard_normal((300, 3)) * [1, 2, .5]), columns=list('abc'))
+    m = MarketPaths().fit(R)
+    np.testing.assert_array_equal(m.states(R)[1], m.states(R.to_numpy())[1])   # an array: the order is the caller's
+    with pytest.raises(ValueError, match="`returns` has the fitted model's columns in another order"): m.states(R[['c', 'b', 'a']])
+    with pytest.raises(ValueError, match="`returns` lacks the fitted model's columns"): m.states(R.set_axis(list('xyz'), axis=1))
