@@ -20,11 +20,31 @@ def test_each_notebook_runs_in_a_fresh_process(tmp_path):
 
 def test_the_main_job_starts_the_longest_notebooks_first(tmp_path):
     "`tools/test_nbs.py` orders the notebooks by their `#| slow` cells, most first (ties by path), so two workers end together."
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('test_nbs', ROOT/'tools'/'test_nbs.py')
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    mod = _test_nbs()
     a = _notebook(tmp_path/'a.ipynb', "1")
     b = _notebook(tmp_path/'b.ipynb', "#| slow\n1", "#| slow\n2")
     c = _notebook(tmp_path/'c.ipynb', "#| slow\n1")
     d = _notebook(tmp_path/'d.ipynb', "#| slow\n1")
     assert mod.longest_first([a, d, c, b]) == [b, c, d, a]
+
+def _test_nbs():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('test_nbs', ROOT/'tools'/'test_nbs.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+def test_the_main_job_finds_stale_recipe_outputs(tmp_path):
+    "A recipe whose stored output no longer matches a fresh run is reported (its code cell's index); timings do not count."
+    mod = _test_nbs()
+    printed = lambda text: dict(outputs=[dict(output_type='stream', name='stdout', text=[text])])
+    table = lambda v: dict(outputs=[dict(output_type='execute_result', data={'text/html': [f'<table><tr><td>{v}</td></tr></table>'], 'text/plain': [v]})])
+    assert mod.output_text(printed('fit in 0.3 s, 8.1x, 91 GFLOP/s; AP 0.919\n')) == mod.output_text(printed('fit in 1.25 s, 6.4x, 78 GFLOP/s; AP 0.919'))
+    styled = lambda uid: dict(outputs=[dict(output_type='display_data', data={'text/html': [f'<style type="text/css">#T_{uid}_row0 {{color: red}}</style><table id="T_{uid}"><tr><td>1</td></tr></table>']})])
+    assert mod.output_text(styled('854f3')) == mod.output_text(styled('04682'))   # pandas' Styler draws a new id each run
+    assert mod.stale_cells([printed('AP 0.919'), table('0.5'), table('0.7')], [printed('AP 0.913'), table('0.5'), table('0.8')]) == [0, 2]
+    rec = tmp_path/'recipes'; rec.mkdir()
+    nb = _notebook(rec/'r.ipynb', "print('AP', round(0.9131, 3))", "print('fit in', 0.1, 's')")
+    cells = json.loads(nb.read_text()); cells['cells'][0]['outputs'] = printed('AP 0.919\n')['outputs']; cells['cells'][1]['outputs'] = printed('fit in 7.0 s\n')['outputs']
+    nb.write_text(json.dumps(cells))
+    ok, _, stale = mod.run_nb(nb, ['notest'], ['slow'])
+    assert ok and stale == [0]
