@@ -48,3 +48,17 @@ def test_the_main_job_finds_stale_recipe_outputs(tmp_path):
     nb.write_text(json.dumps(cells))
     ok, _, stale = mod.run_nb(nb, ['notest'], ['slow'])
     assert ok and stale == [0]
+
+def test_the_main_job_runner_as_a_script(tmp_path):
+    "`python tools/test_nbs.py` in a project of its own: both workers run (the pool must find `run_nb` by a module name), a stale recipe is a warning, a failing notebook exits 1."
+    (tmp_path/'settings.ini').write_text("[DEFAULT]\nrepo = x\nlib_name = x\nversion = 0.0.1\nnbs_path = nbs\nlib_path = x\ndoc_path = _docs\ntst_flags = notest\n")
+    (tmp_path/'nbs'/'recipes').mkdir(parents=True)
+    _notebook(tmp_path/'nbs'/'a.ipynb', "print(1)")
+    _notebook(tmp_path/'nbs'/'recipes'/'r.ipynb', "print('AP', 0.5)")   # stored without outputs: stale
+    run = lambda: subprocess.run([sys.executable, ROOT/'tools'/'test_nbs.py', '--workers', '2'], cwd=tmp_path, capture_output=True, text=True)
+    r = run()
+    assert r.returncode == 0 and 'Success.' in r.stdout, r.stderr
+    assert 'warning: r.ipynb: the stored outputs of code cells [0] differ' in r.stderr
+    _notebook(tmp_path/'nbs'/'b.ipynb', "raise ValueError('boom')")
+    r = run()
+    assert r.returncode == 1 and 'b.ipynb' in r.stderr

@@ -74,8 +74,10 @@ def main(argv=None) -> int:
     cfg = get_config()
     nbs = longest_first([Path(p).absolute() for p in nbglob(cfg.nbs_path, as_path=True)])
     skip, force = cfg.tst_flags.split(), ([] if args.fast else ['slow'])
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import test_nbs                          # the worker processes find `run_nb` by the name of a module they can import
     with working_directory(cfg.nbs_path):
-        results = parallel(run_nb, nbs, skip_flags=skip, force_flags=force, n_workers=args.workers, basepath=cfg.config_path, pause=0.01)
+        results = parallel(test_nbs.run_nb, nbs, skip_flags=skip, force_flags=force, n_workers=args.workers, basepath=cfg.config_path, pause=0.01)
     failed = [p.name for p, (ok, *_) in zip(nbs, results) if not ok]
     for p, (_, secs, _) in sorted(zip(nbs, results), key=lambda o: -o[1][1]): print(f"{p.name}: {int(secs)} secs")
     for p, (ok, _, stale) in zip(nbs, results):
