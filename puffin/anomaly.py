@@ -23,7 +23,6 @@ from .deep.training import AETrainer, TrainingDiverged
 from .deep.multifit import fit_many, _check_seeds
 from .deep.runtime import seeded, num_threads, eval_mode
 from .deep.persist import _cpu, _plain, _read_payload, _rebuilt, _save
-from .data import _column_difference
 
 # %% auto #0
 __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector', 'fit_detectors']

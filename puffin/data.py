@@ -151,11 +151,18 @@ def _column_difference(got: list, # the column names given
     i = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
     return f"has {whose} columns in another order (position {i}: {got[i]!r} where {expected[i]!r} is expected)"
 
+def _check_same_columns(got, # the column names given (None: unnamed, nothing to compare)
+                        expected, # the names expected, in order (None: unnamed)
+                        name: str, # the argument that brought `got`, for the error
+                        whose: str, # whose columns `expected` are, e.g. "the scaler's"
+                       ) -> None:
+    "Fail, naming `name` and how they differ, when both lists of names are known and are not the same names in the same order."
+    if got is not None and expected is not None and list(got) != list(expected):
+        raise ValueError(f"`{name}` " + _column_difference(list(got), list(expected), whose))
+
 def _check_columns(df: pd.DataFrame, scaler: StandardScaler, name: str='df'):
     "Raise if the columns of `df` differ from those `scaler` was fitted on."
-    names = getattr(scaler, 'feature_names_in_', None)
-    if names is not None and list(df.columns) != list(names):
-        raise ValueError(f"`{name}` " + _column_difference(list(df.columns), list(names), "the scaler's"))
+    _check_same_columns(df.columns, getattr(scaler, 'feature_names_in_', None), name, "the scaler's")
     if df.shape[1] != scaler.n_features_in_:
         raise ValueError(f"`{name}` has {df.shape[1]} columns, the scaler expects {scaler.n_features_in_}")
 

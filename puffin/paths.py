@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, signal
 from fastcore.basics import patch
-from .data import _check_count, _is_real, _column_difference
+from .data import _check_count, _is_real, _check_same_columns
 from .quality import _as_2d, _check_no_constant, _check_paths_args
 
 # %% auto #0
@@ -271,8 +271,7 @@ def states(self: MarketPaths,
     if not isinstance(trailing, bool): raise TypeError(f"`trailing` must be a bool, got {type(trailing).__name__}")
     x, cols = _as_2d(returns, 'returns')
     if x.shape[1] != len(self.mean_): raise ValueError(f"`returns` has {x.shape[1]} assets, the fitted model {len(self.mean_)}")
-    if cols is not None and self.columns_ is not None and cols != list(self.columns_):   # a state is per asset: the same names, in order
-        raise ValueError("`returns` " + _column_difference(cols, list(self.columns_), "the fitted model's"))
+    _check_same_columns(cols, self.columns_, 'returns', "the fitted model's")   # a state is per asset: the same names, in order
     x = 100 * x
     L = self.leverage_days
     s2m, h, trail = np.empty(len(x) + 1), np.empty((len(x) + 1, x.shape[1])), np.zeros((len(x) + 1, L))

@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-from .data import _column_difference, _check_count, _nonneg_real
+from .data import _check_same_columns, _check_count, _nonneg_real
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -47,7 +47,7 @@ def _pair(real, synthetic, # the two samples to compare
     "Validated arrays of `real` and `synthetic` plus shared column names; raise if the columns differ."
     (r, rc), (s, sc) = _as_2d(real, names[0]), _as_2d(synthetic, names[1])
     if r.shape[1] != s.shape[1]: raise ValueError(f"`{names[1]}` has {s.shape[1]} columns, `{names[0]}` has {r.shape[1]}")
-    if rc is not None and sc is not None and rc != sc: raise ValueError(f"`{names[1]}` " + _column_difference(sc, rc, f"`{names[0]}`'s"))
+    _check_same_columns(sc, rc, names[1], f"`{names[0]}`'s")
     return r, s, rc or sc or [f'asset_{i}' for i in range(r.shape[1])]
 
 def _check_like_real(real, train=None, holdout=None) -> None:

@@ -54,7 +54,7 @@ def run_nb(fn: Path, skip_flags: list, force_flags: list, basepath=None) -> tupl
     stored = [c for c in json.loads(fn.read_text(encoding='utf-8'))['cells'] if c['cell_type'] == 'code']
     nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
     def no_eval(cell):
-        if cell.cell_type != 'code': return True
+        if cell.cell_type != 'code' or 'nbdev_export' + '(' in cell.source: return True   # as nbdev's: a notebook does not re-export itself
         direc = getattr(cell, 'directives_', {}) or {}
         return direc.get('eval:', [''])[0].lower() == 'false' or bool(flags & direc.keys())
     start, shell = time.time(), CaptureShell(fn)

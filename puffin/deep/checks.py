@@ -4,7 +4,7 @@
 
 # %% ../../nbs/api/90_checks.ipynb #57da03f9
 from __future__ import annotations
-import functools, math, numbers, os, sys, warnings
+import functools, itertools, math, numbers, os, sys, warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Sequence
@@ -241,7 +241,7 @@ def n_validation(n: int, # number of rows
     if not (is_real(validation_split) and 0 <= validation_split < 1): raise ValueError(f"`validation_split` must be in [0, 1), got {validation_split!r}")
     n_val = int(round(n * validation_split))
     if validation_split > 0 and (n_val < 1 or n - n_val < 1):
-        need = next(m for m in range(2, n + 3 + int(2 / validation_split + 2 / (1 - validation_split))) if 1 <= round(m * validation_split) <= m - 1)
+        need = next(m for m in itertools.count(2) if 1 <= round(m * validation_split) <= m - 1)   # exists: 0 < validation_split < 1
         raise ValueError(f"`X` has {n} rows, too few for validation_split={validation_split}: it needs at least {need} (one training and one validation row), or validation_split=0")
     return n_val
 
