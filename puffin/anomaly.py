@@ -4,7 +4,7 @@
 
 # %% ../nbs/api/12_anomaly.ipynb #41ae9df5
 from __future__ import annotations
-import json, warnings
+import copy, json, warnings
 from typing import Sequence
 from pathlib import Path
 import numpy as np
@@ -288,14 +288,18 @@ def _rows(self: VAEAnomalyDetector, X: np.ndarray) -> torch.Tensor:
     "Scaled float32 rows for the model (refused when scaling or float32 makes a value infinite)."
     return _scaled_rows(self.scaler_, X)
 
+def _exact(model: VAE) -> VAE:
+    "A float64 copy of `model` for scoring: float32 products may round a row differently with the batch around it."
+    return copy.deepcopy(model).double()
+
 def _parts_of(model: VAE, rows: torch.Tensor, whiten=None, offset: float=0.0) -> dict[str, np.ndarray]:
-    "`vae_score_parts` on one thread: the same bits whatever the machine's thread setting."
-    with num_threads(1): return vae_score_parts(model, rows, whiten, offset)
+    "`vae_score_parts` in float64 on one thread: a row's parts the same bits whatever the machine's threads and the other rows scored with it."
+    with num_threads(1): return vae_score_parts(_exact(model), rows, whiten, offset)
 
 def _whitener(model: VAE, rows: torch.Tensor) -> np.ndarray:
     "The inverse Cholesky factor of the Ledoit-Wolf covariance of the residuals (from the posterior mean) of `rows`."
-    with num_threads(1), eval_mode(model):
-        R = (rows.double() - model.decode(model.encode(rows)[0]).double()).numpy()
+    model, rows = _exact(model), rows.double()
+    with num_threads(1), eval_mode(model): R = (rows - model.decode(model.encode(rows)[0])).numpy()
     C = LedoitWolf().fit(R).covariance_
     C += 1e-10 * (np.trace(C) / len(C) + 1e-12) * np.eye(len(C))   # a tiny ridge: residuals without any spread (constant rows) still factorise
     return np.linalg.inv(np.linalg.cholesky(C))

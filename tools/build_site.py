@@ -166,8 +166,8 @@ def apply_cell_options(nb) -> list:
         if not echo:
             if not cell.outputs: continue
             cell.metadata.setdefault('transient', {})['remove_source'] = True
-        elif opts.get('code-fold', 'false') != 'false':  # nbdev folds `#| exports` source: <details> in finish_page
-            cell.metadata['tags'] = cell.metadata.get('tags', []) + ['code-fold']
+        elif opts.get('code-fold', 'false') != 'false':  # nbdev folds `#| exports` source (`show`: open): <details> in finish_page
+            cell.metadata['tags'] = cell.metadata.get('tags', []) + ['code-fold'] + (['code-fold-open'] if opts['code-fold'] == 'show' else [])
         cells.append(cell)
     return cells
 
@@ -443,7 +443,7 @@ def finish_page(body: str, rel: str, pages: dict, sidebar: str, site_url: str, c
     for cell in main.select('div.celltag_code-fold'):
         inp = cell.select_one('.jp-Cell-inputWrapper')
         if inp is None: continue
-        det = soup.new_tag('details', attrs={'class': 'code-fold'})
+        det = soup.new_tag('details', attrs={'class': 'code-fold'} | ({'open': ''} if 'celltag_code-fold-open' in cell.get('class', []) else {}))
         summary = soup.new_tag('summary'); summary.string = 'Exported source'
         inp.wrap(det); det.insert(0, summary)
     for a in soup.find_all('a', href=True): a['href'] = rewrite_href(a['href'], rel, pages, site_url)

@@ -15,8 +15,8 @@ from torch import nn, Tensor
 # %% auto #0
 __all__ = ['PATHS', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed', 'sklearn_seed',
            'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked', 'as_tensor',
-           'is_row_sets', 'stacked_rows', 'to_model', 'model_rows', 'check_fit_args', 'n_validation', 'check_path',
-           'train_dtype', 'scale_warning', 'warn_caller']
+           'is_row_sets', 'stacked_rows', 'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows',
+           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def is_int(v) -> bool:
@@ -215,6 +215,27 @@ def model_rows(model: nn.Module, # the model the rows are for
     p = next(model.parameters(), None)
     dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
     return to_model(as_tensor(_upcast_half(X), name, width=width, dtype=dtype), model)
+
+# %% ../../nbs/api/90_checks.ipynb #188e0f8b
+def check_recon(recon: Tensor, # decoder output
+                x: Tensor, # the rows it reconstructs
+               ) -> None:
+    "Fail unless `recon` and `x` have one shape."
+    if recon.shape != x.shape: raise ValueError(f"`recon` {tuple(recon.shape)} and `x` {tuple(x.shape)} must have the same shape")
+
+def check_latents(mu: Tensor, # latent means
+                  log_var: Tensor, # latent log-variances
+                 ) -> None:
+    "Fail unless `mu` and `log_var` are (rows, latent) tensors of one shape."
+    if not (isinstance(mu, Tensor) and isinstance(log_var, Tensor)): raise TypeError(f"`mu` and `log_var` must be torch tensors, got {type(mu).__name__} and {type(log_var).__name__}")
+    if mu.ndim != 2 or mu.shape != log_var.shape: raise ValueError(f"`mu` {tuple(mu.shape)} and `log_var` {tuple(log_var.shape)} must both be (rows, latent)")
+
+def check_loss_rows(x: Tensor, # the rows of the batch
+                    mu: Tensor, # their latent means
+                   ) -> None:
+    "Fail unless `x` is (rows, features) with a latent mean for each row."
+    if x.ndim != 2: raise ValueError(f"`x` must be (rows, features), got shape {tuple(x.shape)}: a single row is x[None]")
+    if len(mu) != len(x): raise ValueError(f"`mu` has {len(mu)} rows, `x` has {len(x)}")
 
 # %% ../../nbs/api/90_checks.ipynb #3f70370d
 PATHS = ('auto', 'fast', 'autograd')   # fit's engines: 'auto' picks

@@ -6,7 +6,7 @@
 from __future__ import annotations
 from typing import NamedTuple
 from torch import Tensor
-from .checks import nonneg_real
+from .checks import nonneg_real, check_recon, check_latents, check_loss_rows
 
 # %% auto #0
 __all__ = ['reconstruction_loss', 'kl_elementwise', 'kl_divergence', 'kl_per_sample', 'kl_per_dim', 'VAELossParts',
@@ -17,20 +17,15 @@ def reconstruction_loss(recon: Tensor, # decoder output, shape (n, d)
                         x: Tensor, # original rows, shape (n, d)
                        ) -> Tensor:
     "Sum of squared errors over all features and rows (the chapter's `MSELoss(reduction='sum')`)."
-    if recon.shape != x.shape: raise ValueError(f"`recon` {tuple(recon.shape)} and `x` {tuple(x.shape)} must have the same shape")
+    check_recon(recon, x)
     return (recon - x).pow(2).sum()
 
 # %% ../../nbs/api/01_loss.ipynb #2711677a
-def _check_latents(mu: Tensor, log_var: Tensor) -> None:
-    "Fail clearly unless `mu` and `log_var` are (rows, latent) tensors of one shape (a broadcast would give a wrong KL silently)."
-    if not (isinstance(mu, Tensor) and isinstance(log_var, Tensor)): raise TypeError(f"`mu` and `log_var` must be torch tensors, got {type(mu).__name__} and {type(log_var).__name__}")
-    if mu.ndim != 2 or mu.shape != log_var.shape: raise ValueError(f"`mu` {tuple(mu.shape)} and `log_var` {tuple(log_var.shape)} must both be (rows, latent)")
-
 def kl_elementwise(mu: Tensor, # latent means, shape (n, k)
                    log_var: Tensor, # latent log-variances, shape (n, k)
                   ) -> Tensor:
     "KL(N(mu, sigma^2) || N(0, 1)) for every row and latent dimension, shape (n, k)."
-    _check_latents(mu, log_var)
+    check_latents(mu, log_var)
     return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp())
 
 # %% ../../nbs/api/01_loss.ipynb #1e3e343f
@@ -67,9 +62,7 @@ def vae_loss_parts(recon: Tensor, # decoder output, shape (n, d)
                    beta: float=1.0, # weight of the KL term
                   ) -> VAELossParts:
     "The chapter's loss `(recon + beta * kl) / n` together with its parts."
-    if x.ndim != 2: raise ValueError(f"`x` must be (rows, features), got shape {tuple(x.shape)}: a single row is x[None]")
-    if len(mu) != len(x): raise ValueError(f"`mu` has {len(mu)} rows, `x` has {len(x)}")
-    nonneg_real(beta, 'beta')
+    check_loss_rows(x, mu); nonneg_real(beta, 'beta')
     n = x.size(0)
     rec, kl = reconstruction_loss(recon, x) / n, kl_divergence(mu, log_var) / n
     return VAELossParts(rec + beta * kl, rec, kl)

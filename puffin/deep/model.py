@@ -129,5 +129,5 @@ class Autoencoder(nn.Module):
 
 # %% ../../nbs/api/00_model.ipynb #ccb45e32
 def is_vae(model: nn.Module) -> bool:
-    "True when `model` follows the VAE protocol: `forward` returns `(recon, mu, log_var)` and it has `encode`/`decode`."
+    "True for puffin's `VAE` and its subclasses, or a model that declares `is_vae = True` (it promises the VAE protocol)."
     return isinstance(model, VAE) or getattr(model, 'is_vae', False) is True

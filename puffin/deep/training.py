@@ -22,7 +22,7 @@ from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_valida
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
 # %% auto #0
-__all__ = ['HISTORY_KEYS', 'split_indices', 'AETrainer', 'TrainingDiverged', 'FitSettings', 'training_rows', 'pick_engine',
+__all__ = ['HISTORY_KEYS', 'split_indices', 'AETrainer', 'FitSettings', 'training_rows', 'pick_engine', 'TrainingDiverged',
            'train_loop']
 
 # %% ../../nbs/api/02_training.ipynb #2dc5c249
@@ -48,9 +48,6 @@ class AETrainer:
         if self.device is not None: return self.device
         p = next(model.parameters(), None)
         return torch.device('cpu') if p is None else p.device
-
-class TrainingDiverged(FloatingPointError):
-    "Raised when the loss or the weights become non-finite during `fit`."
 
 # %% ../../nbs/api/02_training.ipynb #19b3c951
 @dataclass(frozen=True)
@@ -115,6 +112,10 @@ def _fast_engine(model: nn.Module, device: torch.device, amp: bool) -> tuple[typ
     if device.type != 'cuda': return None, f"the device is {device.type}, not the CPU or CUDA"
     from puffin.deep.multifit import CudaFastEngine   # imported here: multifit builds on this module
     return CudaFastEngine, CudaFastEngine.reason(model)
+
+# %% ../../nbs/api/02_training.ipynb #82e1062b
+class TrainingDiverged(FloatingPointError):
+    "Raised when the loss or the weights become non-finite during `fit`."
 
 # %% ../../nbs/api/02_training.ipynb #0032b691
 HISTORY_KEYS = ('train_loss', 'train_recon', 'train_kl', 'val_loss', 'val_recon', 'val_kl')
