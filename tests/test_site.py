@@ -406,6 +406,21 @@ def test_reader_furniture(site: Path):
     assert sorted(walked) == sorted(chain), f'previous/next links do not reach every page once: {walked}'
 
 
+def test_lesson_code_shown(site: Path):
+    """The core pages show the lesson's code, open (`#| exports`, nbdev's `code-fold: show`), not only signatures:
+    the VAE's methods, the loss's formulas, the trainer's loop and `fit`. Machinery stays hidden (`#| export`)."""
+    def shown(page):
+        soup = BeautifulSoup((site/page).read_text(encoding='utf-8'), 'html.parser')
+        return ' '.join(d.get_text() for d in soup.select('details.code-fold[open]'))
+    model, loss, training = shown('api/model.html'), shown('api/loss.html'), shown('api/training.html')
+    for code in ('class VAE(nn.Module)', 'def reparameterize(', 'mu + torch.exp(0.5 * log_var) * eps', 'def sample('):
+        assert code in model, code
+    for code in ('(recon - x).pow(2).sum()', '-0.5 * (1 + log_var - mu.pow(2) - log_var.exp())', 'def vae_loss('):
+        assert code in loss, code
+    for code in ('def train_loop(', 'def fit(self: AETrainer'): assert code in training, code
+    assert 'class FitSettings' not in training   # machinery: a card, no source
+
+
 # ---------------------------------------------------------------- the Quarto path, publishing, the README's links
 def test_quarto_config_in_step():
     """nbs/_quarto.yml (what `nbdev_docs` renders with on GitHub) uses the same offline maths, favicon and page
