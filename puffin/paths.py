@@ -109,11 +109,13 @@ class MarketPaths:
                  own_variance_cap: float|None=0.99, # caps each asset's own variance at this quantile of its fitted own variances over the training days (1: their maximum; None: no cap)
                  max_kick: float=4.0, # a surprise beyond this many standard deviations moves a variance as one of this size
                  burn: int=250, # days simulated and dropped before a path starts from the typical state
+                 stress_elasticity: float=0.0, # the stocks' own parts scale as (market volatility / its median)^-this, mean square 1 over the training days: above 0, stocks move together more in stress (0: as fitted)
                 ):
         self.regime_width, self.reaction, self.leverage_shift = regime_width, reaction, leverage_shift
         self.market_persistence, self.variance_scale = market_persistence, variance_scale
         self.leverage_days, self.leverage_strength, self.era_days = leverage_days, leverage_strength, era_days
         self.max_idio_persistence, self.own_variance_cap, self.max_kick, self.burn = max_idio_persistence, own_variance_cap, max_kick, burn
+        self.stress_elasticity = stress_elasticity
 
 # %% ../nbs/api/16_market_paths.ipynb #ac8fae25
 def _check_settings(m: MarketPaths) -> None:
@@ -133,6 +135,7 @@ def _check_settings(m: MarketPaths) -> None:
         raise ValueError(f"`own_variance_cap` must be in (0, 1] or None, got {m.own_variance_cap!r}")
     if not (_is_real(m.max_kick) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
     _check_count(m.burn, 'burn', least=0)
+    if not (_is_real(m.stress_elasticity) and 0 <= m.stress_elasticity <= 1): raise ValueError(f"`stress_elasticity` must be in [0, 1], got {m.stress_elasticity!r}")
 
 _MIN_DAYS = 250
 
@@ -190,6 +193,7 @@ def fit(self: MarketPaths,
     f.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
     f.mean_, f.beta_, f.columns_, f.surprises_ = x.mean(0), beta, cols, (zm, v)
     f.start_ = (float(np.median(s2m)), np.median(h, 0))
+    f.stress_norm_ = _stress_norm(vol, self.stress_elasticity)
     f.variance_scale_ = f._target_variance(market, x) if self.variance_scale == 'auto' else float(self.variance_scale)
     f.market_ = replace(market, omega=market.omega * f.variance_scale_)
     self.__dict__.update(vars(f))                       # only a fit that got this far replaces the fitted state
@@ -219,15 +223,28 @@ def _leverage(self: MarketPaths, trail: np.ndarray) -> np.ndarray:
     if not self.leverage_days: return np.ones(len(trail))
     return np.exp(-self.leverage_strength * trail.sum(1) / np.sqrt(self.leverage_days)) / self.leverage_norm_
 
+def _stress_norm(vol: np.ndarray, elasticity: float) -> tuple[float, float]:
+    "The median of the training days' market volatility `vol` and the root mean square of (vol / median)^-`elasticity` over them."
+    typical = float(np.median(vol))
+    return typical, float(np.sqrt(np.mean((vol / typical) ** (-2 * elasticity))))
+
+@patch
+def _stress(self: MarketPaths, vol: np.ndarray) -> np.ndarray|float:
+    "The factor on each path's own parts at market volatility `vol`: (vol / typical)^-`stress_elasticity`, mean square 1 over the training days; 1 without elasticity."
+    kappa = getattr(self, 'stress_elasticity', 0.0)   # 0 for a model fitted before the setting existed
+    if not kappa: return 1.0
+    typical, norm = self.stress_norm_
+    return (vol / typical) ** -kappa / norm
+
 @patch
 def _step(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, trail: np.ndarray, idio: GJR, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    "One day of every path: returns (x 100) made of the surprises of training days drawn at each path's volatility, the market surprises used, and tomorrow's variances (the own ones by `idio`)."
+    "One day of every path: returns (x 100) made of the surprises of training days drawn at each path's volatility, the market surprises used, and tomorrow's variances (the own ones by `idio`, fed the own parts before the stress factor)."
     f = self._leverage(trail)
     vol = np.sqrt(s2m) * f
     days = self._draw_days(vol, rng)
     zm, v = self.surprises_[0][days], self.surprises_[1][days]
     own = np.sqrt(h) * v
-    r = self.mean_ + vol[:, None] * (self.beta_ * zm[:, None] + self.idio_.mu + own)
+    r = self.mean_ + vol[:, None] * (self.beta_ * zm[:, None] + self.idio_.mu + own * np.reshape(self._stress(vol), (-1, 1)))
     return r, zm, *self._next_variances(s2m, h, (r.mean(1) - self.market_.mu) / f, own, idio)
 
 @patch
@@ -279,7 +296,7 @@ def states(self: MarketPaths,
     for t, r in enumerate(x):
         f = self._leverage(trail[t:t + 1])[0]
         vol, dm = np.sqrt(s2m[t]) * f, r.mean() - self.market_.mu
-        own = (r - self.mean_) / vol - self.beta_ * dm / vol - self.idio_.mu
+        own = ((r - self.mean_) / vol - self.beta_ * dm / vol - self.idio_.mu) / self._stress(vol)
         s2m[t + 1], h[t + 1] = self._next_variances(s2m[t], h[t], dm / f, own)
         if L: trail[t + 1] = np.r_[trail[t, 1:], dm / vol]
     return (s2m, h, trail) if trailing else (s2m, h)

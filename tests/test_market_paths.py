@@ -24,7 +24,8 @@ def fitted(returns): return MarketPaths().fit(returns)
                                             ('market_persistence', 1.0), ('market_persistence', 'high'), ('variance_scale', 0.0), ('variance_scale', 'high'),
                                             ('variance_scale', np.inf), ('leverage_days', -1), ('leverage_days', 2.5), ('leverage_strength', -0.1),
                                             ('leverage_strength', True), ('era_days', -1), ('era_days', 5.0), ('era_days', 10_000),
-                                            ('own_variance_cap', 0.0), ('own_variance_cap', 1.5), ('own_variance_cap', 'q99')])
+                                            ('own_variance_cap', 0.0), ('own_variance_cap', 1.5), ('own_variance_cap', 'q99'),
+                                            ('stress_elasticity', -0.1), ('stress_elasticity', 1.5), ('stress_elasticity', True)])
 def test_bad_setting_named(returns, setting, value):
     with pytest.raises(ValueError, match=f'`{setting}`'): MarketPaths(**{setting: value}).fit(returns)
 
@@ -165,3 +166,17 @@ def test_own_variance_cap(returns):
     m._next_variances = spy
     m.sample(100, n_paths=5, seed=0)
     assert (np.array(hs) <= m.own_cap_ + 1e-12).all()
+
+
+def test_stress_elasticity(returns, fitted):
+    """The own parts' factor has mean square 1 over the training days' market volatility and falls as it rises; paths
+    with elasticity are more correlated in their most volatile windows than the same seeds' paths without; 0 is the model as fitted."""
+    from puffin.quality import _stress_rise
+    m = MarketPaths(stress_elasticity=0.5).fit(returns)
+    g = m._stress(m.sorted_vol_)
+    np.testing.assert_allclose(np.mean(g ** 2), 1.0, rtol=1e-12)
+    assert np.all(np.diff(g) <= 0) and g[0] > 1 > g[-1]
+    rise = lambda mp: np.mean([_stress_rise(mp.sample(250, n_paths=40, seed=s)) for s in (0, 1)])
+    assert rise(m) > rise(fitted) + 0.02, (rise(m), rise(fitted))
+    assert fitted._stress(m.sorted_vol_) == 1.0
+    np.testing.assert_array_equal(MarketPaths(stress_elasticity=0.0).fit(returns).sample(20, n_paths=3, seed=4), fitted.sample(20, n_paths=3, seed=4))
