@@ -292,14 +292,14 @@ def _exact(model: VAE) -> VAE:
     "A float64 copy of `model` for scoring: float32 products may round a row differently with the batch around it."
     return copy.deepcopy(model).double()
 
-def _parts_of(model: VAE, rows: torch.Tensor, whiten=None, offset: float=0.0) -> dict[str, np.ndarray]:
-    "`vae_score_parts` in float64 on one thread: a row's parts the same bits whatever the machine's threads and the other rows scored with it."
-    with num_threads(1): return vae_score_parts(_exact(model), rows, whiten, offset)
+def _parts_of(exact: VAE, rows: torch.Tensor, whiten=None, offset: float=0.0) -> dict[str, np.ndarray]:
+    "`vae_score_parts` of the float64 copy `exact` (from `_exact`) on one thread: a row's parts the same bits whatever the machine's threads and the other rows scored with it."
+    with num_threads(1): return vae_score_parts(exact, rows, whiten, offset)
 
-def _whitener(model: VAE, rows: torch.Tensor) -> np.ndarray:
-    "The inverse Cholesky factor of the Ledoit-Wolf covariance of the residuals (from the posterior mean) of `rows`."
-    model, rows = _exact(model), rows.double()
-    with num_threads(1), eval_mode(model): R = (rows - model.decode(model.encode(rows)[0])).numpy()
+def _whitener(exact: VAE, rows: torch.Tensor) -> np.ndarray:
+    "The inverse Cholesky factor of the Ledoit-Wolf covariance of the residuals (from the posterior mean of the float64 copy `exact`) of `rows`."
+    rows = rows.double()
+    with num_threads(1), eval_mode(exact): R = (rows - exact.decode(exact.encode(rows)[0])).numpy()
     C = LedoitWolf().fit(R).covariance_
     C += 1e-10 * (np.trace(C) / len(C) + 1e-12) * np.eye(len(C))   # a tiny ridge: residuals without any spread (constant rows) still factorise
     return np.linalg.inv(np.linalg.cholesky(C))
@@ -308,7 +308,8 @@ def _whitener(model: VAE, rows: torch.Tensor) -> np.ndarray:
 def _parts(self: VAEAnomalyDetector, X: np.ndarray, misfit: bool=True) -> dict[str, np.ndarray]:
     "Score parts of checked rows, `_CHUNK_ROWS` at a time (the hidden layers of a million rows would take gigabytes); `misfit` only when asked (it costs d x d per row)."
     W, off = getattr(self, 'whiten_', None) if misfit else None, getattr(self, 'misfit_offset_', 0.0)   # None: fitted by an older puffin, no `misfit`
-    return _in_chunks(lambda x: _parts_of(self.model_, self._rows(x), W, off), X)
+    exact = _exact(self.model_)   # one float64 copy for all chunks
+    return _in_chunks(lambda x: _parts_of(exact, self._rows(x), W, off), X)
 
 @patch
 def _combine(self: VAEAnomalyDetector, parts: dict, score: str|None=None) -> np.ndarray:
@@ -359,9 +360,10 @@ def _finish(self: VAEAnomalyDetector, st: _Start, history: dict) -> VAEAnomalyDe
     rows, scaler, model, cal_idx = st.rows, st.scaler, st.model, st.cal_idx
     # the residuals' covariance from the rows the VAE trained on, the calibrators from the others: a covariance measures the
     # rows it was estimated from as closer than fresh ones (as in `MahalanobisDetector`), so they must not be the calibration rows
-    W = _whitener(model, st.train_rows)
+    exact = _exact(model)   # one float64 copy for the whitener and every chunk's parts
+    W = _whitener(exact, st.train_rows)
     off = 0.1 * float(np.median(_scaled_rows(scaler, rows[cal_idx]).double().pow(2).sum(1).numpy()))
-    parts = _in_chunks(lambda x: _parts_of(model, _scaled_rows(scaler, x), W, off), rows)
+    parts = _in_chunks(lambda x: _parts_of(exact, _scaled_rows(scaler, x), W, off), rows)
     calibrators = {k: TailCalibrator(parts[k][cal_idx], self.tail_q) for k in ('kl', 'share', 'size', 'misfit', 'pattern')}
     # only a fit that got this far replaces the fitted state: a failed one (divergence, bad rows) leaves the detector as it was
     self.scaler_, self.model_, self.history_, self.whiten_, self.misfit_offset_ = scaler, model, history, W, off
