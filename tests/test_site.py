@@ -225,6 +225,20 @@ def test_heading_ids_api_first():
     assert [h['id'] for h in soup.find_all(['h2', 'h3'])] == ['aetrainer-1', 'aetrainer', 'notes', 'notes-1', 'aetrainer-1-1']
 
 
+def test_fragments_resolve(site: Path):
+    "Every link to a place on a page (`training.html#fit`) finds an element with that id there: a doc link to a name with no card of its own (a private helper) would point nowhere."
+    pages = {p.relative_to(site).as_posix(): BeautifulSoup(p.read_text(encoding='utf-8'), 'html.parser') for p in site.rglob('*.html')}
+    ids = {page: {t['id'] for t in soup.find_all(id=True)} for page, soup in pages.items()}
+    problems = []
+    for page, soup in pages.items():
+        for a in soup.find_all('a', href=True):
+            u = urlsplit(a['href'])
+            if u.scheme or u.netloc or not u.fragment: continue
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(page), unquote(u.path))) if u.path else page
+            if target in ids and unquote(u.fragment) not in ids[target]: problems.append(f'{page}: {a["href"]} has no target')
+    assert not problems, '\n'.join(problems)
+
+
 def test_api_anchors(site: Path):
     "On every page each API block's heading has the plain slug of its name (the anchor nbdev's doc links use); ids are unique."
     from build_site import slug

@@ -5,7 +5,6 @@
 # %% ../../nbs/api/02_training.ipynb #76c0a4d8
 from __future__ import annotations
 import math, warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 import numpy as np
 import torch
@@ -126,45 +125,77 @@ def train_loop(engine, # trains and scores one epoch: `AutogradEngine`, `FastEng
                s: FitSettings, # epochs, batch size, early stopping
                verbose: bool=False, # show a progress bar with the losses
               ) -> dict:
-    "The epochs: train, validate, stop on divergence, track the best epoch, stop early; returns the history."
+    "The epochs: train, validate, record, track the best epoch, stop early; returns the history."
     history = {k: [] for k in HISTORY_KEYS} | dict(path=engine.name, amp=s.amp, best_epoch=None, stopped_early=False, interrupted=False, epochs_run=0)
-    best, best_state, waited, before = math.inf, None, 0, None
-    with _finishing(engine, _epoch_bar(s.epochs, verbose), history) as bar:
-        try:
-            for epoch in range(s.epochs):
-                before = engine.snapshot()
-                _record(history, 'train', _finite(engine, engine.train_epoch(Xtr, s.batch_size), before, f"in epoch {epoch + 1}", s.lr))
-                if len(Xva): _record(history, 'val', _finite(engine, engine.evaluate(Xva, s.batch_size), before, f"for the validation rows in epoch {epoch + 1}", s.lr))
-                history['epochs_run'] = epoch + 1
-                _show(bar, history)
-                monitored = history['val_loss' if len(Xva) else 'train_loss'][-1]
-                if monitored < best - s.min_delta: best, waited, history['best_epoch'] = monitored, 0, epoch
-                else: waited += 1
-                if s.patience is not None and waited == 0: best_state = engine.snapshot()
-                if s.patience is not None and waited >= s.patience: history['stopped_early'] = True; break
-        except KeyboardInterrupt: _interrupted(engine, history, before)
-        if best_state is not None and s.restore_best: engine.restore(best_state)
+    best, waited = math.inf, 0
+    with _EpochGuard(engine, history, s, verbose) as guard:   # the progress bar, divergence, Ctrl-C, the best weights: below
+        for epoch in range(s.epochs):
+            guard.begin(epoch)
+            guard.record('train', engine.train_epoch(Xtr, s.batch_size))
+            if len(Xva): guard.record('val', engine.evaluate(Xva, s.batch_size))
+            guard.end()
+            monitored = history['val_loss' if len(Xva) else 'train_loss'][-1]
+            if monitored < best - s.min_delta: best, waited, history['best_epoch'] = monitored, 0, epoch
+            else: waited += 1
+            if s.patience is not None and waited == 0: guard.keep_best()
+            if s.patience is not None and waited >= s.patience: history['stopped_early'] = True; break
     return history
 
 # %% ../../nbs/api/02_training.ipynb #f1049384
-def _finite(engine, parts: Tensor, before, when: str, lr: float) -> Tensor:
-    "`parts`, unless they or the weights are not finite: then the weights from `before` come back and `TrainingDiverged` says what to try."
-    if torch.isfinite(parts).all() and engine.params_finite(): return parts
-    engine.restore(before)
-    hint = ("the validation rows hold values far outside the training rows' range: check that they are scaled as the training rows are"
-            if 'validation' in when else f"try a lower `lr` (now {lr}) and check that the data is scaled (e.g. StandardScaler)")
-    raise TrainingDiverged(f"training diverged: the loss became {parts[0].item()} {when}; {hint} and free of extreme values. "
-                           "The model keeps its weights from before that epoch.")
+class _EpochGuard:
+    "What surrounds `train_loop`'s epochs: the progress bar, the check for non-finite numbers, Ctrl-C, the best epoch's weights, and the model left in eval mode."
+    def __init__(self, engine, history: dict, s: FitSettings, verbose: bool):
+        self.engine, self.history, self.s = engine, history, s
+        self.bar, self.epoch, self.before, self.best = _epoch_bar(s.epochs, verbose), 0, None, None
 
-def _record(history: dict, prefix: str, parts: Tensor) -> None:
-    "Append the (loss, recon, KL) numbers of one epoch to `history`."
-    for key, v in zip(('loss', 'recon', 'kl'), parts.tolist()): history[f'{prefix}_{key}'].append(v)
+    def begin(self, epoch: int) -> None:
+        "Start `epoch`: remember the weights that a diverging epoch goes back to."
+        self.epoch, self.before = epoch, self.engine.snapshot()
 
-def _interrupted(engine, history: dict, before) -> None:
-    "After Ctrl-C: the weights of the last whole epoch, the history marked, a warning."
-    if before is not None: engine.restore(before)
-    history['interrupted'] = True
-    warn_caller(f"fit interrupted after {history['epochs_run']} whole epoch(s): the history so far is returned")
+    def record(self, prefix: str, parts: Tensor) -> None:
+        "Append one epoch's (loss, recon, KL) of the 'train' or 'val' rows to the history, unless they or the weights are not finite: then the weights from before the epoch come back and `TrainingDiverged` says what to try."
+        if not (torch.isfinite(parts).all() and self.engine.params_finite()):
+            self.engine.restore(self.before)
+            raise TrainingDiverged(_diverged_message(parts[0].item(), prefix, self.epoch, self.s.lr))
+        for key, v in zip(('loss', 'recon', 'kl'), parts.tolist()): self.history[f'{prefix}_{key}'].append(v)
+
+    def end(self) -> None:
+        "The epoch is whole: count it, and advance the bar with the latest losses beside it."
+        h, bar = self.history, self.bar
+        h['epochs_run'] = self.epoch + 1
+        if not bar.disable: bar.set_postfix(train=f"{h['train_loss'][-1]:.4f}", **({'val': f"{h['val_loss'][-1]:.4f}"} if h['val_loss'] else {}), refresh=False)
+        bar.update(1)
+
+    def keep_best(self) -> None:
+        "Set aside the weights of this epoch, the best so far: the fit ends with them (`restore_best`)."
+        self.best = self.engine.snapshot()
+
+    def __enter__(self): return self
+
+    def __exit__(self, kind, err, trace) -> bool:
+        "Ctrl-C: the weights of the last whole epoch and a warning, the history returned; then, unless an error ends the fit, the best weights; always: the bar closed, the engine released, the model in eval mode."
+        interrupted = kind is KeyboardInterrupt
+        try:
+            if interrupted:
+                if self.before is not None: self.engine.restore(self.before)
+                self.history['interrupted'] = True
+                warn_caller(f"fit interrupted after {self.history['epochs_run']} whole epoch(s): the history so far is returned")
+            if (kind is None or interrupted) and self.best is not None and self.s.restore_best: self.engine.restore(self.best)
+        finally:
+            if self.history['stopped_early'] or interrupted: self.bar.total = self.bar.n   # a normal end: a full bar, not a red one
+            self.bar.close()
+            if hasattr(self.engine, 'release'): self.engine.release()
+            self.engine.model.eval()   # no dropout left switched on, also after an error
+        return interrupted   # Ctrl-C ends the fit without an error
+
+def _diverged_message(loss: float, prefix: str, epoch: int, lr: float) -> str:
+    "What `TrainingDiverged` says: where the loss became non-finite and what to try."
+    if prefix == 'val':
+        where, hint = (f"for the validation rows in epoch {epoch + 1}", "the validation rows hold values far outside the training rows' range: "
+                       "check that they are scaled as the training rows are")
+    else: where, hint = f"in epoch {epoch + 1}", f"try a lower `lr` (now {lr}) and check that the data is scaled (e.g. StandardScaler)"
+    return (f"training diverged: the loss became {loss} {where}; {hint} and free of extreme values. "
+            "The model keeps its weights from before that epoch.")
 
 # %% ../../nbs/api/02_training.ipynb #f1049385
 def _epoch_bar(epochs: int, verbose: bool):
@@ -172,21 +203,6 @@ def _epoch_bar(epochs: int, verbose: bool):
     if verbose: from tqdm.auto import tqdm
     else: from tqdm.std import tqdm
     return tqdm(total=epochs, desc='epochs', disable=not verbose)
-
-def _show(bar, history: dict) -> None:
-    "Advance the bar by one epoch, with the latest losses beside it."
-    if not bar.disable: bar.set_postfix(train=f"{history['train_loss'][-1]:.4f}", **({'val': f"{history['val_loss'][-1]:.4f}"} if history['val_loss'] else {}), refresh=False)
-    bar.update(1)
-
-@contextmanager
-def _finishing(engine, bar, history: dict):
-    "Yield `bar`; at the end close it (full after early stopping or Ctrl-C, short after an error), release the engine and leave the model in eval mode."
-    try: yield bar
-    finally:
-        if history['stopped_early'] or history['interrupted']: bar.total = bar.n   # a normal end: a full bar, not a red one
-        bar.close()
-        if hasattr(engine, 'release'): engine.release()
-        engine.model.eval()   # no dropout left switched on, also after an error
 
 # %% ../../nbs/api/02_training.ipynb #89b53ef8
 @patch
