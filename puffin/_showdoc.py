@@ -4,7 +4,7 @@
 
 # %% ../nbs/api/91_showdoc.ipynb #a1c0d002
 from __future__ import annotations
-import inspect
+import importlib, inspect, re
 from nbdev.showdoc import BasicMarkdownRenderer
 
 # %% auto #0
@@ -12,13 +12,44 @@ __all__ = ['ClassAwareRenderer']
 
 # %% ../nbs/api/91_showdoc.ipynb #a1c0d006
 def _class_signature(text: str) -> str:
-    "A rendered signature (markdown or plain) with its leading `def` written `class`."
+    "A rendered signature (markdown or plain) with its leading `def` written `class`, and no `->None` (a dataclass's generated `__init__` has one)."
     fence = "```python\n"
+    text = text.replace(")->None:", "):", 1)
     if text.startswith("def "): return "class " + text[4:]
     return text.replace(fence + "def ", fence + "class ", 1)
 
+def _source_of(cls) -> str:
+    "`cls`'s source; for a class a notebook cell defined (as when nbdev renders a page), the source of the exported class of that name ('' if none)."
+    try: return inspect.getsource(cls)
+    except (OSError, TypeError): pass
+    from puffin._modidx import d
+    mod = next((m for m, syms in d['syms'].items() if f"{m}.{cls.__qualname__}" in syms), None)
+    try: return inspect.getsource(getattr(importlib.import_module(mod), cls.__qualname__)) if mod else ''
+    except (OSError, TypeError, AttributeError): return ''
+
+def _field_notes(cls) -> dict:
+    "The comment after each annotated field in `cls`'s source (`loss: Tensor # the total`): its docments."
+    return dict(re.findall(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+?)\s*$", _source_of(cls), flags=re.M))
+
+def _class_header(cls) -> str|None:
+    "The header a class's source writes, where its `__init__` says nothing (`*args, **kwargs`): an exception `class E(ValueError):`, a NamedTuple with a line per field; None for other classes."
+    if issubclass(cls, BaseException) and "__init__" not in vars(cls):
+        return f"class {cls.__name__}({', '.join(b.__name__ for b in cls.__bases__)}):"
+    if not (issubclass(cls, tuple) and hasattr(cls, "_fields")): return None
+    annos, notes = getattr(cls, "__annotations__", {}), _field_notes(cls)
+    anno = lambda a: a if isinstance(a, str) else getattr(a, "__forward_arg__", None) or getattr(a, "__name__", repr(a))
+    fields = [f"    {f}: {anno(annos[f])}" if f in annos else f"    {f}" for f in cls._fields]
+    return "\n".join([f"class {cls.__name__}(NamedTuple):"] + [l + (f" # {notes[f]}" if f in notes else "") for l, f in zip(fields, cls._fields)])
+
+class _Text(str):
+    "A ready signature text in the place of fastcore's `DocmentText`."
+
 class ClassAwareRenderer(BasicMarkdownRenderer):
-    "nbdev's markdown renderer for `show_doc`, writing a class's signature `class Name(...)` instead of `def Name(...)`."
+    "nbdev's markdown renderer for `show_doc`, writing a class as its source does: `class Name(...)` instead of `def Name(...)`, an exception with its base class, a NamedTuple with its fields."
+    def __init__(self, sym, name: str|None=None, title_level: int=3, maxline: int=110):
+        super().__init__(sym, name=name, title_level=title_level, maxline=maxline)
+        if inspect.isclass(self.sym) and (header := _class_header(self.sym)): self.dm = _Text(header)
+
     def _repr_markdown_(self) -> str:
         md = super()._repr_markdown_()
         return _class_signature(md) if inspect.isclass(self.sym) else md
