@@ -19,8 +19,8 @@ from .data import _check_same_columns, _check_count, _nonneg_real
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
            'discriminator_auc', 'dcr_metrics', 'gaussian_baseline', 'bootstrap_baseline', 'QualityReport',
            'quality_report', 'compare_generators', 'hill_tail_index', 'tail_metrics', 'goal_metrics', 'scorecard',
-           'garch_t_copula', 'abs_return_acf', 'leverage_effect', 'real_windows', 'PathReport', 'path_report',
-           'gjr_garch_paths', 'filtered_historical_simulation', 'block_bootstrap_paths']
+           'garch_t_copula', 'abs_return_acf', 'leverage_effect', 'real_windows', 'stress_rise', 'PathReport',
+           'path_report', 'gjr_garch_paths', 'filtered_historical_simulation', 'block_bootstrap_paths']
 
 # %% ../nbs/api/11_quality.ipynb #13cfc531
 def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
@@ -531,6 +531,32 @@ def _tail_lines(paths) -> dict:
             'Hill index, top 5 %': np.median(hill_tail_index(days, 0.05))}
 
 # %% ../nbs/api/11_quality.ipynb #1a2d15fa
+def _cross_lines(paths) -> dict:
+    "The correlation matrix of all days (its off-diagonal, compared as a matrix) and the rise of correlation in stress; NaN for one asset."
+    if paths[0].shape[1] < 2: return {'correlation matrix': np.array([np.nan]), 'correlation rise, 10 % most volatile 20-day windows': np.nan}
+    c = np.corrcoef(np.vstack(paths), rowvar=False)
+    return {'correlation matrix': c[np.triu_indices_from(c, 1)], 'correlation rise, 10 % most volatile 20-day windows': _stress_rise(paths, 20, 0.1)}
+
+def _risk_lines(paths) -> dict:
+    "VaR and ES 1 % of the equal-weight portfolio's 1-, 10- and 20-day returns (positive losses)."
+    port = [a.mean(1, keepdims=True) for a in paths]
+    return {f'{m} 1 %, {h}-day': float(f(_sums(port, h), 0.01)[0]) for h in (1, 10, 20) for m, f in (('VaR', _var), ('ES', _es))}
+
+_LINES = {'clustering': _clustering_lines, 'leverage': _leverage_lines, 'tails': _tail_lines, 'cross-section': _cross_lines, 'risk': _risk_lines}
+
+# %% ../nbs/api/11_quality.ipynb #58433b40
+def stress_rise(paths, # a list of paths (days x assets arrays or DataFrames), one such path, or a 3-D array (paths x days x assets)
+                days: int=20, # length of the windows, which do not overlap
+                top: float=0.1, # share of the windows that count as stressed: the most volatile ones
+               ) -> float:
+    "How much the assets' mean pairwise correlation rises in stress: within the `top` share most volatile `days`-day windows (by the assets' mean vol) minus within the others."
+    paths = _path_list(paths, 'paths')
+    if not (isinstance(days, (int, np.integer)) and not isinstance(days, bool) and days >= 3): raise ValueError(f"`days` must be an int >= 3, got {days!r}")
+    if not (isinstance(top, (int, float, np.floating)) and 0 < top < 1): raise ValueError(f"`top` must be a fraction in (0, 1), got {top!r}")
+    if paths[0].shape[1] < 2: raise ValueError("`paths` has one asset: a correlation needs two")
+    if (n := sum(len(a) // days for a in paths)) < 2 / top: raise ValueError(f"`paths` make {n} windows of {days} days: too few to set the most volatile {top:.0%} apart")
+    return _stress_rise(paths, days, top)
+
 def _stress_rise(paths, days: int=20, top: float=0.1) -> float:
     "Mean pairwise correlation within the `top` share most volatile `days`-day windows (by the mean vol of the assets) minus that within the others."
     w = np.concatenate([a[:len(a) // days * days].reshape(-1, days, a.shape[1]) for a in paths])
@@ -540,18 +566,6 @@ def _stress_rise(paths, days: int=20, top: float=0.1) -> float:
     hot = vol >= np.quantile(vol, 1 - top)
     return float(np.nanmean(corr[hot]) - np.nanmean(corr[~hot]))
 
-def _cross_lines(paths) -> dict:
-    "The correlation matrix of all days (its off-diagonal, compared as a matrix) and the rise of correlation in stress; NaN for one asset."
-    if paths[0].shape[1] < 2: return {'correlation matrix': np.array([np.nan]), 'correlation rise, 10 % most volatile 20-day windows': np.nan}
-    c = np.corrcoef(np.vstack(paths), rowvar=False)
-    return {'correlation matrix': c[np.triu_indices_from(c, 1)], 'correlation rise, 10 % most volatile 20-day windows': _stress_rise(paths)}
-
-def _risk_lines(paths) -> dict:
-    "VaR and ES 1 % of the equal-weight portfolio's 1-, 10- and 20-day returns (positive losses)."
-    port = [a.mean(1, keepdims=True) for a in paths]
-    return {f'{m} 1 %, {h}-day': float(f(_sums(port, h), 0.01)[0]) for h in (1, 10, 20) for m, f in (('VaR', _var), ('ES', _es))}
-
-_LINES = {'clustering': _clustering_lines, 'leverage': _leverage_lines, 'tails': _tail_lines, 'cross-section': _cross_lines, 'risk': _risk_lines}
 
 # %% ../nbs/api/11_quality.ipynb #81fc6c9c
 def _line_values(paths) -> dict:

@@ -171,12 +171,12 @@ def test_own_variance_cap(returns):
 def test_stress_elasticity(returns, fitted):
     """The own parts' factor has mean square 1 over the training days' market volatility and falls as it rises; paths
     with elasticity are more correlated in their most volatile windows than the same seeds' paths without; 0 is the model as fitted."""
-    from puffin.quality import _stress_rise
+    from puffin.quality import stress_rise
     m = MarketPaths(stress_elasticity=0.5).fit(returns)
     g = m._stress(m.sorted_vol_)
     np.testing.assert_allclose(np.mean(g ** 2), 1.0, rtol=1e-12)
     assert np.all(np.diff(g) <= 0) and g[0] > 1 > g[-1]
-    rise = lambda mp: np.mean([_stress_rise(mp.sample(250, n_paths=40, seed=s)) for s in (0, 1)])
+    rise = lambda mp: np.mean([stress_rise(mp.sample(250, n_paths=40, seed=s)) for s in (0, 1)])
     assert rise(m) > rise(fitted) + 0.02, (rise(m), rise(fitted))
     assert fitted._stress(m.sorted_vol_) == 1.0
     np.testing.assert_array_equal(MarketPaths(stress_elasticity=0.0).fit(returns).sample(20, n_paths=3, seed=4), fitted.sample(20, n_paths=3, seed=4))
