@@ -4,7 +4,7 @@
 
 # %% ../nbs/api/12_anomaly.ipynb #41ae9df5
 from __future__ import annotations
-import copy, json, warnings
+import copy, json
 from typing import Sequence
 from pathlib import Path
 import numpy as np
@@ -243,12 +243,7 @@ class VAEAnomalyDetector(_Detector):
                  tail_q: float=0.9, # quantile where the calibrated score's exponential tail starts
                  calibration_split: float=0.2, # share of the rows held out of training (at random, with `seed`) to calibrate the parts and place `threshold_` on (0: the training rows)
                  verbose: bool=False, # progress bar while training
-                 **deprecated, # `score`: the old name of `score_kind` (it hid scikit-learn's `score` method)
                 ):
-        if 'score' in deprecated:
-            warnings.warn("`score` is renamed `score_kind`", DeprecationWarning, stacklevel=2)
-            score_kind = deprecated.pop('score')
-        if deprecated: raise TypeError(f"VAEAnomalyDetector got unexpected keyword arguments {sorted(deprecated)}")
         self.latent_dim, self.hidden_dims, self.beta, self.kl_weight = latent_dim, hidden_dims, beta, kl_weight
         self.contamination, self.score_kind, self.epochs, self.lr, self.batch_size = contamination, score_kind, epochs, lr, batch_size
         self.scale, self.seed, self.validation_split, self.patience = scale, seed, validation_split, patience

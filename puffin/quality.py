@@ -544,7 +544,7 @@ def _risk_lines(paths) -> dict:
 
 _LINES = {'clustering': _clustering_lines, 'leverage': _leverage_lines, 'tails': _tail_lines, 'cross-section': _cross_lines, 'risk': _risk_lines}
 
-# %% ../nbs/api/11_quality.ipynb #58433b40
+# %% ../nbs/api/11_quality.ipynb #bb81f5a9
 def stress_rise(paths, # a list of paths (days x assets arrays or DataFrames), one such path, or a 3-D array (paths x days x assets)
                 days: int=20, # length of the windows, which do not overlap
                 top: float=0.1, # share of the windows that count as stressed: the most volatile ones
