@@ -15,8 +15,9 @@ from torch import nn, Tensor
 # %% auto #0
 __all__ = ['PATHS', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed', 'sklearn_seed',
            'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked', 'as_tensor',
-           'is_row_sets', 'stacked_rows', 'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows',
-           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
+           'is_row_sets', 'stacked_rows', 'column_names', 'remember_columns', 'check_columns', 'to_model', 'model_rows',
+           'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation', 'check_path',
+           'train_dtype', 'scale_warning', 'warn_caller']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def is_int(v) -> bool:
@@ -193,6 +194,34 @@ def stacked_rows(X, # a list or tuple of K row sets: numpy arrays, torch tensors
                          "the row sets of models trained together must have one shape")
     return torch.stack(sets)
 
+# %% ../../nbs/api/90_checks.ipynb #9f01735d
+def column_names(X) -> list[str]|None:
+    "The column names of a DataFrame whose names are all strings; None for any other rows."
+    cols = getattr(X, 'columns', None) if getattr(X, 'ndim', None) == 2 else None
+    names = [] if cols is None else list(cols)
+    return names if names and all(isinstance(c, str) for c in names) else None
+
+def remember_columns(model: nn.Module, # the model that was just fitted on `X`
+                     X, # its rows, as the user passed them
+                    ) -> None:
+    "Keep `X`'s column names on `model` as `feature_names_in_`; rows without names remove names an earlier fit left."
+    names = column_names(X)
+    if names is not None: model.feature_names_in_ = names
+    elif hasattr(model, 'feature_names_in_'): del model.feature_names_in_
+
+def check_columns(model: nn.Module, # the fitted model
+                  X, # rows about to go into it
+                  name: str='X', # the argument's name, for the error
+                 ) -> None:
+    "Fail when `X` is a DataFrame whose column names are not, in order, those `model` was fitted on."
+    fitted, names = getattr(model, 'feature_names_in_', None), column_names(X)
+    if fitted is None or names is None or names == list(fitted): return
+    if sorted(names) == sorted(fitted): what = "the same columns in another order"
+    else:
+        missing, extra = [c for c in fitted if c not in names], [c for c in names if c not in fitted]
+        what = f"other columns (missing {missing[:3]}, not fitted on {extra[:3]})"
+    raise ValueError(f"`{name}` has {what} than the model was fitted on; pass `{name}[model.feature_names_in_]`")
+
 # %% ../../nbs/api/90_checks.ipynb #db0fbdaf
 def to_model(x: Tensor, # rows, e.g. on the CPU
              model: nn.Module, # the model they are for
@@ -210,8 +239,10 @@ def model_rows(model: nn.Module, # the model the rows are for
                X, # rows: array, tensor or DataFrame
                name: str='X', # the argument's name, for error messages
                width: int|None=None, # required number of columns (None: not checked here)
+               features: bool=True, # `X` holds the model's input features: a DataFrame's columns must be those it was fitted on (`check_columns`)
               ) -> Tensor:
     "`X` checked as `fit` checks its rows (`as_tensor`), converted once to `model`'s floating dtype and device."
+    if features: check_columns(model, X, name)
     p = next(model.parameters(), None)
     dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
     return to_model(as_tensor(_upcast_half(X), name, width=width, dtype=dtype), model)

@@ -20,7 +20,7 @@ from .model import VAE, mlp, is_vae
 from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
-from .persist import _cpu, _write_payload, _read_payload, _rebuilt
+from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
 from ..data import _check_columns
 
 # %% auto #0
@@ -348,7 +348,7 @@ class ConditionalVAE(LikelihoodVAE):
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
         if not (isinstance(cond, Tensor) or getattr(cond, 'ndim', None) == 2): cond = np.asarray(cond)   # a list, a scalar, a Series (a DataFrame stays one, its columns checked)
         if cond.ndim <= 1: cond = cond.reshape(1, -1)   # one row of conditions (a scalar: one condition); otherwise never reshaped: a wrong width is an error
-        c = model_rows(self, cond, 'cond')   # `fit`'s checks (numeric, finite), then the model's device and dtype
+        c = model_rows(self, cond, 'cond', features=False)   # `fit`'s checks (numeric, finite), then the model's device and dtype
         if c.shape[1] != self.cond_dim: raise ValueError(f"`cond` must have {self.cond_dim} columns, got shape {tuple(c.shape)}")
         if len(c) == 1: c = c.expand(n, -1)
         if len(c) != n: raise ValueError(f"`cond` has {len(c)} rows for n={n} samples")
@@ -465,7 +465,7 @@ def load_generative(path: str|Path, # a file written by `save_generative`
                    ) -> LikelihoodVAE:
     "The model saved at `path`, rebuilt from its stored config with its aggregate posterior, in eval mode."
     payload = _read_payload(path, 'puffin-generative', _GENERATIVE)
-    model = _rebuilt(payload.path, _GENERATIVE[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32'))   # checked against the weights first
+    model = _restore_columns(_rebuilt(payload.path, _GENERATIVE[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32')), payload)   # checked against the weights first; the column names it was fitted on
     model.aggregate_ = payload['aggregate']
     return model
 

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
-from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation
+from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation, remember_columns
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
@@ -454,6 +454,11 @@ def _training_rows(X, K: int, width: int, validation_split: float) -> list:
     n_validation(len(X[0]), validation_split)
     return X
 
+def _named(models: list, X, histories: list) -> list:
+    "Each model keeps the column names of its rows as `fit` does (`remember_columns`); returns `histories`."
+    for i, m in enumerate(models): remember_columns(m, X[i] if is_row_sets(X) else X)
+    return histories
+
 # %% ../../nbs/api/04b_multifit.ipynb #7ac0b1f3
 def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture: `VAE`s, `Autoencoder`s, `LikelihoodVAE`s or `ConditionalVAE`s (their `beta` and `dropout` rate may differ)
              X, # training rows shared by all models (numpy array, torch tensor or DataFrame), or a list of K row sets of one shape: model i trains on X[i]
@@ -481,8 +486,8 @@ def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture:
     s.check()
     if hasattr(models[0], 'loss_parts'):                                         # likelihood models: their own engine
         from puffin.deep.multi_likelihood import fit_likelihood_models
-        return fit_likelihood_models(models, X, seeds, s, device)
-    models = _check_models(models)
+        return _named(models, X, fit_likelihood_models(models, X, seeds, s, device))
+    models, given = _check_models(models), X
     dev = resolve_device(device) if device is not None else next(models[0].parameters()).device
     m0 = models[0]
     with torch.inference_mode(False), torch.no_grad(), num_threads(threads or auto_threads(m0, batch_size)):
@@ -494,7 +499,7 @@ def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture:
         Xtr = torch.stack([Xi[t] for Xi, (t, _) in zip(X, splits)]).to(dev)
         Xva = torch.stack([Xi[v] for Xi, (_, v) in zip(X, splits)]).to(dev)
         engine = MultiEngine(models, lr=lr, weight_decay=weight_decay, generators=gens, device=dev, graph=graph)
-        return multi_loop(engine, Xtr, Xva, s)
+        return _named(models, given, multi_loop(engine, Xtr, Xva, s))
 
 # %% ../../nbs/api/04b_multifit.ipynb #c0da0002
 class CudaFastEngine:

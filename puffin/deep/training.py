@@ -17,7 +17,7 @@ from .fastpath import FastEngine, fast_path_reason
 from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
 from . import distributed
 from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_validation, train_dtype, scale_warning,
-                                warn_caller, to_model)
+                                warn_caller, to_model, remember_columns, check_columns)
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
 # %% auto #0
@@ -77,13 +77,14 @@ def training_rows(model: nn.Module, # the model about to train
                   s: FitSettings, # the fit's settings
                   job: distributed.FitJob, # this process's part in the fit
                  ) -> Tensor:
-    "`X` checked and on the job's device, in the model's dtype; the model moved there too. Warns when a squared-error VAE gets unscaled columns."
+    "`X` checked and on the job's device, in the model's dtype; the model moved there too, and a DataFrame's column names kept on it. Warns when a squared-error VAE gets unscaled columns."
     with job.agreed():
-        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(job.device)
+        X, given = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(job.device), X
         n_validation(len(X), s.validation_split)                        # enough rows for the split, or an error that says how many
         unscaled = isinstance(model, VAE) and not hasattr(model, 'loss_parts') and scale_warning(X)   # a likelihood decoder learns its scale
         if unscaled and job.is_main: warn_caller(unscaled)
         model.to(job.device)
+    remember_columns(model, given)   # a DataFrame's column names, which later rows must match (`feature_names_in_`)
     return X
 
 # %% ../../nbs/api/02_training.ipynb #2d160026
@@ -244,6 +245,7 @@ def extract_features(self: AETrainer,
                      X, # rows to encode: numpy array, torch tensor or DataFrame
                     ) -> np.ndarray:
     "Latent features of each row: the posterior mean `mu` for a VAE (deterministic), the code `z` otherwise."
+    check_columns(model, X)   # a DataFrame: the columns the model was fitted on, in that order
     X = to_model(as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)), model)   # where the model is, whatever the trainer's device
     with eval_mode(model): z = model.encode(X)
     return (z[0] if isinstance(z, tuple) else z).cpu().numpy()
