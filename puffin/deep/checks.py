@@ -216,11 +216,9 @@ def check_columns(model: nn.Module, # the fitted model
     "Fail when `X` is a DataFrame whose column names are not, in order, those `model` was fitted on."
     fitted, names = getattr(model, 'feature_names_in_', None), column_names(X)
     if fitted is None or names is None or names == list(fitted): return
-    if sorted(names) == sorted(fitted): what = "the same columns in another order"
-    else:
-        missing, extra = [c for c in fitted if c not in names], [c for c in names if c not in fitted]
-        what = f"other columns (missing {missing[:3]}, not fitted on {extra[:3]})"
-    raise ValueError(f"`{name}` has {what} than the model was fitted on; pass `{name}[model.feature_names_in_]`")
+    from puffin.data import _column_difference   # the scaler's check's wording; imported on this path only (it loads scikit-learn)
+    how = _column_difference(names, list(fitted), "the fitted model's")
+    raise ValueError(f"`{name}` {how}; pass `{name}[model.feature_names_in_]`")
 
 # %% ../../nbs/api/90_checks.ipynb #db0fbdaf
 def to_model(x: Tensor, # rows, e.g. on the CPU
