@@ -55,6 +55,7 @@ class ClassAwareRenderer(BasicMarkdownRenderer):
         return _class_signature(md) if inspect.isclass(self.sym) else md
 
     def __repr__(self) -> str:
+        if isinstance(self.dm, _Text): return f'{self.dm}\n    """{self.docs}"""' if self.docs else str(self.dm)   # the docstring on its own line, as in the source
         text = super().__repr__()
         return _class_signature(text) if inspect.isclass(self.sym) else text
     __str__ = __repr__

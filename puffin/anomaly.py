@@ -30,7 +30,7 @@ __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnoma
 # %% ../nbs/api/12_anomaly.ipynb #298b3817
 def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     X, # scaled rows (tensor, array or DataFrame), shape (n, d)
-                    whiten=None, # d x d matrix that whitens the residuals of held-out rows (None: no `misfit`, no `pattern`)
+                    whiten: np.ndarray|None=None, # d x d matrix that whitens the residuals of held-out rows (None: no `misfit`, no `pattern`)
                     offset: float=0.0, # added to ||x||^2 in `misfit` and `pattern`, so that a quiet day's noise does not read as a broken pattern
                     cap: float=9.0, # each whitened residual's square is capped here in `misfit` (9: 3 standard deviations)
                    ) -> dict[str, np.ndarray]:
@@ -372,7 +372,7 @@ def _finish(self: VAEAnomalyDetector, st: _Start, history: dict) -> VAEAnomalyDe
 @patch
 def fit(self: VAEAnomalyDetector,
         X, # training rows (array, tensor or DataFrame), assumed mostly normal
-        y=None, # ignored (scikit-learn compatibility)
+        y: None=None, # ignored (scikit-learn compatibility)
        ) -> VAEAnomalyDetector:
     "Scale `X`, train the VAE under `seed` on all but the calibration rows, calibrate the score parts on those and set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
     st = self._start(X)

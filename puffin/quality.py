@@ -208,8 +208,8 @@ class QualityReport:
 def quality_report(real, # real returns, rows x assets (array or DataFrame)
                    synthetic, # synthetic returns with the same columns
                    *,
-                   train=None, # rows the generator was trained on (enables the DCR check, with `holdout`)
-                   holdout=None, # real rows the generator never saw
+                   train: pd.DataFrame|np.ndarray|None=None, # rows the generator was trained on (enables the DCR check, with `holdout`)
+                   holdout: pd.DataFrame|np.ndarray|None=None, # real rows the generator never saw
                    seed: int=0, # seeds the discriminator
                    name: str='model', # row label of this generator in `summary`
                    data_label: str|None=None, # which data was compared, e.g. 'dequantised returns'
@@ -260,8 +260,8 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
 def compare_generators(real, # real returns to compare against, rows x assets
                        generators: dict|None=None, # name -> synthetic sample (array or DataFrame)
                        *,
-                       train=None, # training rows: fits the baselines and enables DCR (with `holdout`)
-                       holdout=None, # real rows no generator saw
+                       train: pd.DataFrame|None=None, # training rows: fits the baselines and enables DCR (with `holdout`)
+                       holdout: pd.DataFrame|np.ndarray|None=None, # real rows no generator saw
                        seed: int=0, # seeds the split into halves, the baselines and the discriminators
                        data_label: str|None=None, # which data was compared, e.g. 'dequantised returns'
                        max_rows: int=4000, # discriminator rows per class
@@ -334,8 +334,8 @@ SCORE_COLS = ['disc_auc', 'vol_ratio_mean', 'kurtosis_real', 'kurtosis_synthetic
 def scorecard(real, # real returns to compare against (DataFrame)
               generators: dict, # name -> synthetic returns (array or DataFrame)
               *,
-              train=None, # training rows (fits the baselines; enables DCR with `holdout`)
-              holdout=None, # real rows no generator saw
+              train: pd.DataFrame|None=None, # training rows (fits the baselines; enables DCR with `holdout`)
+              holdout: pd.DataFrame|np.ndarray|None=None, # real rows no generator saw
               seed: int=0, # as in `compare_generators`
               max_rows: int=4000, # discriminator rows per class
              ) -> pd.DataFrame:
@@ -700,8 +700,8 @@ def _memorisation_data(train_windows, holdout, real: list, n_assets: int):
 # %% ../nbs/api/11_quality.ipynb #7f8ca1f3
 def path_report(paths, # generated paths: a list of (days x assets) arrays/DataFrames, a 3-D array (paths x days x assets), or a dict name -> such paths
                 real_windows, # real paths to compare with, given the same way (e.g. `real_windows(returns)`); at least 4
-                train_windows=None, # the real returns the generators learnt from (a list of paths or one long path): enables the memorisation check
-                holdout=None, # real returns no generator saw, for the memorisation check (None: `real_windows`)
+                train_windows: list|pd.DataFrame|np.ndarray|None=None, # the real returns the generators learnt from (a list of paths or one long path): enables the memorisation check
+                holdout: list|pd.DataFrame|np.ndarray|None=None, # real returns no generator saw, for the memorisation check (None: `real_windows`)
                 seed: int=0, # seeds the halvings, the classifiers and their folds
                 n_halvings: int=5, # random halvings of `real_windows`; the noise floor is the median over them
                 max_iter: int=100, # boosting iterations of the window classifier

@@ -42,6 +42,8 @@ def test_refused_call_and_array_fit(df):
     torch.manual_seed(0); m = VAE(4, 2, [8]); AETrainer('cpu').fit(m, df, epochs=1, seed=0)
     with pytest.raises(ValueError, match='X'): AETrainer('cpu').fit(m, df.iloc[:, :3], epochs=1)
     assert m.feature_names_in_ == COLS                                          # a refused fit leaves the names
+    with pytest.raises(ValueError, match='path'): AETrainer('cpu').fit(m, df.rename(columns={'SPY': 'QQQ'}), epochs=1, path='fast', amp=True)
+    assert m.feature_names_in_ == COLS                                          # also when the engine refuses it
     AETrainer('cpu').fit(m, df.to_numpy(), epochs=1, seed=0)
     assert not hasattr(m, 'feature_names_in_')                                  # an array's fit forgets them
     AETrainer('cpu').extract_features(m, df[COLS[::-1]])                         # and nothing is checked then

@@ -77,14 +77,13 @@ def training_rows(model: nn.Module, # the model about to train
                   s: FitSettings, # the fit's settings
                   job: distributed.FitJob, # this process's part in the fit
                  ) -> Tensor:
-    "`X` checked and on the job's device, in the model's dtype; the model moved there too, and a DataFrame's column names kept on it. Warns when a squared-error VAE gets unscaled columns."
+    "`X` checked and on the job's device, in the model's dtype; the model moved there too. Warns when a squared-error VAE gets unscaled columns."
     with job.agreed():
-        X, given = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(job.device), X
+        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(job.device)
         n_validation(len(X), s.validation_split)                        # enough rows for the split, or an error that says how many
         unscaled = isinstance(model, VAE) and not hasattr(model, 'loss_parts') and scale_warning(X)   # a likelihood decoder learns its scale
         if unscaled and job.is_main: warn_caller(unscaled)
         model.to(job.device)
-    remember_columns(model, given)   # a DataFrame's column names, which later rows must match (`feature_names_in_`)
     return X
 
 # %% ../../nbs/api/02_training.ipynb #2d160026
@@ -94,7 +93,7 @@ def pick_engine(model: nn.Module, # the model about to train, already on its dev
                 amp: bool=False, # mixed precision (autograd only)
                 ddp: bool=False, # one process of a torchrun job
                ) -> type:
-    "The engine class for `path`: DDP under torchrun, else a fast engine where one applies (`FastEngine`, then `LikelihoodEngine`; or where asked), autograd otherwise."
+    "The engine class for `path`: DDP under torchrun, else a written-out engine where one applies (`LikelihoodEngine` for a likelihood model, `FastEngine` on the CPU, `CudaFastEngine` on CUDA), autograd otherwise."
     check_path(path, ddp)
     if ddp: return distributed.DDPEngine
     if path == 'autograd': return AutogradEngine
@@ -129,7 +128,7 @@ def train_loop(engine, # trains and scores one epoch: `AutogradEngine`, `FastEng
     "The epochs: train, validate, record, track the best epoch, stop early; returns the history."
     history = {k: [] for k in HISTORY_KEYS} | dict(path=engine.name, amp=s.amp, best_epoch=None, stopped_early=False, interrupted=False, epochs_run=0)
     best, waited = math.inf, 0
-    with _EpochGuard(engine, history, s, verbose) as guard:   # the progress bar, divergence, Ctrl-C, the best weights: below
+    with _EpochGuard(engine, history, s, verbose) as guard:   # the progress bar, divergence, Ctrl-C, the best weights (an internal class)
         for epoch in range(s.epochs):
             guard.begin(epoch)
             guard.record('train', engine.train_epoch(Xtr, s.batch_size))
@@ -231,12 +230,13 @@ def fit(self: AETrainer,
                     seed, weight_decay, threads, path, amp)
     job = distributed.FitJob(self._device_for(model))   # alone, or one process of a torchrun job
     with torch.inference_mode(False), torch.enable_grad(), job.session(s.check), num_threads(threads or auto_threads(model, batch_size)):
-        X = training_rows(model, X, s, job)                                         # 1. checked rows; the model on the device
+        rows = training_rows(model, X, s, job)                                      # 1. checked rows; the model on the device
         Engine = pick_engine(model, job.device, path, amp, job.ddp)
-        with seeded(job.agree_on(X, s.shared(), seed), job.device, private=Engine.private_rng) as generator:
-            train, val = split_indices(len(X), validation_split, chronological, generator)   # 2. the split
+        with seeded(job.agree_on(rows, s.shared(), seed), job.device, private=Engine.private_rng) as generator:
+            train, val = split_indices(len(rows), validation_split, chronological, generator)   # 2. the split
             engine = Engine(model, lr=lr, weight_decay=weight_decay, amp=amp, generator=generator)   # 3. the engine
-            return train_loop(engine, X[train.to(X.device)], X[val.to(X.device)], s, verbose and job.is_main)   # 4. the epochs
+            remember_columns(model, X)   # nothing refuses the call now: a DataFrame's column names, which later rows must match
+            return train_loop(engine, rows[train.to(rows.device)], rows[val.to(rows.device)], s, verbose and job.is_main)   # 4. the epochs
 
 # %% ../../nbs/api/02_training.ipynb #bad1c51d
 @patch
