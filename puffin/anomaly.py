@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, validate_data
 from .deep.model import VAE
-from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed, check_columns
+from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed, check_columns, check_bool, check_time_order
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, TrainingDiverged
@@ -199,6 +199,7 @@ class MahalanobisDetector(_Detector):
     def _check_params(self):
         self._check_contamination()
         if self.estimator not in ('ledoit_wolf', 'empirical'): raise ValueError(f"`estimator` must be 'ledoit_wolf' or 'empirical', got {self.estimator!r}")
+        check_bool(self.scale, 'scale'); check_bool(self.cross_fit, 'cross_fit')
 
     def fit(self, X, y=None):
         "Estimate the mean and covariance of `X` (y is ignored); set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
@@ -277,6 +278,7 @@ class VAEAnomalyDetector(_Detector):
         if not (is_real(self.tail_q) and 0 < self.tail_q < 1): raise ValueError(f"`tail_q` must be in (0, 1), got {self.tail_q!r}")
         if not (is_real(self.calibration_split) and 0 <= self.calibration_split < 1): raise ValueError(f"`calibration_split` must be in [0, 1), got {self.calibration_split!r}")
         if not (is_real(self.pattern_weight) and 0 < self.pattern_weight < np.inf): raise ValueError(f"`pattern_weight` must be a finite number > 0, got {self.pattern_weight!r}")
+        check_bool(self.scale, 'scale'); check_bool(self.verbose, 'verbose')
 
 # %% ../nbs/api/12_anomaly.ipynb #e02d9e2c
 @patch
@@ -334,6 +336,7 @@ class _Start:
 def _start(self: VAEAnomalyDetector, X) -> _Start:
     "Check the settings and `X`, fit the scaler, draw the calibration rows and build the untrained VAE, all under `seed`."
     self._check_params()
+    if self.validation_split > 0: check_time_order(X)   # the validation rows are the last ones: newest-first dates would make them the oldest
     rows = _float64_rows(X)
     if len(rows) < 10: raise ValueError(f"`X` has {len(rows)} rows; the detector needs at least 10 to calibrate its score parts and place its threshold")
     names = _feature_names(X)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/api/10_data.ipynb #04783b59
 from __future__ import annotations
-import numbers
+import numbers, warnings
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
@@ -40,12 +40,27 @@ def _nonneg_real(v, name: str) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < np.inf:
         raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
 
+def _dates_of(idx: pd.Index) -> pd.DatetimeIndex|None:
+    "`idx` as dates: a DatetimeIndex as it is, strings that all read as dates parsed (what `pd.read_csv` gives without `parse_dates`), else None."
+    if isinstance(idx, pd.DatetimeIndex): return idx
+    if not (idx.dtype == object or pd.api.types.is_string_dtype(idx.dtype)) or not len(idx) or not all(isinstance(v, str) for v in idx): return None
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # pandas warns when it has to guess the format string by string
+        dates = pd.to_datetime(idx, errors='coerce')
+    return None if dates.isna().any() else dates
+
+def _check_time_order(df: pd.DataFrame, name: str) -> None:
+    "Fail unless dates in `df`'s index (a DatetimeIndex or date strings) run forward: newest-first rows would reverse every return and recursion."
+    dates = _dates_of(df.index)
+    if dates is not None and not dates.is_monotonic_increasing:
+        raise ValueError(f"`{name}` dates must be in ascending order (oldest first); sort them with `.sort_index()`"
+                         + ("" if isinstance(df.index, pd.DatetimeIndex) else " (its dates are strings: read the file with `parse_dates=True`)"))
+
 def _check_dates(df: pd.DataFrame, name: str) -> None:
     "Fail clearly unless the rows of `df` run forward in time without repeats: returns taken or written by date would silently go wrong."
     idx = df.index
     if idx.has_duplicates: raise ValueError(f"`{name}` has repeated dates (e.g. {idx[idx.duplicated()][0]}); drop or merge them first")
-    if isinstance(idx, pd.DatetimeIndex) and not idx.is_monotonic_increasing:
-        raise ValueError(f"`{name}` dates must be in ascending order (oldest first); sort them with `.sort_index()`")
+    _check_time_order(df, name)
 
 # %% ../nbs/api/10_data.ipynb #02bc79d4
 def load_sp500_prices() -> pd.DataFrame:
@@ -133,6 +148,7 @@ def fit_scaler(train: pd.DataFrame, # training returns only, never the test part
               ) -> StandardScaler:
     "A `StandardScaler` fitted on `train` (remembers its column names, so later frames are checked column by column)."
     _check_frame(train, 'train')
+    if len(train) < 2: raise ValueError(f"`train` has {len(train)} row: a scale needs at least 2")
     if bad := [c for c in train.columns if not isinstance(c, str)][:5]:   # sklearn records string names only: others could come back reordered unnoticed
         raise ValueError(f"`train` has column names that are not strings {bad}: name the assets, e.g. `df.columns = df.columns.astype(str)`")
     return StandardScaler().fit(train)

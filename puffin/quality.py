@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-from .data import _check_same_columns, _check_count, _nonneg_real
+from .data import _check_same_columns, _check_count, _nonneg_real, _check_dates
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -404,6 +404,7 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                    max_persistence: float=0.999, # alpha + beta above this is scaled down to it (omega then targets the sample variance)
                   ) -> np.ndarray:
     "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
+    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # the variance recursions run over the rows in order
     x = _pair(train, train, ('train', 'train'))[0]
     _check_garch_args(n, burn, max_persistence)   # before the fit: a wrong argument is named even without `arch`
     p, sr = _fit_garch(x, 0, max_persistence, 'garch_t_copula')
@@ -488,6 +489,7 @@ def real_windows(returns: pd.DataFrame, # daily returns, rows x assets (dates as
                 ) -> list[pd.DataFrame]:
     "Consecutive `days`-day windows of `returns` from the first day on (a tail shorter than `days` is left out): the real paths a generator's paths are scored against."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
+    _check_dates(returns, 'returns')   # windows of consecutive days: oldest first, no repeats
     _check_count(days, 'days', least=2); _check_count(days if step is None else step, 'step')
     if len(returns) < days: raise ValueError(f"`returns` has {len(returns)} days, fewer than one window of `days`={days}")
     return [returns.iloc[i:i + days] for i in range(0, len(returns) - days + 1, step or days)]
@@ -743,6 +745,7 @@ def gjr_garch_paths(train: pd.DataFrame, # training returns, rows x assets
                     max_persistence: float=0.999, # alpha + gamma/2 + beta above this is scaled down to it (omega then targets the sample variance)
                    ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of a GJR-GARCH(1,1,1) with Student-t innovations per asset, tied by a Gaussian copula with the constant correlation of the fitted residuals: `garch_t_copula` with the leverage term."
+    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # the variance recursions run over the rows in order
     x = _pair(train, train, ('train', 'train'))[0]
     _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
     p, sr = _fit_garch(x, 1, max_persistence, 'gjr_garch_paths')
@@ -788,6 +791,7 @@ def filtered_historical_simulation(train: pd.DataFrame, # training returns, rows
                                    max_persistence: float=0.999, # as in `gjr_garch_paths`, here under the empirical residuals
                                   ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of filtered historical simulation: a GJR-GARCH(1,1,1) filter per asset, driven by whole days of its standardised residuals drawn with replacement (so each day's cross-section is a real one) and scaled by the simulated variance."
+    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # the variance recursions run over the rows in order
     x = _pair(train, train, ('train', 'train'))[0]
     _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
     p, z = _filtered_residuals(100 * x, _fit_garch(x, 1, max_persistence, 'filtered_historical_simulation')[0], max_persistence)
@@ -801,6 +805,7 @@ def block_bootstrap_paths(train: pd.DataFrame, # training returns, rows x assets
                           mean_block: float=20, # mean block length in days (blocks are geometric; the data wrap around)
                          ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of the stationary block bootstrap (Politis and Romano): stretches of whole training days, each day continuing the stretch with probability 1 - 1/`mean_block`."
+    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # stretches of consecutive days
     x = _as_2d(train, 'train')[0]
     _check_paths_args(n_days, n_paths, seed)
     if not (isinstance(mean_block, (int, float, np.integer, np.floating)) and not isinstance(mean_block, bool) and 1 <= mean_block < np.inf):

@@ -13,13 +13,19 @@ import torch
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['PATHS', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed', 'sklearn_seed',
+__all__ = ['PATHS', 'check_bool', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed', 'sklearn_seed',
            'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked', 'as_tensor',
-           'is_row_sets', 'stacked_rows', 'column_names', 'remember_columns', 'check_columns', 'to_model', 'model_rows',
-           'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation', 'check_path',
-           'train_dtype', 'scale_warning', 'warn_caller']
+           'is_row_sets', 'stacked_rows', 'check_time_order', 'column_names', 'remember_columns', 'check_columns',
+           'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args',
+           'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
+def check_bool(v, # the setting to check
+               name: str, # its argument name, for the error
+              ) -> None:
+    "Fail unless `v` is True or False (numpy's bools too): a string such as 'False' is truthy and would switch the setting on."
+    if not isinstance(v, (bool, np.bool_)): raise ValueError(f"`{name}` must be True or False, got {v!r}")
+
 def is_int(v) -> bool:
     "Whether `v` is an integer, Python's or numpy's (`numbers.Integral`), and not a bool."
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
@@ -195,6 +201,14 @@ def stacked_rows(X, # a list or tuple of K row sets: numpy arrays, torch tensors
     return torch.stack(sets)
 
 # %% ../../nbs/api/90_checks.ipynb #9f01735d
+def check_time_order(X, # rows about to be split or run through time
+                     name: str='X', # the argument's name, for the error
+                    ) -> None:
+    "Fail when `X` is a DataFrame whose index holds dates (or date strings) that do not run forward: the *last* rows of newest-first data are the oldest."
+    if getattr(X, 'ndim', None) != 2 or not hasattr(X, 'index') or not hasattr(X, 'columns'): return
+    from puffin.data import _check_time_order   # pandas' own rows only; imported here (it loads scikit-learn)
+    _check_time_order(X, name)
+
 def column_names(X) -> list[str]|None:
     "The column names of a DataFrame whose names are all strings; None for any other rows."
     cols = getattr(X, 'columns', None) if getattr(X, 'ndim', None) == 2 else None

@@ -17,11 +17,11 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
-from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed
+from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
-from ..data import _check_columns
+from ..data import _check_columns, _check_dates
 
 # %% auto #0
 __all__ = ['DECODERS', 'KL_SCHEDULES', 'encode_means', 'LikelihoodVAE', 'ConditionalVAE', 'heldout_nll', 'gaussian_nll',
@@ -261,6 +261,7 @@ class LikelihoodVAE(VAE):
                cond=None, # conditions, for a `ConditionalVAE` only
               ) -> Tensor:
         "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
+        check_bool(noise, 'noise')
         positive_int(n, 'n')
         c = self._sample_cond(n, cond)
         with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
@@ -486,6 +487,7 @@ def trailing_vol_condition(returns: pd.DataFrame, # daily returns, dates as inde
                           ) -> pd.DataFrame:
     "Log realised volatility of the equal-weight portfolio (and optionally of each asset) over trailing windows, using returns up to the *previous* day only (known before the day opens); the first max(windows) rows are NaN."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
+    _check_dates(returns, 'returns')   # trailing windows run over the rows in order: oldest first, no repeats
     windows, asset_windows = _checked_windows(windows, asset_windows)
     p = returns.mean(axis=1)
     out = pd.DataFrame({f'log_rv{w}': np.log(np.sqrt((p ** 2).rolling(w).mean()).clip(lower=1e-8)).shift(1) for w in windows}, index=returns.index)
@@ -533,6 +535,7 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     "Autoregressive path of daily returns from a `ConditionalVAE`: each day is drawn given the trailing-volatility condition of the history so far (real days before the start, generated days after), then appended to it."
     if not isinstance(model, ConditionalVAE): raise TypeError(f"`model` must be a ConditionalVAE, got {type(model).__name__}")
     if not isinstance(history, pd.DataFrame): raise TypeError(f"`history` must be a DataFrame, got {type(history).__name__}")
+    _check_dates(history, 'history')   # its last days set the first condition, and the path is dated after them
     positive_int(n_days, 'n_days')
     if n_paths is not None: positive_int(n_paths, 'n_paths')
     if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")

@@ -344,7 +344,7 @@ def fit_likelihood_models(models: list, # K `LikelihoodVAE`s or `ConditionalVAE`
         if _lik_shape(m) != _lik_shape(models[0]): raise ValueError(f"`models[{i}]` differs from `models[0]` (class, widths, decoder, dropout on/off, min_scale, min_df, free bits, KL schedule or steps taken): fit_many trains models of one architecture")
     m0 = models[0]
     with torch.inference_mode(False), torch.no_grad(), num_threads(s.threads or auto_threads(m0, s.batch_size)):
-        X = _training_rows(X, len(models), m0.input_dim, s.validation_split)
+        X = _training_rows(X, len(models), m0.input_dim, s.validation_split, s.chronological)
         if multi_likelihood_reason(models) is not None: return _sequential(models, X, seeds, s)
         gens = [torch.Generator().manual_seed(sd) for sd in seeds]           # as a seeded fit's private generator
         splits = [split_indices(len(X[0]), s.validation_split, s.chronological, g) for g in gens]

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
 from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
-from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation, remember_columns
+from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation, remember_columns, check_time_order
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
@@ -448,8 +448,10 @@ def _check_seeds(seeds, K: int) -> list:
         if s is None: raise ValueError(f"`seeds[{i}]` is None: each model needs a seed of its own")
     return [int(s) for s in seeds]
 
-def _training_rows(X, K: int, width: int, validation_split: float) -> list:
-    "Each model's rows, checked (enough of them for `validation_split`): the one set `X` K times over (not copied), or the K sets of a list of row sets."
+def _training_rows(X, K: int, width: int, validation_split: float, chronological: bool=False) -> list:
+    "Each model's rows, checked (enough of them for `validation_split`; dates that run forward for a `chronological` split): the one set `X` K times over (not copied), or the K sets of a list of row sets."
+    if chronological:
+        for i, x in enumerate(X if is_row_sets(X) else [X]): check_time_order(x, f'X[{i}]' if is_row_sets(X) else 'X')
     X = list(stacked_rows(X, K, 'X', width=width)) if is_row_sets(X) else [as_tensor(X, 'X', width=width)] * K
     n_validation(len(X[0]), validation_split)
     return X
@@ -491,7 +493,7 @@ def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture:
     dev = resolve_device(device) if device is not None else next(models[0].parameters()).device
     m0 = models[0]
     with torch.inference_mode(False), torch.no_grad(), num_threads(threads or auto_threads(m0, batch_size)):
-        X = _training_rows(X, len(models), m0.input_dim, validation_split)
+        X = _training_rows(X, len(models), m0.input_dim, validation_split, chronological)
         distinct = {id(x): x for x in X}.values()                                # one set when X is shared
         if isinstance(m0, VAE) and (msg := next(filter(None, map(scale_warning, distinct)), None)): warn_caller(msg)
         gens = [torch.Generator().manual_seed(sd) for sd in seeds]               # as a seeded CPU fit's private generator

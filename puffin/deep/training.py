@@ -17,7 +17,8 @@ from .fastpath import FastEngine, fast_path_reason
 from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
 from . import distributed
 from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_validation, train_dtype, scale_warning,
-                                warn_caller, to_model, remember_columns, check_columns)
+                                warn_caller, to_model, remember_columns, check_columns,
+                                check_bool, check_time_order)
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
 # %% auto #0
@@ -64,6 +65,7 @@ class FitSettings:
         "Refuse a setting `fit` cannot use, with its name."
         check_fit_args(self.epochs, self.lr, self.batch_size, self.patience, self.min_delta, self.threads, self.weight_decay)
         check_seed(self.seed); check_path(self.path, ddp)
+        for k in ('verbose', 'chronological', 'restore_best', 'amp'): check_bool(getattr(self, k), k)
         if ddp and self.batch_size < distributed.world_size():
             raise ValueError(f"`batch_size` {self.batch_size} is smaller than the {distributed.world_size()} processes of this torchrun job: some process would sit idle in every step")
 
@@ -79,6 +81,7 @@ def training_rows(model: nn.Module, # the model about to train
                  ) -> Tensor:
     "`X` checked and on the job's device, in the model's dtype; the model moved there too. Warns when a squared-error VAE gets unscaled columns."
     with job.agreed():
+        if s.chronological: check_time_order(X)                         # newest-first dates would hold out the oldest days
         X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(job.device)
         n_validation(len(X), s.validation_split)                        # enough rows for the split, or an error that says how many
         unscaled = isinstance(model, VAE) and not hasattr(model, 'loss_parts') and scale_warning(X)   # a likelihood decoder learns its scale
