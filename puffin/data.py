@@ -195,11 +195,14 @@ def unscale(arr, # scaled values, rows x assets: numpy array or CPU torch tensor
             scaler: StandardScaler, # the scaler used by `scale`
             like: pd.DataFrame|None=None, # take columns (and the index, if lengths match) from this frame
            ) -> pd.DataFrame:
-    "Map scaled values back to returns: a float64 DataFrame with the asset names as columns."
+    "Map scaled values back to returns: a float64 DataFrame with the asset names as columns (a DataFrame `arr` keeps its index; its column names, unless numbered, must be the scaler's)."
     a = np.asarray(arr.detach().cpu() if hasattr(arr, 'detach') else arr, dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != scaler.n_features_in_:
         raise ValueError(f"`arr` must be 2-D with {scaler.n_features_in_} columns, got shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError("`arr` holds NaN/inf values")
+    if isinstance(arr, pd.DataFrame) and not isinstance(arr.columns, pd.RangeIndex):   # named columns: the scaler's, in order
+        _check_columns(arr, scaler, 'arr')
+        if like is None: like = arr   # and its index is kept
     if like is not None: _check_columns(like, scaler, 'like')
     cols = like.columns if like is not None else getattr(scaler, 'feature_names_in_', None)
     index = like.index if like is not None and len(like) == len(a) else None

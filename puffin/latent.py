@@ -32,7 +32,8 @@ def latent_path(model: VAE, # a trained VAE (or a plain `Autoencoder`: the path 
                ) -> tuple[Tensor, Tensor]:
     "Decoded rows and latent codes along the straight line between the latent means of `x_a` and `x_b`."
     positive_int(n_steps, 'n_steps', least=2)
-    one_row = lambda x: np.asarray(x).reshape(1, -1) if getattr(x, 'ndim', 2) == 1 else x   # a 1-D vector or a pandas Series (df.iloc[i]) is one row
+    one_row = lambda x: (x.to_frame().T if hasattr(x, 'to_frame') and x.ndim == 1        # a pandas Series (df.iloc[i]): one row, its labels checked
+                         else np.asarray(x).reshape(1, -1) if getattr(x, 'ndim', 2) == 1 else x)   # a 1-D vector: one row
     ends = [encode_means(model, one_row(x), name=name) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]   # on the CPU
     if any(len(e) != 1 for e in ends): raise ValueError("`x_a` and `x_b` must each be a single row")
     t = torch.linspace(0, 1, n_steps, dtype=ends[0].dtype)[:, None]

@@ -681,6 +681,26 @@ def _floor(real, seed: int, n_halvings: int, max_iter: int, bar) -> tuple[pd.Ser
     return pd.concat([e for e, _, _ in runs], axis=1).median(axis=1), pd.DataFrame([d for _, d, _ in runs]).median().to_dict()
 
 # %% ../nbs/api/11_quality.ipynb #af377965
+def _path_names(x, name: str) -> list|None:
+    "The asset names of paths given as DataFrames (None for arrays); every DataFrame among them must carry the same ones, in order."
+    items = [x] if isinstance(x, pd.DataFrame) else list(x) if isinstance(x, (list, tuple)) else []
+    names = None
+    for i, a in enumerate(items):
+        if not isinstance(a, pd.DataFrame): continue
+        cols = [str(c) for c in a.columns]
+        if names is None: names = cols
+        else: _check_same_columns(cols, names, f'{name}[{i}]', f"the first path's")
+    return names
+
+def _check_path_names(paths, real_windows, train_windows, holdout) -> None:
+    "Fail when paths given as DataFrames name their assets otherwise, or in another order, than `real_windows` does: the report compares asset by asset."
+    ref = _path_names(real_windows, 'real_windows')
+    named = list(paths.items()) if isinstance(paths, dict) else [(None, paths)]
+    named += [(lbl, v) for lbl, v in (('train_windows', train_windows), ('holdout', holdout)) if v is not None]
+    for k, v in named:
+        label = 'paths' if k is None else k if k in ('train_windows', 'holdout') else f'paths[{k!r}]'
+        _check_same_columns(_path_names(v, label), ref, label, "the real windows'")
+
 def _generators(paths, name: str, n_assets: int) -> dict[str, list[np.ndarray]]:
     "name -> checked paths, from one generator's paths or a dict of them."
     gens = dict(paths) if isinstance(paths, dict) else {name: paths}
@@ -716,6 +736,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     if len(real) < 4: raise ValueError(f"`real_windows` has {len(real)} paths; the noise floor splits them into halves of at least 2: give at least 4")
     n_assets = real[0].shape[1]
     gens = _generators(paths, name, n_assets)
+    _check_path_names(paths, real_windows, train_windows, holdout)
     _check_count(seed, 'seed', least=0); _check_count(n_halvings, 'n_halvings'); _check_count(max_iter, 'max_iter')
     if not 0 <= max_copied < 1: raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")
     mem = None if train_windows is None else _memorisation(*_memorisation_data(train_windows, holdout, real, n_assets))

@@ -67,3 +67,53 @@ def test_names_saved_and_loaded(vae, df, tmp_path):
     payload = torch.load(tmp_path / 'm.pt', weights_only=True); payload['feature_names'] = [1, 2]
     torch.save(payload, tmp_path / 'bad.pt')
     with pytest.raises(FileFormatError, match='column names'): load_model(tmp_path / 'bad.pt')
+
+
+def test_unscale_frame_checked_and_indexed(df):
+    from puffin.data import fit_scaler, scale, unscale
+    sc = fit_scaler(df)
+    z = pd.DataFrame(scale(df, sc), columns=df.columns, index=df.index + 5)
+    back = unscale(z, sc)
+    assert back.index.equals(z.index) and list(back.columns) == COLS                     # a frame keeps its index
+    with pytest.raises(ValueError, match='`arr`.*another order'): unscale(z[COLS[::-1]], sc)
+    assert list(unscale(pd.DataFrame(z.to_numpy()), sc).columns) == COLS                 # numbered columns: by position
+
+
+def test_series_end_points_checked(vae, df):
+    from puffin.latent import latent_path
+    latent_path(vae, df.iloc[0], df.iloc[1], 3)
+    with pytest.raises(ValueError, match='`x_a`.*another order'): latent_path(vae, df[COLS[::-1]].iloc[0], df.iloc[1], 3)
+
+
+def test_conditions_checked(df):
+    from puffin.deep.generative import ConditionalVAE
+    rows = df.assign(log_rv5=0.1, log_rv21=-0.2)
+    torch.manual_seed(0); m = ConditionalVAE(4, 2, 2, [8]); AETrainer('cpu').fit(m, rows, epochs=1, seed=0)
+    c = rows[['log_rv5', 'log_rv21']].iloc[[0]]
+    m.sample(2, cond=c, seed=0); m.sample(2, cond=c.iloc[0], seed=0)
+    for bad in (c[['log_rv21', 'log_rv5']], c[['log_rv21', 'log_rv5']].iloc[0]):
+        with pytest.raises(ValueError, match='`cond`.*another order'): m.sample(2, cond=bad, seed=0)
+
+
+def test_gaussian_nll_and_path_report_columns(df):
+    from puffin.deep.generative import gaussian_nll
+    from puffin.quality import path_report
+    with pytest.raises(ValueError, match='`X`'): gaussian_nll(df, df[COLS[::-1]])
+    long = pd.concat([df] * 10, ignore_index=True)
+    windows = [long.iloc[i:i + 200] for i in range(0, 1000, 200)]
+    with pytest.raises(ValueError, match='`paths`.*another order'): path_report([w[COLS[::-1]] for w in windows], windows)
+    with pytest.raises(ValueError, match="`paths\\['a'\\]`"): path_report({'a': [w[COLS[::-1]] for w in windows]}, windows)
+
+
+def test_sample_path_windows_in_the_fitted_order():
+    from puffin.deep.generative import ConditionalVAE, sample_path, trailing_vol_condition
+    from puffin.data import fit_scaler, scale
+    rng = np.random.default_rng(0)
+    ret = pd.DataFrame(0.01 * rng.standard_normal((300, 3)), index=pd.bdate_range('2010-01-01', periods=300), columns=['a', 'b', 'c'])
+    sc = fit_scaler(ret)
+    cond = trailing_vol_condition(ret, windows=(5, 21)); cm, cs = cond.mean(), cond.std()
+    rows = pd.concat([pd.DataFrame(scale(ret, sc), index=ret.index, columns=ret.columns), (cond - cm) / cs], axis=1).dropna()
+    torch.manual_seed(0); m = ConditionalVAE(3, 2, 2, [8]); AETrainer('cpu').fit(m, rows, epochs=1, seed=0)
+    m.fit_aggregate_posterior(rows, n_components=2)
+    sample_path(m, ret, 3, sc, cm, cs, windows=(5, 21), seed=0)
+    with pytest.raises(ValueError, match='`windows`'): sample_path(m, ret, 3, sc, cm, cs, windows=(21, 5), seed=0)

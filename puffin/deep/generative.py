@@ -17,11 +17,11 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
-from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool
+from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, column_names
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
-from ..data import _check_columns, _check_dates
+from ..data import _check_columns, _check_dates, _check_same_columns, _column_difference
 
 # %% auto #0
 __all__ = ['DECODERS', 'KL_SCHEDULES', 'encode_means', 'LikelihoodVAE', 'ConditionalVAE', 'heldout_nll', 'gaussian_nll',
@@ -100,6 +100,13 @@ def encode_means(model: VAE, # a (trained) VAE of any kind; a plain `Autoencoder
     with eval_mode(model): z = model.encode(x)
     if not is_vae(model): return z.cpu()   # a plain autoencoder: its codes
     return (z[0].cpu(), z[1].cpu()) if log_var else z[0].cpu()
+
+def _check_cond_names(model, cond) -> None:
+    "Fail when `cond` is a DataFrame whose column names are not, in order, the conditions `model` was fitted on (the last `cond_dim` of `feature_names_in_`)."
+    fitted, names = getattr(model, 'feature_names_in_', None), column_names(cond)
+    if fitted is None or names is None or names == list(fitted[-model.cond_dim:]): return
+    how = _column_difference(names, list(fitted[-model.cond_dim:]), "the fitted model's condition")
+    raise ValueError(f"`cond` {how}")
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
 def _draw_seed(seed, # an int (numpy ints too), a `torch.Generator`, or None
@@ -347,7 +354,9 @@ class ConditionalVAE(LikelihoodVAE):
 
     def _sample_cond(self, n: int, cond) -> Tensor:
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
-        if not (isinstance(cond, Tensor) or getattr(cond, 'ndim', None) == 2): cond = np.asarray(cond)   # a list, a scalar, a Series (a DataFrame stays one, its columns checked)
+        if hasattr(cond, 'to_frame') and cond.ndim == 1: cond = cond.to_frame().T   # a pandas Series: one row, its labels kept for the check below
+        _check_cond_names(self, cond)
+        if not (isinstance(cond, Tensor) or getattr(cond, 'ndim', None) == 2): cond = np.asarray(cond)   # a list, a scalar (a DataFrame stays one)
         if cond.ndim <= 1: cond = cond.reshape(1, -1)   # one row of conditions (a scalar: one condition); otherwise never reshaped: a wrong width is an error
         c = model_rows(self, cond, 'cond', features=False)   # `fit`'s checks (numeric, finite), then the model's device and dtype
         if c.shape[1] != self.cond_dim: raise ValueError(f"`cond` must have {self.cond_dim} columns, got shape {tuple(c.shape)}")
@@ -432,6 +441,7 @@ def gaussian_nll(train, # training rows (scaled), fits the mean and covariance
                  X, # held-out rows
                 ) -> float:
     "Mean NLL per row of `X` under the multivariate Gaussian fitted to `train`: the reference a likelihood decoder must beat."
+    if isinstance(train, pd.DataFrame) and isinstance(X, pd.DataFrame): _check_same_columns(list(X.columns), list(train.columns), 'X', "`train`'s")
     t, x = np.asarray(train, dtype=np.float64), np.atleast_2d(np.asarray(X, dtype=np.float64))
     if t.ndim != 2 or len(t) <= t.shape[1]: raise ValueError(f"`train` needs more rows than columns to fit a covariance, got shape {t.shape}")
     if x.ndim != 2 or x.shape[1] != t.shape[1]: raise ValueError(f"`X` must have the {t.shape[1]} columns of `train`, got shape {x.shape}")
@@ -548,6 +558,9 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     nc = len(windows) + len(asset_windows) * model.data_dim
     if nc != model.cond_dim: raise ValueError(f"windows {tuple(windows)} and asset_windows {tuple(asset_windows)} give {nc} condition columns, the model expects {model.cond_dim}")
     ccols = [f'log_rv{w}' for w in windows] + [f'{a}_rv{w}' for w in asset_windows for a in history.columns]   # `trailing_vol_condition`'s columns
+    fitted = list(getattr(model, 'feature_names_in_', None) or [])[-model.cond_dim:]
+    if sorted(fitted) == sorted(ccols) and fitted != ccols:   # the model's own condition names, in another order: the windows were given in another order
+        raise ValueError(f"`windows`/`asset_windows` give the conditions in another order than the model was fitted on ({fitted[:4]}...): pass them in that order")
     mean, std = _cond_stat(cond_mean, 0.0, ccols, 'cond_mean'), _cond_stat(cond_std, 1.0, ccols, 'cond_std')
     if not (std > 0).all(): raise ValueError("`cond_std` must be positive: it divides the conditions")
     P = 1 if n_paths is None else n_paths
