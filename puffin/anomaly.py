@@ -15,7 +15,7 @@ from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, validate_data
-from .deep.model import VAE
+from .deep.model import VAE, is_vae
 from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed, check_columns, check_bool, check_time_order
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
@@ -35,6 +35,9 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     cap: float=9.0, # each whitened residual's square is capped here in `misfit` (9: 3 standard deviations)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl`, `share`, `size` and (given `whiten`) `misfit` and `pattern` from the posterior mean, as float64 arrays."
+    if not is_vae(model): raise TypeError(f"`model` must be a VAE (its posterior gives `kl` and the decoded mean), got {type(model).__name__}")
+    d = model.input_dim
+    if whiten is not None and np.shape(whiten) != (d, d): raise ValueError(f"`whiten` must be a {d} x {d} matrix, got shape {np.shape(whiten)}")
     check_columns(model, X)   # a DataFrame: the columns the model was fitted on, in order
     X = to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64), model)   # checked, then the model's device and dtype
     if not torch.isfinite(X).all(): raise ValueError(f"`X` has values too large for the model's {X.dtype}")

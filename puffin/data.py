@@ -20,6 +20,7 @@ def _check_frame(df: pd.DataFrame, # the frame to validate
     "Raise unless `df` is a non-empty, all-numeric, finite DataFrame; return it unchanged."
     if not isinstance(df, pd.DataFrame): raise TypeError(f"`{name}` must be a pandas DataFrame, got {type(df).__name__}")
     if df.empty: raise ValueError(f"`{name}` is empty (shape {df.shape})")
+    if df.columns.has_duplicates: raise ValueError(f"`{name}` has repeated column names {sorted(set(df.columns[df.columns.duplicated()].map(str)))[:5]}: name each asset once")
     bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
     if bad: raise ValueError(f"`{name}` has non-numeric columns: {bad}")
     n_bad = int((~np.isfinite(df.to_numpy(dtype=np.float64))).sum())
@@ -30,6 +31,12 @@ def _check_count(v, name: str, least: int=1) -> None:
     "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.checks.positive_int`'s twin, kept torch-free here for this module and `puffin.quality`."
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
         raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
+
+def _check_seed32(seed, name: str='seed', optional: bool=False) -> None:
+    "Fail unless `seed` is an int (numpy's too) in [0, 2**32), the range numpy's and scikit-learn's seeds share (or None when `optional`)."
+    if optional and seed is None: return
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"`{name}` must be an int in [0, 2**32){' or None' if optional else ''}, got {seed!r}")
 
 def _is_real(v) -> bool:
     "Whether `v` is a real number, Python's or numpy's, and not a bool; `puffin.deep.checks.is_real`'s torch-free twin, for `puffin.paths`."
@@ -81,7 +88,8 @@ def log_returns(prices: pd.DataFrame, # daily prices, one column per asset, date
     _check_frame(prices, 'prices')
     if len(prices) < 2: raise ValueError(f"`prices` needs at least 2 rows, got {len(prices)}")
     _check_dates(prices, 'prices')
-    if not tick > 0: raise ValueError(f"`tick` must be positive, got {tick}")
+    if not (_is_real(tick) and 0 < tick < np.inf): raise ValueError(f"`tick` must be a positive number, got {tick!r}")
+    _check_seed32(seed, optional=True)
     p = prices.to_numpy(dtype=np.float64)
     if (p <= 0).any(): raise ValueError("`prices` must be strictly positive to take logs")
     if dequantize:
@@ -176,8 +184,14 @@ def _check_same_columns(got, # the column names given (None: unnamed, nothing to
     if got is not None and expected is not None and list(got) != list(expected):
         raise ValueError(f"`{name}` " + _column_difference(list(got), list(expected), whose))
 
+def _check_scaler(scaler) -> None:
+    "Fail unless `scaler` is a fitted `StandardScaler`."
+    if not isinstance(scaler, StandardScaler): raise TypeError(f"`scaler` must be a fitted StandardScaler (from `fit_scaler`), got {type(scaler).__name__}")
+    if not hasattr(scaler, 'n_features_in_'): raise ValueError("`scaler` is not fitted: make it with `fit_scaler(train)`")
+
 def _check_columns(df: pd.DataFrame, scaler: StandardScaler, name: str='df'):
-    "Raise if the columns of `df` differ from those `scaler` was fitted on."
+    "Raise if the columns of `df` differ from those `scaler` was fitted on (or `scaler` is not a fitted `StandardScaler`)."
+    _check_scaler(scaler)
     _check_same_columns(df.columns, getattr(scaler, 'feature_names_in_', None), name, "the scaler's")
     if df.shape[1] != scaler.n_features_in_:
         raise ValueError(f"`{name}` has {df.shape[1]} columns, the scaler expects {scaler.n_features_in_}")
@@ -196,6 +210,7 @@ def unscale(arr, # scaled values, rows x assets: numpy array or CPU torch tensor
             like: pd.DataFrame|None=None, # take columns (and the index, if lengths match) from this frame
            ) -> pd.DataFrame:
     "Map scaled values back to returns: a float64 DataFrame with the asset names as columns (a DataFrame `arr` keeps its index; its column names, unless numbered, must be the scaler's)."
+    _check_scaler(scaler)
     a = np.asarray(arr.detach().cpu() if hasattr(arr, 'detach') else arr, dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != scaler.n_features_in_:
         raise ValueError(f"`arr` must be 2-D with {scaler.n_features_in_} columns, got shape {a.shape}")

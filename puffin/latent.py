@@ -62,7 +62,7 @@ def active_units(model: VAE, # a trained VAE
                  threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                 ) -> Tensor:
     "Boolean mask over latent dimensions: True where the posterior mean varies across `X` (Burda et al., 2016)."
-    _need_vae(model, 'active_units')
+    _need_vae(model, 'active_units'); nonneg_real(threshold, 'threshold')
     mu = encode_means(model, X)
     if len(mu) < 2: raise ValueError("`X` needs at least 2 rows to measure the variance of the latent means")
     return mu.var(dim=0) > threshold

@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-from .data import _check_same_columns, _check_count, _nonneg_real, _check_dates
+from .data import _check_same_columns, _check_count, _nonneg_real, _check_dates, _check_seed32, _is_real
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -216,6 +216,7 @@ def quality_report(real, # real returns, rows x assets (array or DataFrame)
                    max_rows: int=4000, # discriminator rows per class
                   ) -> QualityReport:
     "Compare `synthetic` with `real`: per-asset marginals and tails, correlations, portfolio tails, discriminator AUC and DCR."
+    _check_seed32(seed)
     r, s, cols = _pair(real, synthetic)
     if (train is None) != (holdout is None): raise ValueError("pass both `train` and `holdout` for the DCR check, or neither")
     _check_like_real(real, train, holdout)
@@ -245,7 +246,11 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
     _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
+    _check_seed32(seed)
+    if generators is not None and not isinstance(generators, dict): raise TypeError(f"`generators` must be a dict of name -> sample, got {type(generators).__name__}")
     generators = dict(generators or {})
+    for k, v in generators.items():   # named columns: `real`'s, in order (checked here to name the generator)
+        if isinstance(v, pd.DataFrame) and isinstance(real, pd.DataFrame): _check_same_columns(list(v.columns), list(real.columns), f"generators[{k!r}]", "`real`'s")
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
     ref, base = _reference_rows(r, train, seed)
@@ -738,7 +743,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     gens = _generators(paths, name, n_assets)
     _check_path_names(paths, real_windows, train_windows, holdout)
     _check_count(seed, 'seed', least=0); _check_count(n_halvings, 'n_halvings'); _check_count(max_iter, 'max_iter')
-    if not 0 <= max_copied < 1: raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")
+    if not (_is_real(max_copied) and 0 <= max_copied < 1): raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")
     mem = None if train_windows is None else _memorisation(*_memorisation_data(train_windows, holdout, real, n_assets))
     real_lines = _line_values(real)
     rows, lines = {}, pd.DataFrame({'real': {k: float(np.mean(v)) for k, v in real_lines.items()}})   # the correlation matrix shows as its mean pairwise correlation

@@ -1,5 +1,6 @@
 """Inputs a user passes that the public API took wrongly before (found by a review on 2026-12-06): each now trains,
 or fails up front naming its argument."""
+import re
 import numpy as np, pandas as pd, pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.generative import LikelihoodVAE
@@ -76,3 +77,44 @@ def test_states_refuse_other_columns():
     np.testing.assert_array_equal(m.states(R)[1], m.states(R.to_numpy())[1])   # an array: the order is the caller's
     with pytest.raises(ValueError, match="`returns` has the fitted model's columns in another order"): m.states(R[['c', 'b', 'a']])
     with pytest.raises(ValueError, match="`returns` lacks the fitted model's columns"): m.states(R.set_axis(list('xyz'), axis=1))
+
+
+def _errors_cases(tmp_path):
+    import sklearn.preprocessing as skp
+    from puffin.deep.model import Autoencoder
+    from puffin.deep.persist import save_model, save_scaler
+    from puffin.data import fit_scaler, scale, unscale, log_returns
+    from puffin.quality import quality_report, compare_generators
+    from puffin.anomaly import vae_score_parts
+    from puffin.latent import active_units
+    from puffin.deep.generative import kl_diagnostics
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(rng.standard_normal((60, 4)), columns=list('abcd'))
+    syn = pd.DataFrame(rng.standard_normal((60, 4)), columns=list('abcd'))
+    prices = pd.DataFrame(np.exp(0.01 * rng.standard_normal((20, 2)).cumsum(0)), columns=['x', 'y'], index=pd.bdate_range('2020-01-01', periods=20))
+    torch.manual_seed(0); m = VAE(4, 2, [8]); AETrainer('cpu').fit(m, real, epochs=1, seed=0)
+    return [(lambda: quality_report(real, syn, seed=-1), ValueError, 'seed'),
+            (lambda: quality_report(real, syn, seed=2**40), ValueError, 'seed'),
+            (lambda: compare_generators(real, [syn]), TypeError, 'generators'),
+            (lambda: compare_generators(real, {'vae': syn[list('dcba')]}), ValueError, "generators['vae']"),
+            (lambda: log_returns(prices, dequantize=True, seed=-1), ValueError, 'seed'),
+            (lambda: log_returns(prices, tick='0.01'), ValueError, 'tick'),
+            (lambda: scale(real, None), TypeError, 'scaler'),
+            (lambda: scale(real, skp.StandardScaler()), ValueError, 'scaler'),
+            (lambda: unscale(real.to_numpy(), None), TypeError, 'scaler'),
+            (lambda: fit_scaler(real.set_axis(list('aacd'), axis=1)), ValueError, 'repeated'),
+            (lambda: save_scaler(skp.MinMaxScaler().fit(real), tmp_path / 's.pt'), TypeError, 'scaler'),
+            (lambda: save_model(m, tmp_path), IsADirectoryError, 'path'),
+            (lambda: AETrainer().fit(None, real), TypeError, 'model'),
+            (lambda: AETrainer().fit(real, m), TypeError, 'model'),
+            (lambda: vae_score_parts(Autoencoder(4, 2, [4]), real), TypeError, 'model'),
+            (lambda: vae_score_parts(m, real, whiten=np.eye(3)), ValueError, 'whiten'),
+            (lambda: m.sample(3, seed=2**64), ValueError, 'seed'),
+            (lambda: active_units(m, real, threshold='x'), ValueError, 'threshold'),
+            (lambda: kl_diagnostics(m, real, threshold='x'), ValueError, 'threshold')]
+
+
+def test_errors_name_the_argument(tmp_path):
+    "Calls that failed deep inside numpy, scikit-learn or torch with a message about something else (a review, 2026-12-06) now fail up front, naming the argument."
+    for call, exc, name in _errors_cases(tmp_path):
+        with pytest.raises(exc, match=re.escape(name)): call()

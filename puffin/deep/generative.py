@@ -454,6 +454,7 @@ def kl_diagnostics(model: VAE, # a trained VAE of any kind
                    threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                   ) -> pd.DataFrame:
     "One row per latent dimension: mean KL (nats), variance of the posterior mean and whether the unit is active (collapse check)."
+    nonneg_real(threshold, 'threshold')
     mu, log_var = encode_means(model, X, log_var=True)   # on the CPU, whatever the model's device
     var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
     return pd.DataFrame(dict(kl=kl_elementwise(mu, log_var).mean(0).numpy(), mu_var=var.numpy(), active=(var > threshold).numpy()),

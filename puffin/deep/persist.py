@@ -50,6 +50,7 @@ def _writable(path: str|Path, # the file about to be written; `~` is expanded
              ) -> Path:
     "`path` with `~` expanded; fails clearly when its folder does not exist (no folder is created behind the caller's back)."
     path = Path(path).expanduser()
+    if path.is_dir(): raise IsADirectoryError(f"cannot write `path` {path}: it is a folder; name a file in it, e.g. {path / 'model.pt'}")
     if not path.parent.is_dir(): raise FileNotFoundError(f"cannot write `path` {path}: the folder {path.parent} does not exist (create it first, e.g. with `Path(...).mkdir(parents=True)`)")
     return path
 
@@ -197,6 +198,8 @@ def save_scaler(scaler, # a fitted sklearn `StandardScaler`
                 path: str|Path, # file to write
                ) -> Path:
     "Write a fitted `StandardScaler`'s statistics to `path` (tensors, no pickle)."
+    from sklearn.preprocessing import StandardScaler   # imported here: saving models needs no scikit-learn
+    if not isinstance(scaler, StandardScaler): raise TypeError(f"`scaler` must be a StandardScaler (`fit_scaler` makes one), got {type(scaler).__name__}: only its mean and scale are stored")
     if not hasattr(scaler, 'n_features_in_'): raise ValueError("`scaler` is not fitted: call scaler.fit(X) first")
     fields = {f: torch.as_tensor(getattr(scaler, f)) for f in _SCALER_FIELDS if getattr(scaler, f, None) is not None}
     return _save(path, 'puffin-scaler', fields=fields, n_features_in=int(scaler.n_features_in_), n_samples_seen=torch.as_tensor(scaler.n_samples_seen_),

@@ -92,7 +92,7 @@ def seed_generator(seed, # an int (numpy ints too), a `torch.Generator`, or None
                   ) -> torch.Generator|None:
     "A generator seeded with `seed`, the generator `seed` itself, or None (torch's global RNG)."
     if seed is None or isinstance(seed, torch.Generator): return seed
-    if not is_int(seed): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
+    if not (is_int(seed) and -2**63 <= seed < 2**64): raise ValueError(f"`seed` must be an int in [-2**63, 2**64), a torch.Generator or None, got {seed!r}")
     return torch.Generator(device=device).manual_seed(int(seed))
 
 # %% ../../nbs/api/08_runtime.ipynb #5c8374a2

@@ -45,6 +45,7 @@ class AETrainer:
 
     def _device_for(self, model: nn.Module) -> torch.device:
         "Where `model` trains: the trainer's device, or the model's own when the trainer was given none."
+        if not isinstance(model, nn.Module): raise TypeError(f"`model` must be a torch module (e.g. a puffin VAE), got {type(model).__name__}: call fit(model, X)")
         if self.device is not None: return self.device
         p = next(model.parameters(), None)
         return torch.device('cpu') if p is None else p.device
