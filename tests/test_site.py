@@ -190,7 +190,7 @@ def test_link_shared_css_keeps_page_css():
     assert [(t.name, t.get('href') or t.string) for t in soup.head.find_all(True)] == [('style', '.own{}'), ('link', '../notebook.css'), ('link', 'site.css')]
 
 
-_re_md_link_text = re.compile(r'\[[^\]\n]+\]\((?:https?:|[\w./-]+\.html)[^)\s]*\)')
+_re_md_link_text = re.compile(r'\[[^\]\n]+\]\((?:https?:|[\w./-]+\.(?:html|ipynb)\b)[^)\s]*\)')   # a notebook target too: nbdev rewrites those it recognises
 
 
 def test_signature_links():
