@@ -208,6 +208,7 @@ class MahalanobisDetector(_Detector):
         "Estimate the mean and covariance of `X` (y is ignored); set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
         self._check_params()
         rows = _float64_rows(X)
+        if len(rows) < 10: raise ValueError(f"`X` has {len(rows)} rows; the detector needs at least 10 to place its threshold")
         if (np.ptp(rows, axis=0) == 0).all(): raise ValueError("`X` has the same values in every row: there is no spread to measure distances with")
         names = _feature_names(X)
         scaler = StandardScaler().fit(rows) if self.scale else None

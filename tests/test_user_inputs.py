@@ -85,7 +85,7 @@ def _errors_cases(tmp_path):
     from puffin.deep.persist import save_model, save_scaler
     from puffin.data import fit_scaler, scale, unscale, log_returns
     from puffin.quality import quality_report, compare_generators
-    from puffin.anomaly import vae_score_parts
+    from puffin.anomaly import vae_score_parts, MahalanobisDetector
     from puffin.latent import active_units
     from puffin.deep.generative import kl_diagnostics
     rng = np.random.default_rng(0)
@@ -111,7 +111,8 @@ def _errors_cases(tmp_path):
             (lambda: vae_score_parts(m, real, whiten=np.eye(3)), ValueError, 'whiten'),
             (lambda: m.sample(3, seed=2**64), ValueError, 'seed'),
             (lambda: active_units(m, real, threshold='x'), ValueError, 'threshold'),
-            (lambda: kl_diagnostics(m, real, threshold='x'), ValueError, 'threshold')]
+            (lambda: kl_diagnostics(m, real, threshold='x'), ValueError, 'threshold'),
+            (lambda: MahalanobisDetector().fit(real[:5]), ValueError, '`X`')]   # on 2 rows its threshold was 1e12: it never flagged
 
 
 def test_errors_name_the_argument(tmp_path):
