@@ -13,13 +13,19 @@ import torch
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['PATHS', 'check_bool', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed', 'sklearn_seed',
-           'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked', 'as_tensor',
-           'is_row_sets', 'stacked_rows', 'check_time_order', 'column_names', 'remember_columns', 'check_columns',
-           'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args',
-           'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
+__all__ = ['PATHS', 'check_module', 'check_bool', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed',
+           'sklearn_seed', 'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked',
+           'as_tensor', 'is_row_sets', 'stacked_rows', 'check_time_order', 'column_names', 'remember_columns',
+           'check_columns', 'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows',
+           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
+def check_module(model, # what the caller passed as the model
+                 name: str='model', # its argument name, for the error
+                ) -> None:
+    "Fail unless `model` is a torch module (the rows passed first, or None, would fail deep inside torch otherwise)."
+    if not isinstance(model, nn.Module): raise TypeError(f"`{name}` must be a torch module (e.g. a puffin VAE), got {type(model).__name__}: call fit(model, X)")
+
 def check_bool(v, # the setting to check
                name: str, # its argument name, for the error
               ) -> None:

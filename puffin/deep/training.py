@@ -18,7 +18,7 @@ from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
 from . import distributed
 from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_validation, train_dtype, scale_warning,
                                 warn_caller, to_model, remember_columns, check_columns,
-                                check_bool, check_time_order)
+                                check_bool, check_time_order, check_module)
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
 # %% auto #0
@@ -45,7 +45,7 @@ class AETrainer:
 
     def _device_for(self, model: nn.Module) -> torch.device:
         "Where `model` trains: the trainer's device, or the model's own when the trainer was given none."
-        if not isinstance(model, nn.Module): raise TypeError(f"`model` must be a torch module (e.g. a puffin VAE), got {type(model).__name__}: call fit(model, X)")
+        check_module(model)   # not the rows: fit(model, X)
         if self.device is not None: return self.device
         p = next(model.parameters(), None)
         return torch.device('cpu') if p is None else p.device
