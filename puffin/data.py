@@ -32,6 +32,10 @@ def _check_count(v, name: str, least: int=1) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
         raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
 
+def _check_flag(v, name: str) -> None:
+    "Fail unless `v` is True or False (numpy's bools too); `puffin.deep.checks.check_bool`'s torch-free twin: a string such as 'False' is truthy."
+    if not isinstance(v, (bool, np.bool_)): raise ValueError(f"`{name}` must be True or False, got {v!r}")
+
 def _check_seed32(seed, name: str='seed', optional: bool=False) -> None:
     "Fail unless `seed` is an int (numpy's too) in [0, 2**32), the range numpy's and scikit-learn's seeds share (or None when `optional`)."
     if optional and seed is None: return
@@ -89,7 +93,7 @@ def log_returns(prices: pd.DataFrame, # daily prices, one column per asset, date
     if len(prices) < 2: raise ValueError(f"`prices` needs at least 2 rows, got {len(prices)}")
     _check_dates(prices, 'prices')
     if not (_is_real(tick) and 0 < tick < np.inf): raise ValueError(f"`tick` must be a positive number, got {tick!r}")
-    _check_seed32(seed, optional=True)
+    _check_seed32(seed, optional=True); _check_flag(dequantize, 'dequantize')
     p = prices.to_numpy(dtype=np.float64)
     if (p <= 0).any(): raise ValueError("`prices` must be strictly positive to take logs")
     if dequantize:
@@ -106,8 +110,8 @@ def find_splits(returns: pd.DataFrame, # daily log returns, dates as index
     "Table of split-like days: the price ratio is within `tol` of 1/k or k for an integer k in 2..`max_factor`."
     _check_frame(returns, 'returns'); _check_dates(returns, 'returns')
     _check_count(max_factor, 'max_factor', least=2)
-    if not 0 < tol < 0.5: raise ValueError(f"`tol` must be in (0, 0.5), got {tol!r}")
-    if not 0 < min_move < np.inf: raise ValueError(f"`min_move` must be a positive number, got {min_move!r}")
+    if not (_is_real(tol) and 0 < tol < 0.5): raise ValueError(f"`tol` must be in (0, 0.5), got {tol!r}")
+    if not (_is_real(min_move) and 0 < min_move < np.inf): raise ValueError(f"`min_move` must be a positive number, got {min_move!r}")
     rows = []
     for (i, j) in zip(*np.nonzero(np.abs(returns.to_numpy(dtype=np.float64)) >= min_move)):
         r = float(returns.iat[i, j]); ratio = np.exp(-abs(r))  # ratio < 1 for drops and rises alike
@@ -132,6 +136,7 @@ def load_sp500_returns(dequantize: bool=False, # add seeded price jitter before 
                        clean: bool=True, # remove split factors with `clean_splits`
                       ) -> pd.DataFrame:
     "Daily log returns of the 20 skfolio S&P 500 stocks (1990-01-03 to 2022-12-28), cleaned of split-like days."
+    _check_flag(dequantize, 'dequantize'); _check_flag(clean, 'clean')
     r = log_returns(load_sp500_prices(), dequantize=dequantize, seed=seed)
     return clean_splits(r) if clean else r
 

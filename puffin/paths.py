@@ -286,7 +286,7 @@ def states(self: MarketPaths,
           ) -> tuple[np.ndarray, ...]:
     "The fitted recursions run over `returns` from the typical state: the market variance (days + 1) and the assets' own variances (days + 1 x assets) before each day and after the last, to start `sample` from."
     _check_fitted(self)
-    if not isinstance(trailing, bool): raise TypeError(f"`trailing` must be a bool, got {type(trailing).__name__}")
+    if not isinstance(trailing, (bool, np.bool_)): raise TypeError(f"`trailing` must be a bool, got {type(trailing).__name__}")
     if isinstance(returns, pd.DataFrame): _check_dates(returns, 'returns')   # the state after the last row is the latest one
     x, cols = _as_2d(returns, 'returns')
     if x.shape[1] != len(self.mean_): raise ValueError(f"`returns` has {x.shape[1]} assets, the fitted model {len(self.mean_)}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import matplotlib.pyplot as plt
-from .data import _check_count
+from .data import _check_count, _check_flag
 from .quality import _pair, _mean_offdiag
 
 # %% auto #0
@@ -27,6 +27,7 @@ def plot_history(history: dict, # from `AETrainer.fit`
     if not isinstance(history, dict) or not history.get('train_loss'):
         got = 'None (was the model saved without one?)' if history is None else f"{type(history).__name__} without 'train_loss'"
         raise ValueError(f"`history` must be the dict `AETrainer.fit` returns, with a 'train_loss' list; got {got}")
+    _check_flag(parts, 'parts')
     fig, ax = _fig_ax(ax)
     for split, ls in (('train', '-'), ('val', '--')):
         if not history.get(f'{split}_loss'): continue

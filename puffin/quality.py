@@ -141,6 +141,7 @@ def discriminator_auc(real, # real returns, rows x assets
     _check_count(n_splits, 'n_splits', least=2); _check_count(max_rows, 'max_rows', least=2 * n_splits); _check_count(max_iter, 'max_iter')
     n = min(len(r), len(s), max_rows)
     if n < 2 * n_splits: raise ValueError(f"`real` and `synthetic` need at least {2 * n_splits} rows each for {n_splits}-fold CV, got {n}")
+    _check_seed32(seed)
     rng = np.random.default_rng(seed)
     X = np.vstack([r[rng.choice(len(r), n, replace=False)], s[rng.choice(len(s), n, replace=False)]])
     y = np.r_[np.ones(n), np.zeros(n)]
@@ -290,7 +291,7 @@ def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
                    ) -> np.ndarray:
     "Hill estimate of the tail index alpha of |x| per column (smaller alpha = heavier tail): 1 / mean log(x_(i) / x_(k+1)) over the top k."
     a = _pair(x, x, ('x', 'x'))[0]
-    if not 0 < tail < 0.5: raise ValueError(f"`tail` must be in (0, 0.5), got {tail!r}")
+    if not (_is_real(tail) and 0 < tail < 0.5): raise ValueError(f"`tail` must be in (0, 0.5), got {tail!r}")
     k = int(math.ceil(tail * len(a)))
     if k < 2 or k >= len(a): raise ValueError(f"`tail`={tail} keeps {k} of {len(a)} rows; need at least 2 and fewer than all")
     s = -np.sort(-np.abs(a), axis=0)
@@ -306,7 +307,7 @@ def tail_metrics(real, # real returns, rows x assets
                  tail: float=0.025, # Hill tail fraction
                 ) -> pd.DataFrame:
     "Per asset and for the equal-weight portfolio (last row): vol ratio, excess kurtosis, Hill tail index, VaR and ES, and relative errors |synthetic/real - 1|."
-    if not 0 < level < 0.5: raise ValueError(f"`level` must be in (0, 0.5), got {level!r}")
+    if not (_is_real(level) and 0 < level < 0.5): raise ValueError(f"`level` must be in (0, 0.5), got {level!r}")
     r, s, cols = _pair(real, synthetic)
     _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     r, s = np.c_[r, r.mean(1)], np.c_[s, s.mean(1)]
@@ -431,6 +432,8 @@ def _path_list(returns, # one path (DataFrame, Series or array), a list of paths
         if a.ndim != 2: raise ValueError(f"`{name}`: each path must be 1-D or 2-D (days x assets), got shape {a.shape}")
         if not np.isfinite(a).all(): raise ValueError(f"`{name}` holds NaN/inf values")
         out.append(a)
+    for a in items:   # DataFrames: dates oldest first, no repeats (checked after the values: those errors come first)
+        if isinstance(a, pd.DataFrame): _check_dates(a, name)
     if len({a.shape[1] for a in out}) > 1: raise ValueError(f"`{name}`: all paths need the same number of assets")
     return out
 

@@ -34,7 +34,7 @@ class _Explorer:
         "Recompute `z` and `decoded` from the controls and redraw the figure into the output area."
         self.z = self.latent()
         with eval_mode(self.model): row = self.model.decode(to_model(self.z[None], self.model)).cpu().numpy()   # on the model's device, in its dtype
-        self.decoded = (self.unscale(row) if self.unscale is not None else row)[0]
+        self.decoded = np.asarray(self.unscale(row) if self.unscale is not None else row)[0]   # an array, a tensor or a DataFrame (`puffin.data.unscale`)
         self.redraws += 1
         with self.out:
             self.out.clear_output(wait=True)

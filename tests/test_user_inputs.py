@@ -119,3 +119,56 @@ def test_errors_name_the_argument(tmp_path):
     "Calls that failed deep inside numpy, scikit-learn or torch with a message about something else (a review, 2026-12-06) now fail up front, naming the argument."
     for call, exc, name in _errors_cases(tmp_path):
         with pytest.raises(exc, match=re.escape(name)): call()
+
+
+def test_refit_drops_the_latent_mixture(X):
+    "`aggregate_` is fitted to the encoder of the time: a new fit (or fit_many) drops it, so sampling from it fails until it is refitted."
+    torch.manual_seed(0); m = LikelihoodVAE(5, 2, [8]); AETrainer('cpu').fit(m, X, epochs=1, seed=0)
+    m.fit_aggregate_posterior(X, n_components=2)
+    m.sample(3, seed=0, from_='aggregate')
+    AETrainer('cpu').fit(m, X, epochs=1, seed=0)
+    with pytest.raises(ValueError, match='fit_aggregate_posterior'): m.sample(3, seed=0, from_='aggregate')
+    m.fit_aggregate_posterior(X, n_components=2); fit_many([m], X, [0], epochs=1)
+    assert m.aggregate_ is None
+
+
+def test_refused_sample_leaves_the_generator(X):
+    m = LikelihoodVAE(5, 2, [8]); g = torch.Generator().manual_seed(0); state = g.get_state()
+    for bad in (dict(from_='bogus'), dict(from_='aggregate')):
+        with pytest.raises(ValueError, match='from_'): m.sample(3, seed=g, **bad)
+        assert torch.equal(g.get_state(), state)
+
+
+def test_more_errors_name_the_argument(X, tmp_path):
+    from puffin.data import log_returns, find_splits
+    from puffin.quality import leverage_effect, discriminator_auc, hill_tail_index, tail_metrics
+    from puffin.deep.generative import encode_means
+    from puffin.deep.persist import load_model
+    from puffin.plots import plot_history
+    rng = np.random.default_rng(0)
+    prices = pd.DataFrame(np.exp(0.01 * rng.standard_normal((40, 2)).cumsum(0)), columns=['x', 'y'], index=pd.bdate_range('2020-01-01', periods=40))
+    rets = pd.DataFrame(rng.standard_normal((300, 2)), columns=['x', 'y'], index=pd.bdate_range('2010-01-01', periods=300))
+    h = AETrainer('cpu').fit(VAE(5, 2, [8]), X, epochs=1, seed=0)
+    cases = [(lambda: log_returns(prices, dequantize='False'), 'dequantize'),
+             (lambda: leverage_effect(rets.iloc[::-1]), 'ascending'),
+             (lambda: encode_means(VAE(5, 2, [8]), X, log_var='no'), 'log_var'),
+             (lambda: plot_history(h, parts='no'), 'parts'),
+             (lambda: fit_many([VAE(5, 2, [8])], X, [0], epochs=1, graph='yes'), 'graph'),
+             (lambda: discriminator_auc(X, X, seed=-1), 'seed'),
+             (lambda: hill_tail_index(X, tail=None), 'tail'),
+             (lambda: tail_metrics(X, X, level=None), 'level'),
+             (lambda: find_splits(rets, tol=None), 'tol')]
+    for call, name in cases:
+        with pytest.raises(ValueError, match=re.escape(name)): call()
+    with pytest.raises(TypeError, match='path'): load_model(None)
+
+
+def test_explorer_takes_puffin_unscale():
+    "`puffin.data.unscale` returns a DataFrame: the explorer takes its values (it failed with a bare KeyError: 0)."
+    import matplotlib; matplotlib.use('Agg')
+    from puffin.widgets import LatentExplorer
+    from puffin.data import fit_scaler, unscale
+    df = pd.DataFrame(np.random.default_rng(0).standard_normal((50, 5)), columns=list('abcde'))
+    sc = fit_scaler(df)
+    e = LatentExplorer(VAE(5, 2, [8]), unscale=lambda r: unscale(r, sc))
+    assert e.decoded.shape == (5,)

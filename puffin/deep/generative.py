@@ -95,6 +95,7 @@ def encode_means(model: VAE, # a (trained) VAE of any kind; a plain `Autoencoder
                  name: str='X', # the rows' name in error messages
                 ) -> Tensor|tuple[Tensor, Tensor]:
     "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
+    check_bool(log_var, 'log_var')
     if log_var: _need_posterior(model)
     x = model_rows(model, X, name, width=getattr(model, 'input_dim', None))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
     with eval_mode(model): z = model.encode(x)
@@ -147,7 +148,7 @@ class LikelihoodVAE(VAE):
         if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
         if not float(min_df) >= 2: raise ValueError(f"`min_df` must be >= 2 (finite variance), got {min_df!r}")
         if not float(min_df) < float(df_init) <= 1000: raise ValueError(f"`df_init` must be in (min_df={min_df}, 1000], got {df_init!r}: beyond that a Student-t is a Gaussian (use decoder='gaussian'), and float32 log-densities lose their accuracy")
-        if not isinstance(df_from_z, bool): raise ValueError(f"`df_from_z` must be a bool, got {df_from_z!r}")
+        if not isinstance(df_from_z, (bool, np.bool_)): raise ValueError(f"`df_from_z` must be a bool, got {df_from_z!r}")
         if df_from_z and decoder not in _T_DECODERS: raise ValueError(f"`df_from_z` needs a Student-t decoder {_T_DECODERS}, got {decoder!r}")
         self.decoder_kind, self.rank, self.free_bits, self.kl_schedule = decoder, int(rank), float(free_bits), kl_schedule   # plain ints: numpy ones would make the saved config unreadable
         self.warmup_steps, self.n_cycles, self.cycle_ratio = int(warmup_steps), int(n_cycles), float(cycle_ratio)
@@ -246,12 +247,17 @@ class LikelihoodVAE(VAE):
             return VAELossParts(nll + self.beta * w * kl_term, nll, kl)
         return VAELossParts(nll + self.beta * kl, nll, kl)
 
+    def _check_source(self, from_: str) -> None:
+        "Fail unless `from_` names a latent source this model can draw from now."
+        if from_ not in ('prior', 'aggregate'): raise ValueError(f"`from_` must be 'prior' or 'aggregate', got {from_!r}")
+        if from_ == 'aggregate' and self.aggregate_ is None:
+            raise ValueError("call `fit_aggregate_posterior(X)` before sampling with from_='aggregate' (a fit drops the last one: its latents are stale)")
+
     def _latents(self, n: int, from_: str) -> Tensor:
         "`n` latent draws from the prior or the fitted aggregate posterior (uses torch's current RNG)."
+        self._check_source(from_)
         p = next(self.parameters())
         if from_ == 'prior': return torch.randn(n, self.latent_dim, device=p.device, dtype=p.dtype)
-        if from_ != 'aggregate': raise ValueError(f"`from_` must be 'prior' or 'aggregate', got {from_!r}")
-        if self.aggregate_ is None: raise ValueError("call `fit_aggregate_posterior(X)` before sampling with from_='aggregate'")
         a = {k: v.to(p.device, p.dtype) for k, v in self.aggregate_.items()}
         if 'sds' in a:   # the exact aggregate posterior: a training row's q(z|x), then a draw from it
             row = torch.randint(len(a['means']), (n,), device=p.device)
@@ -268,8 +274,8 @@ class LikelihoodVAE(VAE):
                cond=None, # conditions, for a `ConditionalVAE` only
               ) -> Tensor:
         "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
-        check_bool(noise, 'noise')
-        positive_int(n, 'n')
+        check_bool(noise, 'noise'); positive_int(n, 'n')
+        self._check_source(from_)   # before any draw: a refused call leaves the caller's generator as it was
         c = self._sample_cond(n, cond)
         with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
             d = self.decoder_dist(self._latents(n, from_), c)
@@ -545,6 +551,7 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
                ):
     "Autoregressive path of daily returns from a `ConditionalVAE`: each day is drawn given the trailing-volatility condition of the history so far (real days before the start, generated days after), then appended to it."
     if not isinstance(model, ConditionalVAE): raise TypeError(f"`model` must be a ConditionalVAE, got {type(model).__name__}")
+    check_bool(return_cond, 'return_cond')
     if not isinstance(history, pd.DataFrame): raise TypeError(f"`history` must be a DataFrame, got {type(history).__name__}")
     _check_dates(history, 'history')   # its last days set the first condition, and the path is dated after them
     positive_int(n_days, 'n_days')

@@ -12,8 +12,8 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
-from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar
-from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation, remember_columns, check_time_order
+from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar, fitting_starts
+from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation, check_time_order, check_bool
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
@@ -457,8 +457,8 @@ def _training_rows(X, K: int, width: int, validation_split: float, chronological
     return X
 
 def _named(models: list, X, histories: list) -> list:
-    "Each model keeps the column names of its rows as `fit` does (`remember_columns`); returns `histories`."
-    for i, m in enumerate(models): remember_columns(m, X[i] if is_row_sets(X) else X)
+    "Each model keeps the column names of its rows and drops a stale latent mixture, as `fit` does (`fitting_starts`); returns `histories`."
+    for i, m in enumerate(models): fitting_starts(m, X[i] if is_row_sets(X) else X)
     return histories
 
 # %% ../../nbs/api/04b_multifit.ipynb #7ac0b1f3
@@ -485,7 +485,7 @@ def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture:
     seeds = _check_seeds(seeds, len(models))
     s = FitSettings(epochs, lr, batch_size, validation_split, verbose, chronological, patience, min_delta, restore_best,
                     None, weight_decay, threads, 'fast', False)
-    s.check()
+    s.check(); check_bool(graph, 'graph')
     if hasattr(models[0], 'loss_parts'):                                         # likelihood models: their own engine
         from puffin.deep.multi_likelihood import fit_likelihood_models
         return _named(models, X, fit_likelihood_models(models, X, seeds, s, device))

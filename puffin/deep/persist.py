@@ -117,6 +117,7 @@ def _read_payload(path: str|Path, # the file to read
                   kinds=_MODELS, # the model class names it may hold (None: no `kind` to check, as in scaler and detector files)
                  ) -> _Payload:
     "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin file)."
+    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a file path (str or Path), got {type(path).__name__}")
     path, (what, writer, _, newest) = Path(path).expanduser(), _FILES[fmt]
     if not path.exists(): raise FileNotFoundError(f"no {what} file at {path}")
     try: payload = torch.load(path, map_location='cpu', weights_only=True)

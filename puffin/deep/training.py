@@ -22,8 +22,8 @@ from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_valida
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
 # %% auto #0
-__all__ = ['HISTORY_KEYS', 'split_indices', 'AETrainer', 'FitSettings', 'training_rows', 'pick_engine', 'TrainingDiverged',
-           'train_loop']
+__all__ = ['HISTORY_KEYS', 'split_indices', 'AETrainer', 'FitSettings', 'training_rows', 'fitting_starts', 'pick_engine',
+           'TrainingDiverged', 'train_loop']
 
 # %% ../../nbs/api/02_training.ipynb #2dc5c249
 def split_indices(n: int, # number of rows
@@ -89,6 +89,13 @@ def training_rows(model: nn.Module, # the model about to train
         if unscaled and job.is_main: warn_caller(unscaled)
         model.to(job.device)
     return X
+
+def fitting_starts(model: nn.Module, # the model about to train
+                   X, # its rows, as the user passed them
+                  ) -> None:
+    "Once nothing can refuse a fit: `model` keeps `X`'s column names (`remember_columns`) and drops what an earlier fit left that new weights make stale (a likelihood model's latent mixture `aggregate_`: refit it after training)."
+    remember_columns(model, X)
+    if getattr(model, 'aggregate_', None) is not None: model.aggregate_ = None
 
 # %% ../../nbs/api/02_training.ipynb #2d160026
 def pick_engine(model: nn.Module, # the model about to train, already on its device
@@ -239,7 +246,7 @@ def fit(self: AETrainer,
         with seeded(job.agree_on(rows, s.shared(), seed), job.device, private=Engine.private_rng) as generator:
             train, val = split_indices(len(rows), validation_split, chronological, generator)   # 2. the split
             engine = Engine(model, lr=lr, weight_decay=weight_decay, amp=amp, generator=generator)   # 3. the engine
-            remember_columns(model, X)   # nothing refuses the call now: a DataFrame's column names, which later rows must match
+            fitting_starts(model, X)   # nothing refuses the call now: X's column names kept, a stale latent mixture dropped
             return train_loop(engine, rows[train.to(rows.device)], rows[val.to(rows.device)], s, verbose and job.is_main)   # 4. the epochs
 
 # %% ../../nbs/api/02_training.ipynb #bad1c51d
