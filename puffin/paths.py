@@ -4,6 +4,7 @@
 
 # %% ../nbs/api/16_market_paths.ipynb #b032a94a
 from __future__ import annotations
+import inspect
 from copy import copy
 from dataclasses import dataclass, replace
 import numpy as np
@@ -145,12 +146,21 @@ def _training_returns(returns, m: MarketPaths) -> tuple[np.ndarray, list|None]:
     if isinstance(returns, pd.DataFrame): _check_dates(returns, 'returns')   # the recursions run over the rows in order
     x, cols = _as_2d(returns, 'returns')
     if len(x) < _MIN_DAYS: raise ValueError(f"`returns` has {len(x)} days; the variance recursions need at least {_MIN_DAYS}")
+    if m.leverage_days >= len(x): raise ValueError(f"`leverage_days` is {m.leverage_days}, not fewer than the {len(x)} days of `returns`")
     if m.era_days > len(x): raise ValueError(f"`era_days` is {m.era_days}, more than the {len(x)} days of `returns`")
     _check_no_constant(x, cols or list(range(x.shape[1])), 'returns')
     return x, cols
 
+def _settings(m: MarketPaths) -> dict:
+    "The constructor settings of `m`, as they are now."
+    return {k: getattr(m, k) for k in inspect.signature(type(m).__init__).parameters if k != 'self'}
+
 def _check_fitted(m: MarketPaths) -> None:
+    "Fail unless `m` is fitted, and with the settings it has now (the fitted state depends on them)."
     if not hasattr(m, 'market_'): raise RuntimeError("this MarketPaths is not fitted yet: call `fit(returns)` first")
+    fitted = getattr(m, 'settings_', None)   # None: fitted by a puffin that did not keep them
+    if fitted is not None and (changed := {k: (v, getattr(m, k)) for k, v in fitted.items() if getattr(m, k) != v}):
+        raise ValueError(f"settings changed since `fit` ({', '.join(f'`{k}` {a!r} -> {b!r}' for k, (a, b) in changed.items())}): fit again")
 
 def _start(m: MarketPaths, state, n_paths: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     "Each path's market and own variances and trailing market surprises to start from, and the days to burn: `state` (one or one per path) or the typical state."
@@ -194,6 +204,7 @@ def fit(self: MarketPaths,
     f.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
     f.mean_, f.beta_, f.columns_, f.surprises_ = x.mean(0), beta, cols, (zm, v)
     f.start_ = (float(np.median(s2m)), np.median(h, 0))
+    f.settings_ = _settings(self)                       # `sample` and `states` refuse settings changed since
     f.stress_norm_ = _stress_norm(vol, self.stress_elasticity)
     f.variance_scale_ = f._target_variance(market, x) if self.variance_scale == 'auto' else float(self.variance_scale)
     f.market_ = replace(market, omega=market.omega * f.variance_scale_)

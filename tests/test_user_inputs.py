@@ -172,3 +172,19 @@ def test_explorer_takes_puffin_unscale():
     sc = fit_scaler(df)
     e = LatentExplorer(VAE(5, 2, [8]), unscale=lambda r: unscale(r, sc))
     assert e.decoded.shape == (5,)
+
+
+def test_settings_changed_after_fit_and_more_settings():
+    from puffin.deep.persist import save_model
+    rng = np.random.default_rng(0)
+    r = pd.DataFrame(0.01 * rng.standard_normal((400, 3)), columns=list('abc'))
+    m = MarketPaths().fit(r)
+    state = m.states(r)
+    m.regime_width = 0.9   # `fit` refuses it; the fitted state was built for 0.05
+    with pytest.raises(ValueError, match='regime_width'): m.sample(10, seed=0)
+    with pytest.raises(ValueError, match='regime_width'): m.states(r)
+    m.regime_width = 0.05; m.sample(10, seed=0, state=tuple(s[-1] for s in state))
+    with pytest.raises(ValueError, match='leverage_days'): MarketPaths(leverage_days=400).fit(r)
+    for kw, name in ((dict(min_scale=True), 'min_scale'), (dict(cycle_ratio=None), 'cycle_ratio'), (dict(df_init='abc'), 'df_init'), (dict(min_df=None), 'min_df')):
+        with pytest.raises(ValueError, match=name): LikelihoodVAE(3, 2, **kw)
+    with pytest.raises(TypeError, match='history'): save_model(VAE(3, 2), '/tmp/never_written.pt', history=[1, 2])

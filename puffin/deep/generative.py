@@ -17,7 +17,7 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
-from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, column_names
+from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, column_names, is_real
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
@@ -144,6 +144,8 @@ class LikelihoodVAE(VAE):
         if kl_schedule not in KL_SCHEDULES: raise ValueError(f"`kl_schedule` must be one of {KL_SCHEDULES}, got {kl_schedule!r}")
         for name, v in (('rank', rank), ('warmup_steps', warmup_steps), ('n_cycles', n_cycles)): positive_int(v, name)
         nonneg_real(free_bits, 'free_bits')
+        for name, v in (('cycle_ratio', cycle_ratio), ('min_scale', min_scale), ('df_init', df_init), ('min_df', min_df)):
+            if not is_real(v): raise ValueError(f"`{name}` must be a number, got {v!r}")
         if not 0 < float(cycle_ratio) <= 1: raise ValueError(f"`cycle_ratio` must be in (0, 1], got {cycle_ratio!r}")
         if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
         if not float(min_df) >= 2: raise ValueError(f"`min_df` must be >= 2 (finite variance), got {min_df!r}")

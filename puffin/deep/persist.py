@@ -101,6 +101,7 @@ def save_model(model: nn.Module, # a puffin `VAE` or `Autoencoder`
         how = ("save it with `puffin.deep.generative.save_generative`" if kind in ('LikelihoodVAE', 'ConditionalVAE')
                else "save a plain module with torch.save(model.state_dict(), path)")
         raise TypeError(f"`model` must be a puffin VAE or Autoencoder, got {kind}; {how}")
+    if history is not None and not isinstance(history, dict): raise TypeError(f"`history` must be the dict `AETrainer.fit` returns, got {type(history).__name__}")
     return _write_payload(model, path, 'puffin-model', history=None if history is None else _history_json(history))
 
 # %% ../../nbs/api/05_persist.ipynb #60fdc4a4
