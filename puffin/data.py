@@ -67,8 +67,9 @@ def _check_time_order(df: pd.DataFrame, name: str) -> None:
         raise ValueError(f"`{name}` dates must be in ascending order (oldest first); sort them with `.sort_index()`"
                          + ("" if isinstance(df.index, pd.DatetimeIndex) else " (its dates are strings: read the file with `parse_dates=True`)"))
 
-def _check_dates(df: pd.DataFrame, name: str) -> None:
-    "Fail clearly unless the rows of `df` run forward in time without repeats: returns taken or written by date would silently go wrong."
+def _check_dates(df, name: str) -> None:
+    "Fail clearly unless the rows of `df` run forward in time without repeats: returns taken or written by date would silently go wrong. Rows that are not a DataFrame carry no dates: nothing to check."
+    if not isinstance(df, pd.DataFrame): return
     idx = df.index
     if idx.has_duplicates: raise ValueError(f"`{name}` has repeated dates (e.g. {idx[idx.duplicated()][0]}); drop or merge them first")
     _check_time_order(df, name)
@@ -223,7 +224,7 @@ def unscale(arr, # scaled values, rows x assets: numpy array or CPU torch tensor
     if isinstance(arr, pd.DataFrame) and not isinstance(arr.columns, pd.RangeIndex):   # named columns: the scaler's, in order
         _check_columns(arr, scaler, 'arr')
         if like is None: like = arr   # and its index is kept
-    if like is not None: _check_columns(like, scaler, 'like')
+    if like is not None and like is not arr: _check_columns(like, scaler, 'like')
     cols = like.columns if like is not None else getattr(scaler, 'feature_names_in_', None)
     index = like.index if like is not None and len(like) == len(a) else None
     return pd.DataFrame(scaler.inverse_transform(a), index=index, columns=cols)

@@ -143,7 +143,7 @@ _MIN_DAYS = 250
 def _training_returns(returns, m: MarketPaths) -> tuple[np.ndarray, list|None]:
     "The checked training returns (days x assets) and their column names."
     _check_settings(m)
-    if isinstance(returns, pd.DataFrame): _check_dates(returns, 'returns')   # the recursions run over the rows in order
+    _check_dates(returns, 'returns')   # the recursions run over the rows in order
     x, cols = _as_2d(returns, 'returns')
     if len(x) < _MIN_DAYS: raise ValueError(f"`returns` has {len(x)} days; the variance recursions need at least {_MIN_DAYS}")
     if m.leverage_days >= len(x): raise ValueError(f"`leverage_days` is {m.leverage_days}, not fewer than the {len(x)} days of `returns`")
@@ -298,7 +298,7 @@ def states(self: MarketPaths,
     "The fitted recursions run over `returns` from the typical state: the market variance (days + 1) and the assets' own variances (days + 1 x assets) before each day and after the last, to start `sample` from."
     _check_fitted(self)
     if not isinstance(trailing, (bool, np.bool_)): raise TypeError(f"`trailing` must be a bool, got {type(trailing).__name__}")
-    if isinstance(returns, pd.DataFrame): _check_dates(returns, 'returns')   # the state after the last row is the latest one
+    _check_dates(returns, 'returns')   # the state after the last row is the latest one
     x, cols = _as_2d(returns, 'returns')
     if x.shape[1] != len(self.mean_): raise ValueError(f"`returns` has {x.shape[1]} assets, the fitted model {len(self.mean_)}")
     _check_same_columns(cols, self.columns_, 'returns', "the fitted model's")   # a state is per asset: the same names, in order

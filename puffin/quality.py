@@ -410,7 +410,7 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                    max_persistence: float=0.999, # alpha + beta above this is scaled down to it (omega then targets the sample variance)
                   ) -> np.ndarray:
     "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
-    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # the variance recursions run over the rows in order
+    _check_dates(train, 'train')   # the variance recursions run over the rows in order
     x = _pair(train, train, ('train', 'train'))[0]
     _check_garch_args(n, burn, max_persistence)   # before the fit: a wrong argument is named even without `arch`
     p, sr = _fit_garch(x, 0, max_persistence, 'garch_t_copula')
@@ -432,8 +432,7 @@ def _path_list(returns, # one path (DataFrame, Series or array), a list of paths
         if a.ndim != 2: raise ValueError(f"`{name}`: each path must be 1-D or 2-D (days x assets), got shape {a.shape}")
         if not np.isfinite(a).all(): raise ValueError(f"`{name}` holds NaN/inf values")
         out.append(a)
-    for a in items:   # DataFrames: dates oldest first, no repeats (checked after the values: those errors come first)
-        if isinstance(a, pd.DataFrame): _check_dates(a, name)
+    for a in items: _check_dates(a, name)   # a DataFrame's dates: oldest first, no repeats (after the values: those errors come first)
     if len({a.shape[1] for a in out}) > 1: raise ValueError(f"`{name}`: all paths need the same number of assets")
     return out
 
@@ -561,8 +560,8 @@ def stress_rise(paths, # a list of paths (days x assets arrays or DataFrames), o
                ) -> float:
     "How much the assets' mean pairwise correlation rises in stress: within the `top` share most volatile `days`-day windows (by the assets' mean vol) minus within the others."
     paths = _path_list(paths, 'paths')
-    if not (isinstance(days, (int, np.integer)) and not isinstance(days, bool) and days >= 3): raise ValueError(f"`days` must be an int >= 3, got {days!r}")
-    if not (isinstance(top, (int, float, np.floating)) and 0 < top < 1): raise ValueError(f"`top` must be a fraction in (0, 1), got {top!r}")
+    _check_count(days, 'days', least=3)
+    if not (_is_real(top) and 0 < top < 1): raise ValueError(f"`top` must be a fraction in (0, 1), got {top!r}")
     if paths[0].shape[1] < 2: raise ValueError("`paths` has one asset: a correlation needs two")
     if (n := sum(len(a) // days for a in paths)) < 2 / top: raise ValueError(f"`paths` make {n} windows of {days} days: too few to set the most volatile {top:.0%} apart")
     return _stress_rise(paths, days, top)
@@ -703,11 +702,9 @@ def _path_names(x, name: str) -> list|None:
 def _check_path_names(paths, real_windows, train_windows, holdout) -> None:
     "Fail when paths given as DataFrames name their assets otherwise, or in another order, than `real_windows` does: the report compares asset by asset."
     ref = _path_names(real_windows, 'real_windows')
-    named = list(paths.items()) if isinstance(paths, dict) else [(None, paths)]
-    named += [(lbl, v) for lbl, v in (('train_windows', train_windows), ('holdout', holdout)) if v is not None]
-    for k, v in named:
-        label = 'paths' if k is None else k if k in ('train_windows', 'holdout') else f'paths[{k!r}]'
-        _check_same_columns(_path_names(v, label), ref, label, "the real windows'")
+    named = [(f'paths[{k!r}]', v) for k, v in paths.items()] if isinstance(paths, dict) else [('paths', paths)]
+    named += [(label, v) for label, v in (('train_windows', train_windows), ('holdout', holdout)) if v is not None]
+    for label, v in named: _check_same_columns(_path_names(v, label), ref, label, "the real windows'")
 
 def _generators(paths, name: str, n_assets: int) -> dict[str, list[np.ndarray]]:
     "name -> checked paths, from one generator's paths or a dict of them."
@@ -774,7 +771,7 @@ def gjr_garch_paths(train: pd.DataFrame, # training returns, rows x assets
                     max_persistence: float=0.999, # alpha + gamma/2 + beta above this is scaled down to it (omega then targets the sample variance)
                    ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of a GJR-GARCH(1,1,1) with Student-t innovations per asset, tied by a Gaussian copula with the constant correlation of the fitted residuals: `garch_t_copula` with the leverage term."
-    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # the variance recursions run over the rows in order
+    _check_dates(train, 'train')   # the variance recursions run over the rows in order
     x = _pair(train, train, ('train', 'train'))[0]
     _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
     p, sr = _fit_garch(x, 1, max_persistence, 'gjr_garch_paths')
@@ -820,7 +817,7 @@ def filtered_historical_simulation(train: pd.DataFrame, # training returns, rows
                                    max_persistence: float=0.999, # as in `gjr_garch_paths`, here under the empirical residuals
                                   ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of filtered historical simulation: a GJR-GARCH(1,1,1) filter per asset, driven by whole days of its standardised residuals drawn with replacement (so each day's cross-section is a real one) and scaled by the simulated variance."
-    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # the variance recursions run over the rows in order
+    _check_dates(train, 'train')   # the variance recursions run over the rows in order
     x = _pair(train, train, ('train', 'train'))[0]
     _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
     p, z = _filtered_residuals(100 * x, _fit_garch(x, 1, max_persistence, 'filtered_historical_simulation')[0], max_persistence)
@@ -834,7 +831,7 @@ def block_bootstrap_paths(train: pd.DataFrame, # training returns, rows x assets
                           mean_block: float=20, # mean block length in days (blocks are geometric; the data wrap around)
                          ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of the stationary block bootstrap (Politis and Romano): stretches of whole training days, each day continuing the stretch with probability 1 - 1/`mean_block`."
-    if isinstance(train, pd.DataFrame): _check_dates(train, 'train')   # stretches of consecutive days
+    _check_dates(train, 'train')   # stretches of consecutive days
     x = _as_2d(train, 'train')[0]
     _check_paths_args(n_days, n_paths, seed)
     if not (isinstance(mean_block, (int, float, np.integer, np.floating)) and not isinstance(mean_block, bool) and 1 <= mean_block < np.inf):

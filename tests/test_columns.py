@@ -76,6 +76,7 @@ def test_unscale_frame_checked_and_indexed(df):
     back = unscale(z, sc)
     assert back.index.equals(z.index) and list(back.columns) == COLS                     # a frame keeps its index
     with pytest.raises(ValueError, match='`arr`.*another order'): unscale(z[COLS[::-1]], sc)
+    with pytest.raises(ValueError, match='`like`.*another order'): unscale(z, sc, like=df[COLS[::-1]])   # both are checked
     assert list(unscale(pd.DataFrame(z.to_numpy()), sc).columns) == COLS                 # numbered columns: by position
 
 

@@ -232,13 +232,16 @@ def remember_columns(model: nn.Module, # the model that was just fitted on `X`
 def check_columns(model: nn.Module, # the fitted model
                   X, # rows about to go into it
                   name: str='X', # the argument's name, for the error
+                  last: int|None=None, # compare with the last `last` names only (a ConditionalVAE's conditions); None: all of them
                  ) -> None:
-    "Fail when `X` is a DataFrame whose column names are not, in order, those `model` was fitted on."
+    "Fail when `X` is a DataFrame whose column names are not, in order, those `model` was fitted on (or the last `last` of them)."
     fitted, names = getattr(model, 'feature_names_in_', None), column_names(X)
-    if fitted is None or names is None or names == list(fitted): return
+    if fitted is None or names is None: return
+    expected = list(fitted) if last is None else list(fitted)[-last:]
+    if names == expected: return
     from puffin.data import _column_difference   # the scaler's check's wording; imported on this path only (it loads scikit-learn)
-    how = _column_difference(names, list(fitted), "the fitted model's")
-    raise ValueError(f"`{name}` {how}; pass `{name}[model.feature_names_in_]`")
+    how = _column_difference(names, expected, "the fitted model's" if last is None else "the fitted model's condition")
+    raise ValueError(f"`{name}` {how}" + (f"; pass `{name}[model.feature_names_in_]`" if last is None else ""))
 
 # %% ../../nbs/api/90_checks.ipynb #db0fbdaf
 def to_model(x: Tensor, # rows, e.g. on the CPU

@@ -17,11 +17,11 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
-from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, column_names, is_real
+from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns, is_real
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
-from ..data import _check_columns, _check_dates, _check_same_columns, _column_difference
+from ..data import _check_columns, _check_dates, _check_same_columns
 
 # %% auto #0
 __all__ = ['DECODERS', 'KL_SCHEDULES', 'encode_means', 'LikelihoodVAE', 'ConditionalVAE', 'heldout_nll', 'gaussian_nll',
@@ -101,13 +101,6 @@ def encode_means(model: VAE, # a (trained) VAE of any kind; a plain `Autoencoder
     with eval_mode(model): z = model.encode(x)
     if not is_vae(model): return z.cpu()   # a plain autoencoder: its codes
     return (z[0].cpu(), z[1].cpu()) if log_var else z[0].cpu()
-
-def _check_cond_names(model, cond) -> None:
-    "Fail when `cond` is a DataFrame whose column names are not, in order, the conditions `model` was fitted on (the last `cond_dim` of `feature_names_in_`)."
-    fitted, names = getattr(model, 'feature_names_in_', None), column_names(cond)
-    if fitted is None or names is None or names == list(fitted[-model.cond_dim:]): return
-    how = _column_difference(names, list(fitted[-model.cond_dim:]), "the fitted model's condition")
-    raise ValueError(f"`cond` {how}")
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
 def _draw_seed(seed, # an int (numpy ints too), a `torch.Generator`, or None
@@ -363,7 +356,7 @@ class ConditionalVAE(LikelihoodVAE):
     def _sample_cond(self, n: int, cond) -> Tensor:
         if cond is None: raise ValueError("a ConditionalVAE needs `cond`: one row of conditions per sample, or one row for all")
         if hasattr(cond, 'to_frame') and cond.ndim == 1: cond = cond.to_frame().T   # a pandas Series: one row, its labels kept for the check below
-        _check_cond_names(self, cond)
+        check_columns(self, cond, 'cond', last=self.cond_dim)   # a DataFrame: the conditions it was fitted on, in order
         if not (isinstance(cond, Tensor) or getattr(cond, 'ndim', None) == 2): cond = np.asarray(cond)   # a list, a scalar (a DataFrame stays one)
         if cond.ndim <= 1: cond = cond.reshape(1, -1)   # one row of conditions (a scalar: one condition); otherwise never reshaped: a wrong width is an error
         c = model_rows(self, cond, 'cond', features=False)   # `fit`'s checks (numeric, finite), then the model's device and dtype
