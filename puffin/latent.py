@@ -20,6 +20,12 @@ def _need_vae(model, what: str) -> None:
     "Fail clearly when `model` has no posterior (a plain `Autoencoder`)."
     if not is_vae(model): raise TypeError(f"`{what}` needs a VAE (a posterior mean and variance per row), got {type(model).__name__}")
 
+def _one_row(x):
+    "One row as rows (1 x features): a pandas Series (`df.iloc[i]`) becomes a one-row frame, its labels checked later; a 1-D vector, list or tensor is reshaped; rows pass as they are."
+    if hasattr(x, 'to_frame') and getattr(x, 'ndim', 0) == 1: return x.to_frame().T
+    if isinstance(x, Tensor): return x.detach().reshape(1, -1) if x.ndim == 1 else x.detach()
+    return np.asarray(x).reshape(1, -1) if np.ndim(x) == 1 else x
+
 def _decode(model: VAE, z: Tensor) -> Tensor:
     "Decoded rows for latent codes `z`, in eval mode without gradients."
     with eval_mode(model): return model.decode(z)
@@ -32,9 +38,7 @@ def latent_path(model: VAE, # a trained VAE (or a plain `Autoencoder`: the path 
                ) -> tuple[Tensor, Tensor]:
     "Decoded rows and latent codes along the straight line between the latent means of `x_a` and `x_b`."
     positive_int(n_steps, 'n_steps', least=2)
-    one_row = lambda x: (x.to_frame().T if hasattr(x, 'to_frame') and x.ndim == 1        # a pandas Series (df.iloc[i]): one row, its labels checked
-                         else np.asarray(x).reshape(1, -1) if getattr(x, 'ndim', 2) == 1 else x)   # a 1-D vector: one row
-    ends = [encode_means(model, one_row(x), name=name) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]   # on the CPU
+    ends = [encode_means(model, _one_row(x), name=name) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]   # on the CPU
     if any(len(e) != 1 for e in ends): raise ValueError("`x_a` and `x_b` must each be a single row")
     t = torch.linspace(0, 1, n_steps, dtype=ends[0].dtype)[:, None]
     z = ((1 - t) * ends[0] + t * ends[1]).to(next(model.parameters()).device)

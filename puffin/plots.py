@@ -7,33 +7,65 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from .data import _check_count, _check_flag
-from .quality import _pair, _mean_offdiag
+from .quality import _pair, _mean_offdiag, _check_no_constant
 
 # %% auto #0
 __all__ = ['plot_history', 'plot_cross_sections', 'plot_marginals', 'plot_qq', 'plot_correlations']
 
 # %% ../nbs/api/14_plots.ipynb #737e2657
+def _one_axes(ax, name: str='ax') -> Axes:
+    "`ax` when it is one matplotlib Axes; fails naming `name` otherwise (the array `plt.subplots(1, 2)` returns included)."
+    if not isinstance(ax, Axes):
+        hint = ': pick one of them, e.g. ax[0]' if isinstance(ax, (np.ndarray, list, tuple)) else ''
+        raise ValueError(f"`{name}` must be one matplotlib Axes, got {type(ax).__name__}{hint}")
+    return ax
+
 def _fig_ax(ax=None, figsize=(6, 3.5)):
     "The figure and axes to draw on: `ax`'s own, or a new pair with constrained layout (labels fit when a script calls `fig.savefig`)."
-    if ax is not None: return ax.figure, ax
+    if ax is not None: return _one_axes(ax).figure, ax
     return plt.subplots(figsize=figsize, layout='constrained')
 
+def _losses(history: dict, key: str) -> np.ndarray|None:
+    "`history[key]` as a 1-D float array, None when absent or empty; fails naming the key unless it is a list of numbers, one per epoch."
+    v = history.get(key)
+    if v is None or (hasattr(v, '__len__') and len(v) == 0): return None
+    try: a = None if isinstance(v, str) else np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError): a = None
+    if a is None or a.ndim != 1: raise ValueError(f"`history['{key}']` must be a list of numbers, one per epoch, got {str(v)[:60]!r}")
+    return a
+
+def _cross_section_rows(rows, labels) -> tuple[np.ndarray, list|None]:
+    "`rows` as a finite float array of rows x assets (one 1-D row taken) and the asset labels (a DataFrame's columns by default)."
+    if labels is None and hasattr(rows, 'columns'): labels = [str(c) for c in rows.columns]   # a DataFrame names its assets
+    if isinstance(labels, str): raise ValueError(f"`labels` must be a list of asset names, not one string: got {labels!r}")
+    try: rows = np.asarray(rows.detach().cpu() if hasattr(rows, 'detach') else rows, dtype=np.float64)
+    except (TypeError, ValueError): raise ValueError(f"`rows` must be numbers, rows x assets; got {type(rows).__name__}") from None
+    if rows.ndim == 1: rows = rows[None]                                                     # one day (e.g. `sample(1)[0]`)
+    if rows.ndim != 2 or rows.size == 0: raise ValueError(f"`rows` must be rows x assets with at least one of each, got shape {rows.shape}")
+    if not np.isfinite(rows).all(): raise ValueError(f"`rows` holds {int((~np.isfinite(rows)).sum())} NaN/inf values")
+    if labels is not None and len(labels) != rows.shape[1]: raise ValueError(f"`labels` has {len(labels)} names for {rows.shape[1]} assets")
+    return rows, labels
+
+# %% ../nbs/api/14_plots.ipynb #35cd0357
 def plot_history(history: dict, # from `AETrainer.fit`
                  ax=None, # axes to draw on (None: a new figure)
                  parts: bool=True, # also draw the reconstruction and KL parts
                 ):
     "Training and validation loss per epoch, with the reconstruction and KL parts as thinner lines."
-    if not isinstance(history, dict) or not history.get('train_loss'):
+    if not isinstance(history, dict) or _losses(history, 'train_loss') is None:
         got = 'None (was the model saved without one?)' if history is None else f"{type(history).__name__} without 'train_loss'"
         raise ValueError(f"`history` must be the dict `AETrainer.fit` returns, with a 'train_loss' list; got {got}")
     _check_flag(parts, 'parts')
     fig, ax = _fig_ax(ax)
     for split, ls in (('train', '-'), ('val', '--')):
-        if not history.get(f'{split}_loss'): continue
-        ax.plot(history[f'{split}_loss'], ls, color='C0', label=f'{split} loss')
+        loss = _losses(history, f'{split}_loss')
+        if loss is None: continue
+        ax.plot(loss, ls, color='C0', label=f'{split} loss')
         for part, color, name in (('recon', 'C1', 'reconstruction'), ('kl', 'C2', 'KL')):
-            if parts and history.get(f'{split}_{part}'): ax.plot(history[f'{split}_{part}'], ls, color=color, lw=1, label=f'{split} {name}')
+            line = _losses(history, f'{split}_{part}') if parts else None
+            if line is not None: ax.plot(line, ls, color=color, lw=1, label=f'{split} {name}')
     ax.set(xlabel='epoch', ylabel='loss per row', title='Training' + (f" ({history['path']} path)" if history.get('path') else ''))
     ax.legend(fontsize='small')
     return fig, ax
@@ -46,11 +78,7 @@ def plot_cross_sections(rows, # rows x assets: each row one day's returns across
                         title: str='Cross-sections', # axes title
                        ):
     "One line per row across the assets, coloured from first to last (e.g. along a latent path)."
-    if labels is None and hasattr(rows, 'columns'): labels = [str(c) for c in rows.columns]   # a DataFrame names its assets
-    rows = np.asarray(rows.detach().cpu() if hasattr(rows, 'detach') else rows, dtype=np.float64)
-    if rows.ndim == 1: rows = rows[None]                                                     # one day (e.g. `sample(1)[0]`)
-    if rows.ndim != 2: raise ValueError(f"`rows` must be rows x assets, got shape {rows.shape}")
-    if labels is not None and len(labels) != rows.shape[1]: raise ValueError(f"`labels` has {len(labels)} names for {rows.shape[1]} assets")
+    rows, labels = _cross_section_rows(rows, labels)
     fig, ax = _fig_ax(ax, figsize=(8, 3.5))
     colors = plt.get_cmap(cmap)(np.linspace(0, 1, len(rows)))
     for r, c in zip(rows, colors): ax.plot(r, color=c, marker='.', lw=1)
@@ -68,7 +96,10 @@ def _asset_index(assets, # None, or asset names / column positions
     "Column positions for `assets`."
     if assets is None: return list(range(min(default, len(cols))))
     out = []
-    for a in ([assets] if isinstance(assets, (str, int, np.integer)) else assets):
+    if isinstance(assets, (str, int, np.integer)): assets = [assets]
+    try: assets = list(assets)
+    except TypeError: raise ValueError(f"`assets` must be an asset name, a column position or a list of them, got {assets!r}") from None
+    for a in assets:
         if isinstance(a, str):
             if a not in cols: raise ValueError(f"`assets`: unknown asset {a!r}; choose from {cols}")
             out.append(cols.index(a))
@@ -89,6 +120,7 @@ def _axes(ax, # None, one Axes or a sequence of Axes
         return fig, ax[0]
     ax = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
     if len(ax) != n: raise ValueError(f"`ax` must hold {n} axes, got {len(ax)}")
+    for a in ax: _one_axes(a)
     return ax[0].figure, ax
 
 # %% ../nbs/api/14_plots.ipynb #fa2379b1
@@ -139,6 +171,7 @@ def plot_correlations(real, # real returns, rows x assets
                      ):
     "Correlation matrices of real and synthetic returns as heatmaps side by side; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)
+    _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')   # a constant column has no correlation
     fig, axes = _axes(ax, 2, size=(4.2, 3.8))
     for a, x, lab in zip(axes, (r, s), ('real', 'synthetic')):
         c = np.atleast_2d(np.corrcoef(x, rowvar=False))

@@ -12,16 +12,24 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 import math
 from .deep.model import VAE
-from .deep.checks import to_model
+from .deep.checks import to_model, is_real
 from .deep.runtime import eval_mode
 
 # %% auto #0
 __all__ = ['LatentExplorer', 'PathExplorer']
 
 # %% ../nbs/api/15_widgets.ipynb #97060c21
+def _points(v, name: str, hint: str='') -> torch.Tensor:
+    "`v` (a list, array or tensor) as finite float32 latent points; fails naming `name` otherwise."
+    try: t = torch.as_tensor(v.detach() if isinstance(v, torch.Tensor) else v, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError): raise ValueError(f"`{name}` must be latent points (numbers), got {type(v).__name__}{hint}") from None
+    if not torch.isfinite(t).all(): raise ValueError(f"`{name}` holds NaN or inf values")
+    return t
+
 class _Explorer:
     "Base of the explorers: decode `self.latent()` and redraw whenever a control changes."
     def __init__(self, model: VAE, controls: list, labels=None, unscale: Callable|None=None):
+        if isinstance(labels, str): raise ValueError(f"`labels` must be a list of asset names, not one string: got {labels!r}")
         self.model, self.controls, self.labels, self.unscale = model, controls, labels, unscale   # the caller's train/eval mode is left alone
         self.out, self.redraws = W.Output(), 0
         for c in controls: c.observe(lambda change: self.refresh(), names='value')
@@ -35,6 +43,8 @@ class _Explorer:
         self.z = self.latent()
         with eval_mode(self.model): row = self.model.decode(to_model(self.z[None], self.model)).cpu().numpy()   # on the model's device, in its dtype
         self.decoded = np.asarray(self.unscale(row) if self.unscale is not None else row)[0]   # an array, a tensor or a DataFrame (`puffin.data.unscale`)
+        if self.labels is not None and len(self.labels) != len(self.decoded):
+            raise ValueError(f"`labels` has {len(self.labels)} names for {len(self.decoded)} decoded values")
         self.redraws += 1
         with self.out:
             self.out.clear_output(wait=True)
@@ -62,9 +72,9 @@ class LatentExplorer(_Explorer):
                  unscale: Callable|None=None, # maps decoded rows back to returns, e.g. `scaler.inverse_transform`
                  limit: float=3.0, # sliders run from -limit to +limit (prior standard deviations), widened to reach `z0`
                 ):
-        z0 = torch.zeros(model.latent_dim) if z0 is None else torch.as_tensor(z0, dtype=torch.float32).flatten()
+        z0 = torch.zeros(model.latent_dim) if z0 is None else _points(z0, 'z0').flatten()
         if z0.shape != (model.latent_dim,): raise ValueError(f"`z0` must have {model.latent_dim} values, got {tuple(z0.shape)}")
-        if not 0 < limit < math.inf: raise ValueError(f"`limit` must be a positive number, got {limit!r}")
+        if not (is_real(limit) and 0 < limit < math.inf): raise ValueError(f"`limit` must be a positive number, got {limit!r}")
         limit = max(float(limit), math.ceil(float(z0.abs().max()) * 10) / 10)   # a slider clamps its value: a crash day's mu can sit at 8
         sliders = [W.FloatSlider(value=float(v), min=-limit, max=limit, step=0.05, description=f'z{i}', continuous_update=False)
                    for i, v in enumerate(z0)]
@@ -83,7 +93,7 @@ class PathExplorer(_Explorer):
                  labels: Sequence[str]|None=None, # asset names for the x axis
                  unscale: Callable|None=None, # maps decoded rows back to returns
                 ):
-        self.z_path = torch.as_tensor(z_path, dtype=torch.float32)
+        self.z_path = _points(z_path, 'z_path', hint=": `latent_path` returns (rows, z); pass z")
         if self.z_path.ndim != 2 or self.z_path.shape[1] != model.latent_dim or len(self.z_path) < 2:
             raise ValueError(f"`z_path` must have shape (steps >= 2, {model.latent_dim}), got {tuple(self.z_path.shape)}")
         t = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=1 / (len(self.z_path) - 1), description='t', continuous_update=False)
