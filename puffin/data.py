@@ -221,10 +221,10 @@ def unscale(arr, # scaled values, rows x assets: numpy array or CPU torch tensor
     if a.ndim != 2 or a.shape[1] != scaler.n_features_in_:
         raise ValueError(f"`arr` must be 2-D with {scaler.n_features_in_} columns, got shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError("`arr` holds NaN/inf values")
-    if isinstance(arr, pd.DataFrame) and not isinstance(arr.columns, pd.RangeIndex):   # named columns: the scaler's, in order
-        _check_columns(arr, scaler, 'arr')
-        if like is None: like = arr   # and its index is kept
-    if like is not None and like is not arr: _check_columns(like, scaler, 'like')
-    cols = like.columns if like is not None else getattr(scaler, 'feature_names_in_', None)
-    index = like.index if like is not None and len(like) == len(a) else None
+    frame = isinstance(arr, pd.DataFrame)
+    named = frame and not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in arr.columns)
+    if named: _check_columns(arr, scaler, 'arr')                       # named columns: the scaler's, in order
+    if like is not None: _check_columns(like, scaler, 'like')
+    cols = like.columns if like is not None else arr.columns if named else getattr(scaler, 'feature_names_in_', None)
+    index = like.index if like is not None and len(like) == len(a) else arr.index if frame else None   # a frame keeps its dates
     return pd.DataFrame(scaler.inverse_transform(a), index=index, columns=cols)

@@ -247,6 +247,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
     _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
+    if holdout is not None and train is None: raise ValueError("`holdout` needs `train`: the DCR check compares each sample's distances to both")
     _check_seed32(seed)
     if generators is not None and not isinstance(generators, dict): raise TypeError(f"`generators` must be a dict of name -> sample, got {type(generators).__name__}")
     generators = dict(generators or {})
@@ -257,7 +258,8 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
     ref, base = _reference_rows(r, train, seed)
     ref = pd.DataFrame(ref, columns=cols)
     rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
-    rows |= {k: (v, train, holdout) for k, v in (base | generators).items()}
+    dcr = (train, holdout) if holdout is not None else (None, None)   # `train` alone fits the baselines; DCR needs `holdout` too
+    rows |= {k: (v, *dcr) for k, v in (base | generators).items()}
     reps = [quality_report(ref, syn, train=tr, holdout=ho, seed=seed, name=k, data_label=data_label, max_rows=max_rows)
             for k, (syn, tr, ho) in rows.items()]
     report = QualityReport(pd.concat([q.summary for q in reps]), pd.concat([q.per_asset for q in reps]))
@@ -324,7 +326,7 @@ def tail_metrics(real, # real returns, rows x assets
 def goal_metrics(real, # real returns, rows x assets
                  synthetic, # synthetic returns with the same columns
                  level: float=0.01, # VaR/ES level (0.01: the 1% tail)
-                 tail: float=0.025, # share of the largest losses the Hill estimator uses
+                 tail: float=0.025, # share of the largest |returns| the Hill estimator uses
                 ) -> dict:
     "The tail goal lines as numbers: kurtosis ratio (mean synthetic / mean real), worst and mean per-asset Hill, VaR and ES errors, portfolio VaR/ES errors, vol-ratio range."
     t = tail_metrics(real, synthetic, level, tail)

@@ -40,7 +40,7 @@ def test_reordered_or_renamed_columns_refused(vae, df, call):
 
 def test_refused_call_and_array_fit(df):
     torch.manual_seed(0); m = VAE(4, 2, [8]); AETrainer('cpu').fit(m, df, epochs=1, seed=0)
-    with pytest.raises(ValueError, match='X'): AETrainer('cpu').fit(m, df.iloc[:, :3], epochs=1)
+    with pytest.raises(ValueError, match='`X`'): AETrainer('cpu').fit(m, df.iloc[:, :3], epochs=1)
     assert m.feature_names_in_ == COLS                                          # a refused fit leaves the names
     with pytest.raises(ValueError, match='path'): AETrainer('cpu').fit(m, df.rename(columns={'SPY': 'QQQ'}), epochs=1, path='fast', amp=True)
     assert m.feature_names_in_ == COLS                                          # also when the engine refuses it

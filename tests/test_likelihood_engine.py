@@ -185,9 +185,10 @@ def test_modes_and_batch_sizes_mix(dec, dfz):
 
 def test_numpy_products_keep_blas_threads():
     "The engine runs numpy's BLAS on torch's thread count during a fit and gives it its own setting back."
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
     blas = lambda: [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']
-    before = blas()
     torch.manual_seed(0); m = LikelihoodVAE(6, 2, [8], decoder='zi_student_t')
-    AETrainer('cpu').fit(m, torch.randn(64, 6), epochs=2, batch_size=32, seed=0, threads=1)
-    assert blas() == before
+    with threadpool_limits(2, user_api='blas'):   # a setting other than the fit's one thread, so that one left behind shows
+        before = blas(); assert before and set(before) == {2}
+        AETrainer('cpu').fit(m, torch.randn(64, 6), epochs=2, batch_size=32, seed=0, threads=1)
+        assert blas() == before

@@ -14,8 +14,8 @@ def _models(make, n=3, seed=0):
     torch.manual_seed(seed); return [make(i) for i in range(n)]
 
 def _assert_same(singles, many, hs, hm, atol=1e-5):
-    for a, b, h1, h2 in zip(singles, many, hs, hm):
-        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+    for a, b, h1, h2 in zip(singles, many, hs, hm, strict=True):   # one history per model: a short list fails
+        for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
             torch.testing.assert_close(q.detach().cpu(), p.detach(), atol=atol, rtol=0, msg=name)
         for k in KEYS: assert h1[k] == pytest.approx(h2[k], rel=1e-4, abs=1e-5), k
         for k in ('best_epoch', 'stopped_early', 'epochs_run', 'interrupted'): assert h1[k] == h2[k], k
@@ -96,8 +96,8 @@ def test_bad_input_names_the_argument():
              (lambda: fit_many([v], X, 0), ValueError, 'seeds'),
              (lambda: fit_many([v], X, [1.5]), ValueError, 'seeds[0]'),
              (lambda: fit_many([v], X, [None]), ValueError, 'seeds[0]'),
-             (lambda: fit_many([v], X[:, :4], [0]), ValueError, 'X'),
-             (lambda: fit_many([v, VAE(10, 3, [12])], [X], [0, 1]), ValueError, 'X'),
+             (lambda: fit_many([v], X[:, :4], [0]), ValueError, '`X`'),
+             (lambda: fit_many([v, VAE(10, 3, [12])], [X], [0, 1]), ValueError, '`X`'),
              (lambda: fit_many([v, VAE(10, 3, [12])], [X, X[:200]], [0, 1]), ValueError, 'X[1]'),
              (lambda: fit_many([v, VAE(10, 3, [12])], [X[:, :4], X[:, :4]], [0, 1]), ValueError, 'X[0]'),
              (lambda: fit_many([v, VAE(10, 3, [12])], [X, X.clone().fill_(float('nan'))], [0, 1]), ValueError, 'X[1]'),
@@ -151,15 +151,16 @@ def test_numpy_step_equals_the_torch_step(make):
 def test_numpy_products_leave_blas_threads_and_stay_quiet():
     "numpy's BLAS runs on torch's thread count during the fit and gets its own setting back; inf in a diverging model warns nothing."
     import warnings
-    from threadpoolctl import threadpool_info
-    before = [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']
+    from threadpoolctl import threadpool_info, threadpool_limits
+    blas = lambda: [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']
     ms = _models(lambda i: VAE(10, 3, [12]), 2)
     with torch.no_grad(): ms[1].fc_log_var.bias.fill_(200.)                   # exp(log_var) overflows
-    with warnings.catch_warnings():
+    with threadpool_limits(2, user_api='blas'), warnings.catch_warnings():   # not the fit's one thread, so that one left behind shows
+        before = blas(); assert before and set(before) == {2}
         warnings.simplefilter('error', RuntimeWarning)
         hm = fit_many(ms, X, [0, 1], epochs=2, threads=1)
+        assert blas() == before
     assert hm[1]['diverged'] and hm[0]['diverged'] is None
-    assert [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'] == before
 
 
 # ---- likelihood models: `fit_many` trains them on `MultiLikelihoodEngine` (puffin.deep.multi_likelihood)
@@ -171,7 +172,7 @@ def _lik(**kw):
 
 def _assert_same_lik(singles, many, hs, hm, atol=1e-5):
     _assert_same(singles, many, hs, hm, atol)
-    for a, b, h in zip(singles, many, hm):
+    for a, b, h in zip(singles, many, hm, strict=True):
         assert int(a.step) == int(b.step), 'step'                     # the KL schedule's counter, as the single fit leaves it
         assert h['path'] == 'multi-likelihood'
 

@@ -14,28 +14,28 @@ def _nan_days():
     bad = DAYS.copy(); bad.iloc[5, 2] = np.nan
     return bad
 
-@pytest.mark.parametrize('call, match', [
-    (lambda: AETrainer('cpu').fit(VAE(4, 2), _nan_days(), epochs=1), 'NaN'),
-    (lambda: quality_report(_nan_days(), DAYS), 'NaN'),
-    (lambda: fit_scaler(_nan_days()), 'NaN'),
-    (lambda: VAEAnomalyDetector(epochs=1).fit(_nan_days()), 'NaN'),
-    (lambda: VAEAnomalyDetector(contamination=0.7).fit(DAYS), 'contamination'),   # settings are checked by fit (scikit-learn's rule)
-    (lambda: VAEAnomalyDetector(contamination=0).fit(DAYS), 'contamination'),
-    (lambda: chronological_split(DAYS, '2030-01-01'), 'split_date'),
-    (lambda: log_returns(DAYS.abs() + 1, tick=0), 'tick'),
-    (lambda: unscale(np.ones((3, 3)), fit_scaler(DAYS)), '4 columns'),
-    (lambda: latent_path(VAE(4, 2), np.zeros((1, 3)), np.zeros((1, 4))), 'x_a'),
-    (lambda: augment_events(VAE(4, 2), np.full((2, 4), np.inf)), 'X_events'),
-    (lambda: VAE(4, 2, beta=-0.1), 'beta'),
-    (lambda: AETrainer('cpu').fit(VAE(4, 2), DAYS.assign(E='x'), epochs=1), 'non-numeric'),
-    (lambda: AETrainer('cpu').fit(VAE(1, 1, [4]), DAYS['A'], epochs=1), 'one feature'),     # a Series: 1-D, with the reshape to use
-    (lambda: AETrainer('cpu').fit(VAE(4, 2), DAYS, epochs=1, threads=0), 'threads'),
-    (lambda: VAEAnomalyDetector(epochs=1).fit(DAYS.iloc[:8]), 'at least 10'),
-    (lambda: scale(DAYS[list('DCBA')], fit_scaler(DAYS)), 'another order'),
-    (lambda: VAE(4, 2).sample(3, seed=1.5), '`seed`'),
+@pytest.mark.parametrize('call, exc, match', [
+    (lambda: AETrainer('cpu').fit(VAE(4, 2), _nan_days(), epochs=1), ValueError, '`X` contains NaN'),
+    (lambda: quality_report(_nan_days(), DAYS), ValueError, '`real` holds 1 NaN'),
+    (lambda: fit_scaler(_nan_days()), ValueError, '`train` holds 1 NaN'),
+    (lambda: VAEAnomalyDetector(epochs=1).fit(_nan_days()), ValueError, '`X` contains NaN'),
+    (lambda: VAEAnomalyDetector(contamination=0.7).fit(DAYS), ValueError, '`contamination`'),   # settings are checked by fit (scikit-learn's rule)
+    (lambda: VAEAnomalyDetector(contamination=0).fit(DAYS), ValueError, '`contamination`'),
+    (lambda: chronological_split(DAYS, '2030-01-01'), ValueError, '`split_date`'),
+    (lambda: log_returns(DAYS.abs() + 1, tick=0), ValueError, '`tick`'),
+    (lambda: unscale(np.ones((3, 3)), fit_scaler(DAYS)), ValueError, '`arr` must be 2-D with 4 columns'),
+    (lambda: latent_path(VAE(4, 2), np.zeros((1, 3)), np.zeros((1, 4))), ValueError, '`x_a`'),
+    (lambda: augment_events(VAE(4, 2), np.full((2, 4), np.inf)), ValueError, '`X_events`'),
+    (lambda: VAE(4, 2, beta=-0.1), ValueError, '`beta`'),
+    (lambda: AETrainer('cpu').fit(VAE(4, 2), DAYS.assign(E='x'), epochs=1), TypeError, r"`X` has non-numeric columns \['E'\]"),
+    (lambda: AETrainer('cpu').fit(VAE(1, 1, [4]), DAYS['A'], epochs=1), ValueError, '`X` must be 2-D.*one feature'),     # a Series: 1-D, with the reshape to use
+    (lambda: AETrainer('cpu').fit(VAE(4, 2), DAYS, epochs=1, threads=0), ValueError, '`threads`'),
+    (lambda: VAEAnomalyDetector(epochs=1).fit(DAYS.iloc[:8]), ValueError, '`X` has 8 rows.*at least 10'),
+    (lambda: scale(DAYS[list('DCBA')], fit_scaler(DAYS)), ValueError, "`df` has the scaler's columns in another order"),
+    (lambda: VAE(4, 2).sample(3, seed=1.5), ValueError, '`seed`'),
 ])
-def test_bad_input_is_named(call, match):
-    with pytest.raises((ValueError, TypeError), match=match): call()
+def test_bad_input_is_named(call, exc, match):
+    with pytest.raises(exc, match=match): call()
 
 def _global_rng_states():
     return torch.get_rng_state(), np.random.get_state()[1].copy()

@@ -27,17 +27,17 @@ def test_prices_with_string_dates():
     log_returns(pd.DataFrame({'A': [1., 2.]}, index=['b', 'a']))                           # strings that are no dates: no order to check
 
 
-@pytest.mark.parametrize('call', [
-    lambda r: AETrainer('cpu').fit(VAE(3, 2, [4]), r, epochs=1, chronological=True),
-    lambda r: fit_many([VAE(3, 2, [4]), VAE(3, 2, [4])], r, [0, 1], epochs=1, chronological=True),
-    lambda r: VAEAnomalyDetector(latent_dim=1, hidden_dims=[4], epochs=1, validation_split=0.2).fit(r),
-    lambda r: MarketPaths().fit(r),
-    lambda r: trailing_vol_condition(r),
-    lambda r: real_windows(r, 100),
-    lambda r: block_bootstrap_paths(r, 10),
+@pytest.mark.parametrize('call, name', [
+    (lambda r: AETrainer('cpu').fit(VAE(3, 2, [4]), r, epochs=1, chronological=True), 'X'),
+    (lambda r: fit_many([VAE(3, 2, [4]), VAE(3, 2, [4])], r, [0, 1], epochs=1, chronological=True), 'X'),
+    (lambda r: VAEAnomalyDetector(latent_dim=1, hidden_dims=[4], epochs=1, validation_split=0.2).fit(r), 'X'),
+    (lambda r: MarketPaths().fit(r), 'returns'),
+    (lambda r: trailing_vol_condition(r), 'returns'),
+    (lambda r: real_windows(r, 100), 'returns'),
+    (lambda r: block_bootstrap_paths(r, 10), 'train'),
 ], ids=['fit', 'fit_many', 'detector', 'MarketPaths', 'trailing_vol_condition', 'real_windows', 'block_bootstrap_paths'])
-def test_newest_first_refused(returns, call):
-    with pytest.raises(ValueError, match='ascending order'): call(returns.iloc[::-1])
+def test_newest_first_refused(returns, call, name):
+    with pytest.raises(ValueError, match=f'`{name}` dates must be in ascending order'): call(returns.iloc[::-1])
 
 
 def test_order_free_calls_take_any_order(returns):

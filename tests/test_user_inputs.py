@@ -102,7 +102,7 @@ def _errors_cases(tmp_path):
             (lambda: scale(real, None), TypeError, 'scaler'),
             (lambda: scale(real, skp.StandardScaler()), ValueError, 'scaler'),
             (lambda: unscale(real.to_numpy(), None), TypeError, 'scaler'),
-            (lambda: fit_scaler(real.set_axis(list('aacd'), axis=1)), ValueError, 'repeated'),
+            (lambda: fit_scaler(real.set_axis(list('aacd'), axis=1)), ValueError, '`train` has repeated'),
             (lambda: save_scaler(skp.MinMaxScaler().fit(real), tmp_path / 's.pt'), TypeError, 'scaler'),
             (lambda: save_model(m, tmp_path), IsADirectoryError, 'path'),
             (lambda: AETrainer().fit(None, real), TypeError, 'model'),
@@ -150,7 +150,7 @@ def test_more_errors_name_the_argument(X, tmp_path):
     rets = pd.DataFrame(rng.standard_normal((300, 2)), columns=['x', 'y'], index=pd.bdate_range('2010-01-01', periods=300))
     h = AETrainer('cpu').fit(VAE(5, 2, [8]), X, epochs=1, seed=0)
     cases = [(lambda: log_returns(prices, dequantize='False'), 'dequantize'),
-             (lambda: leverage_effect(rets.iloc[::-1]), 'ascending'),
+             (lambda: leverage_effect(rets.iloc[::-1]), '`returns` dates must be in ascending'),
              (lambda: encode_means(VAE(5, 2, [8]), X, log_var='no'), 'log_var'),
              (lambda: plot_history(h, parts='no'), 'parts'),
              (lambda: fit_many([VAE(5, 2, [8])], X, [0], epochs=1, graph='yes'), 'graph'),

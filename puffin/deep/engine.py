@@ -16,7 +16,7 @@ __all__ = ['model_loss', 'AutogradEngine']
 # %% ../../nbs/api/01a_engine.ipynb #4e48fabe
 def model_loss(model: nn.Module, # an autoencoder; a VAE returns (recon, mu, log_var)
                x: Tensor, # a batch
-               beta: float|None=None, # KL weight (None: the model's own `beta`, 1 if it has none)
+               beta: float|None=None, # KL weight (None: the model's own `beta`, 1 if it has none); a model with its own `loss_parts` weighs its KL itself
               ) -> Tensor:
     "Per-row means of (loss, reconstruction, KL) for `model` on `x`: the VAE loss with the model's beta, or the squared error."
     if hasattr(model, 'loss_parts'): return torch.stack(tuple(model.loss_parts(x)))  # a model with a loss of its own (e.g. a likelihood decoder)

@@ -228,7 +228,7 @@ class LikelihoodVAE(VAE):
 
     def loss_parts(self, x: Tensor, # a batch of training rows (`[x | c]` for a `ConditionalVAE`)
                   ) -> VAELossParts:
-        "Per-row means of (loss, NLL, KL). Training mode: NLL + beta * w * KL with free bits and the schedule's weight w (one step counted); eval mode: the negative ELBO."
+        "Per-row means of (loss, NLL, KL). Training mode: NLL + beta * w * KL with free bits and the schedule's weight w (one step counted); eval mode or without gradients: NLL + beta * KL (the negative ELBO when beta is 1), no step counted."
         data, cond = self._split(x)
         mu, log_var = self.encode(x)
         z = self.reparameterize(mu, log_var)
@@ -497,7 +497,7 @@ def trailing_vol_condition(returns: pd.DataFrame, # daily returns, dates as inde
                            windows: Sequence[int]=(5, 21, 63), # trailing windows (days)
                            asset_windows: Sequence[int]=(), # also each asset's own log realised vol over these windows (columns `{asset}_rv{w}`)
                           ) -> pd.DataFrame:
-    "Log realised volatility of the equal-weight portfolio (and optionally of each asset) over trailing windows, using returns up to the *previous* day only (known before the day opens); the first max(windows) rows are NaN."
+    "Log realised volatility of the equal-weight portfolio (and optionally of each asset) over trailing windows, using returns up to the *previous* day only (known before the day opens); the first max(windows + asset_windows) rows are NaN."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
     _check_dates(returns, 'returns')   # trailing windows run over the rows in order: oldest first, no repeats
     windows, asset_windows = _checked_windows(windows, asset_windows)
@@ -510,7 +510,7 @@ def trailing_vol_condition(returns: pd.DataFrame, # daily returns, dates as inde
     return out
 
 # %% ../../nbs/api/07_generative.ipynb #2aa89e4e
-def _vol_cond_rows(H: np.ndarray, # (paths, days, assets): the trailing returns, at least max(windows) days
+def _vol_cond_rows(H: np.ndarray, # (paths, days, assets): the trailing returns, at least max(windows + asset_windows) days
                    windows: Sequence[int], asset_windows: Sequence[int]) -> np.ndarray:
     "The last row of `trailing_vol_condition` for each path, from its trailing returns (numpy, for one step of a path)."
     p = H.mean(2)
@@ -532,7 +532,7 @@ def _cond_stat(v, default: float, cols: list, name: str) -> np.ndarray:
 
 
 def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | standardised trailing_vol_condition]`
-                history: pd.DataFrame, # real returns before the first generated day (at least max(windows) days), the scaler's columns
+                history: pd.DataFrame, # real returns before the first generated day (at least max(windows + asset_windows) days), the scaler's columns
                 n_days: int, # length of the path
                 scaler, # the `StandardScaler` of the returns (`puffin.data.fit_scaler`)
                 cond_mean=None, # mean of each condition column over the training days (as used in training); None: 0
