@@ -8,6 +8,7 @@ import copy
 from contextlib import nullcontext
 import torch
 from torch import nn, Tensor
+from fastcore.basics import patch
 from .loss import vae_loss_parts, reconstruction_loss
 
 # %% auto #0
@@ -43,45 +44,57 @@ class AutogradEngine:
         "bf16 autocast on `x`'s device when `amp` is on, a no-op otherwise."
         return torch.autocast(x.device.type, dtype=torch.bfloat16) if self.amp else nullcontext()
 
-    def train_epoch(self, X: Tensor, # training rows, on the model's device and in its dtype
-                    batch_size: int, # rows per Adam step
-                   ) -> Tensor:
-        "One shuffled pass over `X`; per-row means of (loss, recon, KL)."
-        self.model.train()
-        total = torch.zeros(3, device=X.device)
-        for idx in torch.randperm(len(X), device=X.device, generator=self.gen).split(batch_size):
-            with self._autocast(X): parts = model_loss(self.model, X[idx])
-            self.opt.zero_grad(set_to_none=True)
-            parts[0].backward()
-            self.opt.step()
-            total += parts.detach() * len(idx)
-        return total / len(X)
+# %% ../../nbs/api/01a_engine.ipynb #cf1190ee
+@patch
+def train_epoch(self: AutogradEngine,
+                X: Tensor, # training rows, on the model's device and in its dtype
+                batch_size: int, # rows per Adam step
+               ) -> Tensor:
+    "One shuffled pass over `X`; per-row means of (loss, recon, KL)."
+    self.model.train()
+    total = torch.zeros(3, device=X.device)
+    for idx in torch.randperm(len(X), device=X.device, generator=self.gen).split(batch_size):
+        with self._autocast(X): parts = model_loss(self.model, X[idx])
+        self.opt.zero_grad(set_to_none=True)
+        parts[0].backward()
+        self.opt.step()
+        total += parts.detach() * len(idx)
+    return total / len(X)
 
-    @torch.no_grad()
-    def _summed_parts(self, X: Tensor, batch_size: int) -> Tensor:
-        "Sums over the rows of `X` of (loss, recon, KL), in eval mode, in chunks of at least 1024 rows; zeros for no rows."
-        self.model.eval()
-        total = torch.zeros(3, device=X.device)
-        with self._autocast(X):
-            for xb in X.split(max(batch_size, 1024)):
-                if len(xb): total += model_loss(self.model, xb) * len(xb)   # an empty X still splits into one empty chunk
-        return total
+# %% ../../nbs/api/01a_engine.ipynb #fe61379c
+@patch
+@torch.no_grad()
+def _summed_parts(self: AutogradEngine, X: Tensor, batch_size: int) -> Tensor:
+    "Sums over the rows of `X` of (loss, recon, KL), in eval mode, in chunks of at least 1024 rows; zeros for no rows."
+    self.model.eval()
+    total = torch.zeros(3, device=X.device)
+    with self._autocast(X):
+        for xb in X.split(max(batch_size, 1024)):
+            if len(xb): total += model_loss(self.model, xb) * len(xb)   # an empty X still splits into one empty chunk
+    return total
 
-    def evaluate(self, X: Tensor, # rows to score, on the model's device and in its dtype
-                 batch_size: int, # scoring runs in chunks of max(batch_size, 1024) rows
-                ) -> Tensor:
-        "Per-row means of (loss, recon, KL) on `X`, in eval mode (NaN for no rows: 0/0)."
-        return self._summed_parts(X, batch_size) / len(X)
+@patch
+def evaluate(self: AutogradEngine,
+             X: Tensor, # rows to score, on the model's device and in its dtype
+             batch_size: int, # scoring runs in chunks of max(batch_size, 1024) rows
+            ) -> Tensor:
+    "Per-row means of (loss, recon, KL) on `X`, in eval mode (NaN for no rows: 0/0); a VAE's z is sampled, as its forward does, so two calls differ a little."
+    return self._summed_parts(X, batch_size) / len(X)
 
-    def snapshot(self) -> dict:
-        "A copy of the model's weights, for `restore`."
-        return copy.deepcopy(self.model.state_dict())
+# %% ../../nbs/api/01a_engine.ipynb #942d476a
+@patch
+def snapshot(self: AutogradEngine) -> dict:
+    "A copy of the model's weights, for `restore`."
+    return copy.deepcopy(self.model.state_dict())
 
-    def restore(self, snap: dict, # a state dict from `snapshot`
-               ) -> None:
-        "Put back the weights of `snapshot`."
-        self.model.load_state_dict(snap)
+@patch
+def restore(self: AutogradEngine,
+            snap: dict, # a state dict from `snapshot`
+           ) -> None:
+    "Put back the weights of `snapshot`."
+    self.model.load_state_dict(snap)
 
-    def params_finite(self) -> bool:
-        "Whether every parameter is finite."
-        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+@patch
+def params_finite(self: AutogradEngine) -> bool:
+    "Whether every parameter is finite."
+    return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())

@@ -28,19 +28,21 @@ def kl_elementwise(mu: Tensor, # latent means, shape (n, k)
     check_latents(mu, log_var)
     return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp())
 
-# %% ../../nbs/api/01_loss.ipynb #1e3e343f
+# %% ../../nbs/api/01_loss.ipynb #db356761
 def kl_divergence(mu: Tensor, # latent means, shape (n, k)
                   log_var: Tensor, # latent log-variances, shape (n, k)
                   ) -> Tensor:
     "Total KL over the batch and the latent dimensions (the loss term, before dividing by n)."
     return kl_elementwise(mu, log_var).sum()
 
+# %% ../../nbs/api/01_loss.ipynb #7ee67436
 def kl_per_sample(mu: Tensor, # latent means, shape (n, k)
                   log_var: Tensor, # latent log-variances, shape (n, k)
                   ) -> Tensor:
     "KL of each row's q(z|x) from the prior, shape (n,)."
     return kl_elementwise(mu, log_var).sum(dim=1)
 
+# %% ../../nbs/api/01_loss.ipynb #4bdc0fdc
 def kl_per_dim(mu: Tensor, # latent means, shape (n, k)
                log_var: Tensor, # latent log-variances, shape (n, k)
                ) -> Tensor:

@@ -66,13 +66,14 @@ def reparameterize(self: VAE, mu: Tensor, log_var: Tensor, generator: torch.Gene
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + torch.exp(0.5 * log_var) * eps
 
-# %% ../../nbs/api/00_model.ipynb #616694f1
+# %% ../../nbs/api/00_model.ipynb #e38472bc
 @patch
 @model_input('z', 'latent_dim')
 def decode(self: VAE, z: Tensor) -> Tensor:
     "Reconstruction (the decoder's mean) from latent codes `z`."
     return self.decoder(z)
 
+# %% ../../nbs/api/00_model.ipynb #ce2e121b
 @patch
 def forward(self: VAE, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     "Reconstruction of `x` from a sampled z, with the encoder's `mu` and `log_var`."
