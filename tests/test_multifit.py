@@ -215,3 +215,13 @@ def test_likelihood_bad_input_names_the_argument():
              (lambda: MultiLikelihoodEngine([LikelihoodVAE(10, 3, [12], decoder='mv_student_t')]), ValueError, 'mv_student_t')]
     for f, exc, name in cases:
         with pytest.raises(exc, match=name.replace('[', r'\[').replace(']', r'\]')): f()
+
+
+def test_one_model_alone_equals_its_fit_bit_for_bit():
+    "K = 1 (the multifit page says so): the same products, one at a time, as the single fast fit: the same weights, bit for bit; the losses summed in another order."
+    torch.manual_seed(0); a = VAE(10, 3, [12, 8], dropout=0.1)
+    torch.manual_seed(0); b = VAE(10, 3, [12, 8], dropout=0.1)
+    ha = AETrainer('cpu').fit(a, X, epochs=5, seed=7, path='fast')
+    hb = fit_many([b], X, [7], epochs=5)[0]
+    for p, q in zip(a.parameters(), b.parameters(), strict=True): assert torch.equal(p, q)
+    for k in KEYS: assert ha[k] == pytest.approx(hb[k], rel=1e-6, abs=0), k
