@@ -54,9 +54,11 @@ def plot_history(history: dict, # from `AETrainer.fit`
                  parts: bool=True, # also draw the reconstruction and KL parts
                 ):
     "Training and validation loss per epoch, with the reconstruction and KL parts as thinner lines."
-    if not isinstance(history, dict) or _losses(history, 'train_loss') is None:
+    train = _losses(history, 'train_loss') if isinstance(history, dict) else None
+    if train is None:
         got = 'None (was the model saved without one?)' if history is None else f"{type(history).__name__} without 'train_loss'"
         raise ValueError(f"`history` must be the dict `AETrainer.fit` returns, with a 'train_loss' list; got {got}")
+    if not np.isfinite(train).any(): raise ValueError("`history['train_loss']` holds no finite loss: nothing to draw")
     _check_flag(parts, 'parts')
     fig, ax = _fig_ax(ax)
     for split, ls in (('train', '-'), ('val', '--')):

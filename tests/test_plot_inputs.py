@@ -100,3 +100,9 @@ def test_latent_path_one_row_in_any_form(vae, end):
     want = latent_path(vae, R[0].astype(np.float32), R[1].astype(np.float32), n_steps=4)
     got = latent_path(vae, end(R[0].astype(np.float32)), end(R[1].astype(np.float32)), n_steps=4)
     torch.testing.assert_close(got[1], want[1]); torch.testing.assert_close(got[0], want[0])
+
+
+def test_history_with_no_finite_loss():
+    "A history whose losses are all NaN drew an empty figure; one finite epoch is enough to draw."
+    with pytest.raises(ValueError, match=r"`history\['train_loss'\]` holds no finite loss"): plot_history({'train_loss': [float('nan')] * 3})
+    assert len(plot_history({'train_loss': [float('nan'), 1.0]})[1].lines) == 1

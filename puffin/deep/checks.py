@@ -181,7 +181,7 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
         raise ValueError(f"`{name}` must be 2-D (rows x features), got shape {tuple(X.shape)}{hint}")
     if width is not None and X.shape[1] != width: raise ValueError(f"`{name}` has {X.shape[1]} features but the model expects {width}")
     if X.shape[0] < min_rows: raise ValueError(f"`{name}` has {X.shape[0]} rows; at least {min_rows} needed")
-    _check_finite_rows(X, name, f"`{name}` contains NaN or inf (first bad rows: {{bad}}); fill or drop them before training")
+    _check_finite_rows(X, name, f"`{name}` contains NaN or inf (first bad rows: {{bad}}); fill or drop them")
     if X.dtype != dtype:   # only a cast can overflow (float64 -> float32): one more pass over the data then, none otherwise
         X = X.to(dtype)
         _check_finite_rows(X, name, f"`{name}` has values too large for {dtype} (first rows: {{bad}}); scale them (e.g. StandardScaler)")
