@@ -81,12 +81,13 @@ def evaluate(self: AutogradEngine,
     "Per-row means of (loss, recon, KL) on `X`, in eval mode (NaN for no rows: 0/0); a VAE's z is sampled, as its forward does, so two calls differ a little."
     return self._summed_parts(X, batch_size) / len(X)
 
-# %% ../../nbs/api/01a_engine.ipynb #942d476a
+# %% ../../nbs/api/01a_engine.ipynb #beb04cf7
 @patch
 def snapshot(self: AutogradEngine) -> dict:
     "A copy of the model's weights, for `restore`."
     return copy.deepcopy(self.model.state_dict())
 
+# %% ../../nbs/api/01a_engine.ipynb #ee596c75
 @patch
 def restore(self: AutogradEngine,
             snap: dict, # a state dict from `snapshot`
@@ -94,6 +95,7 @@ def restore(self: AutogradEngine,
     "Put back the weights of `snapshot`."
     self.model.load_state_dict(snap)
 
+# %% ../../nbs/api/01a_engine.ipynb #1516b969
 @patch
 def params_finite(self: AutogradEngine) -> bool:
     "Whether every parameter is finite."
