@@ -158,7 +158,7 @@ def plot_qq(real, # real returns, rows x assets
     else: j = _asset_index(asset, cols)[0]; x, y, title = r[:, j], s[:, j], cols[j]
     p = 1 / (1 + np.exp(-np.linspace(-np.log(999), np.log(999), 201)))  # 0.001 .. 0.999, logit-spaced
     qx, qy = np.quantile(x, p), np.quantile(y, p)
-    fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (ax.figure, ax)
+    fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (_one_axes(ax).figure, ax)
     ax.scatter(qx, qy, s=8, c=np.abs(p - 0.5), cmap='viridis')
     lim = [min(qx.min(), qy.min()), max(qx.max(), qy.max())]
     ax.plot(lim, lim, 'k--', lw=0.8)

@@ -5,7 +5,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np, pandas as pd, pytest, torch
 from puffin.deep.model import VAE
-from puffin.plots import plot_history, plot_cross_sections, plot_marginals, plot_correlations
+from puffin.plots import plot_history, plot_cross_sections, plot_marginals, plot_correlations, plot_qq
 from puffin.widgets import LatentExplorer, PathExplorer
 from puffin.latent import latent_path
 
@@ -39,6 +39,7 @@ def test_history_takes_arrays():
 def test_history_ax_must_be_one_axes():
     _, axs = plt.subplots(1, 2)
     with pytest.raises(ValueError, match=r"`ax` must be one matplotlib Axes, got ndarray: pick one"): plot_history({'train_loss': [1.]}, ax=axs)
+    with pytest.raises(ValueError, match=r"`ax` must be one matplotlib Axes, got ndarray: pick one"): plot_qq(R, R, ax=axs)   # AttributeError before
     assert plot_history({'train_loss': [1.]}, ax=axs[1])[1] is axs[1]
 
 
