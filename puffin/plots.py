@@ -7,24 +7,17 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
 from .data import _check_count, _check_flag
+from .deep.checks import one_axes
 from .quality import _pair, _mean_offdiag, _check_no_constant
 
 # %% auto #0
 __all__ = ['plot_history', 'plot_cross_sections', 'plot_marginals', 'plot_qq', 'plot_correlations']
 
 # %% ../nbs/api/14_plots.ipynb #737e2657
-def _one_axes(ax, name: str='ax') -> Axes:
-    "`ax` when it is one matplotlib Axes; fails naming `name` otherwise (the array `plt.subplots(1, 2)` returns included)."
-    if not isinstance(ax, Axes):
-        hint = ': pick one of them, e.g. ax[0]' if isinstance(ax, (np.ndarray, list, tuple)) else ''
-        raise ValueError(f"`{name}` must be one matplotlib Axes, got {type(ax).__name__}{hint}")
-    return ax
-
 def _fig_ax(ax=None, figsize=(6, 3.5)):
     "The figure and axes to draw on: `ax`'s own, or a new pair with constrained layout (labels fit when a script calls `fig.savefig`)."
-    if ax is not None: return _one_axes(ax).figure, ax
+    if ax is not None: return one_axes(ax).figure, ax
     return plt.subplots(figsize=figsize, layout='constrained')
 
 def _losses(history: dict, key: str) -> np.ndarray|None:
@@ -62,7 +55,7 @@ def plot_history(history: dict, # from `AETrainer.fit`
     _check_flag(parts, 'parts')
     fig, ax = _fig_ax(ax)
     for split, ls in (('train', '-'), ('val', '--')):
-        loss = _losses(history, f'{split}_loss')
+        loss = train if split == 'train' else _losses(history, 'val_loss')
         if loss is None: continue
         ax.plot(loss, ls, color='C0', label=f'{split} loss')
         for part, color, name in (('recon', 'C1', 'reconstruction'), ('kl', 'C2', 'KL')):
@@ -122,7 +115,7 @@ def _axes(ax, # None, one Axes or a sequence of Axes
         return fig, ax[0]
     ax = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
     if len(ax) != n: raise ValueError(f"`ax` must hold {n} axes, got {len(ax)}")
-    for a in ax: _one_axes(a)
+    for a in ax: one_axes(a)
     return ax[0].figure, ax
 
 # %% ../nbs/api/14_plots.ipynb #fa2379b1
@@ -158,7 +151,7 @@ def plot_qq(real, # real returns, rows x assets
     else: j = _asset_index(asset, cols)[0]; x, y, title = r[:, j], s[:, j], cols[j]
     p = 1 / (1 + np.exp(-np.linspace(-np.log(999), np.log(999), 201)))  # 0.001 .. 0.999, logit-spaced
     qx, qy = np.quantile(x, p), np.quantile(y, p)
-    fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (_one_axes(ax).figure, ax)
+    fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (one_axes(ax).figure, ax)
     ax.scatter(qx, qy, s=8, c=np.abs(p - 0.5), cmap='viridis')
     lim = [min(qx.min(), qy.min()), max(qx.max(), qy.max())]
     ax.plot(lim, lim, 'k--', lw=0.8)

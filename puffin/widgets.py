@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 import math
 from .deep.model import VAE
-from .deep.checks import to_model, is_real
+from .deep.checks import to_model, is_real, one_axes
 from .deep.runtime import eval_mode
 
 # %% auto #0
@@ -53,7 +53,7 @@ class _Explorer:
 
     def plot(self, ax=None):
         "Bar chart of the decoded row; returns `(fig, ax)`."
-        fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 3), layout='constrained')   # the rotated labels fit in `fig.savefig`
+        fig, ax = (one_axes(ax).figure, ax) if ax is not None else plt.subplots(figsize=(7, 3), layout='constrained')   # the rotated labels fit in `fig.savefig`
         n = len(self.decoded)
         ax.bar(range(n), self.decoded, color=np.where(self.decoded < 0, 'C3', 'C2'))
         ax.set_xticks(range(n), self.labels if self.labels is not None else range(n), rotation=90, fontsize='small')

@@ -107,3 +107,10 @@ def test_history_with_no_finite_loss():
     "A history whose losses are all NaN drew an empty figure; one finite epoch is enough to draw."
     with pytest.raises(ValueError, match=r"`history\['train_loss'\]` holds no finite loss"): plot_history({'train_loss': [float('nan')] * 3})
     assert len(plot_history({'train_loss': [float('nan'), 1.0]})[1].lines) == 1
+
+
+def test_explorer_plot_ax_must_be_one_axes(vae):
+    "The explorers' figure takes `ax` as the plots do (before: AttributeError: 'numpy.ndarray' object has no attribute 'figure')."
+    ex, (_, axs) = LatentExplorer(vae), plt.subplots(1, 2)
+    with pytest.raises(ValueError, match=r"`ax` must be one matplotlib Axes, got ndarray: pick one"): ex.plot(ax=axs)
+    assert ex.plot(ax=axs[1])[1] is axs[1]

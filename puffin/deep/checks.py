@@ -17,7 +17,7 @@ __all__ = ['PATHS', 'check_module', 'check_bool', 'is_int', 'is_real', 'nonneg_r
            'sklearn_seed', 'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked',
            'as_tensor', 'is_row_sets', 'stacked_rows', 'check_time_order', 'column_names', 'remember_columns',
            'check_columns', 'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows',
-           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller']
+           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller', 'one_axes']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def check_module(model, # what the caller passed as the model
@@ -349,3 +349,14 @@ def warn_caller(message: str, # the warning's text
     here, level, frame = os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 2, sys._getframe(1)   # level 2: our caller
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here): frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level)
+
+# %% ../../nbs/api/90_checks.ipynb #5920f303
+def one_axes(ax, # what the caller passed as the axes to draw on
+             name: str='ax', # its argument name, for the error
+            ):
+    "`ax` when it is one matplotlib Axes; fails naming `name` otherwise (the array `plt.subplots(1, 2)` returns included)."
+    from matplotlib.axes import Axes
+    if not isinstance(ax, Axes):
+        hint = ': pick one of them, e.g. ax[0]' if isinstance(ax, (np.ndarray, list, tuple)) else ''
+        raise ValueError(f"`{name}` must be one matplotlib Axes, got {type(ax).__name__}{hint}")
+    return ax
