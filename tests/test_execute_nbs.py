@@ -62,3 +62,9 @@ def test_the_main_job_runner_as_a_script(tmp_path):
     _notebook(tmp_path/'nbs'/'b.ipynb', "raise ValueError('boom')")
     r = run()
     assert r.returncode == 1 and 'b.ipynb' in r.stderr
+
+def test_line_clearing_is_not_stored(tmp_path):
+    "A widget's redraw calls `clear_output`, which outside a notebook prints only ANSI line clearing: nothing a reader should see."
+    nb = _notebook(tmp_path/'a.ipynb', "from IPython.display import clear_output\nclear_output(); print('kept')")
+    subprocess.run([sys.executable, ROOT/'tools'/'execute_nbs.py', str(nb)], cwd=ROOT, check=True, capture_output=True)
+    assert _printed(nb) == 'kept\n', repr(_printed(nb))

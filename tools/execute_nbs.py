@@ -36,13 +36,22 @@ def execute(nb_path: Path, slow: bool=False) -> float:
         shell.run_all(nb, exc_stop=True, preproc=_skip({'notest'} if slow else {'notest', 'slow'}))
     finally: os.chdir(cwd)
     for cell in nb.cells:
-        if cell.cell_type == 'code': cell['outputs'] = [o for o in cell.outputs if not _empty(o)]
+        if cell.cell_type == 'code': cell['outputs'] = [o for o in map(_unclear, cell.outputs) if not _empty(o)]
     write_nb(nb, nb_path)
     return time.time() - start
 
 def _empty(output) -> bool:
-    "A display or result with nothing to show (an object that displays itself, e.g. a widget, leaves one behind)."
+    "A display or result with nothing to show (an object that displays itself, e.g. a widget, leaves one behind), or printed text left empty by `_unclear`."
+    if output.get('output_type') == 'stream': return not ''.join(output.get('text', ''))
     return output.get('output_type') in ('display_data', 'execute_result') and not output.get('data')
+
+_CLEAR_LINE = '\x1b[2K\r'   # what IPython's `clear_output` prints outside a notebook (a widget's redraw): nothing a reader should see
+
+def _unclear(output):
+    "`output` without the terminal line clearing in its printed text."
+    if output.get('output_type') == 'stream' and _CLEAR_LINE in ''.join(output.get('text', '')):
+        output['text'] = ''.join(output['text']).replace(_CLEAR_LINE, '')
+    return output
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
