@@ -17,7 +17,8 @@ __all__ = ['PATHS', 'check_module', 'check_bool', 'is_int', 'is_real', 'nonneg_r
            'sklearn_seed', 'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked',
            'as_tensor', 'is_row_sets', 'stacked_rows', 'check_time_order', 'column_names', 'remember_columns',
            'check_columns', 'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows',
-           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller', 'one_axes']
+           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller',
+           'check_likelihood_args', 'one_axes']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def check_module(model, # what the caller passed as the model
@@ -349,6 +350,32 @@ def warn_caller(message: str, # the warning's text
     here, level, frame = os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 2, sys._getframe(1)   # level 2: our caller
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here): frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level)
+
+# %% ../../nbs/api/90_checks.ipynb #a95bf9bf
+def check_likelihood_args(decoder, # the decoder's name
+                          kl_schedule, # the KL weight's schedule
+                          rank, warmup_steps, n_cycles, # positive ints
+                          free_bits, # a number >= 0
+                          cycle_ratio, min_scale, df_init, min_df, # numbers, each with its range
+                          df_from_z, # a bool
+                          *,
+                          decoders: tuple, # the decoders there are
+                          t_decoders: tuple, # those with degrees of freedom
+                          schedules: tuple, # the KL schedules there are
+                         ) -> None:
+    "Fail, naming the argument, unless `LikelihoodVAE`'s settings are valid."
+    if decoder not in decoders: raise ValueError(f"`decoder` must be one of {decoders}, got {decoder!r}")
+    if kl_schedule not in schedules: raise ValueError(f"`kl_schedule` must be one of {schedules}, got {kl_schedule!r}")
+    for name, v in (('rank', rank), ('warmup_steps', warmup_steps), ('n_cycles', n_cycles)): positive_int(v, name)
+    nonneg_real(free_bits, 'free_bits')
+    for name, v in (('cycle_ratio', cycle_ratio), ('min_scale', min_scale), ('df_init', df_init), ('min_df', min_df)):
+        if not is_real(v): raise ValueError(f"`{name}` must be a number, got {v!r}")
+    if not 0 < float(cycle_ratio) <= 1: raise ValueError(f"`cycle_ratio` must be in (0, 1], got {cycle_ratio!r}")
+    if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
+    if not float(min_df) >= 2: raise ValueError(f"`min_df` must be >= 2 (finite variance), got {min_df!r}")
+    if not float(min_df) < float(df_init) <= 1000: raise ValueError(f"`df_init` must be in (min_df={min_df}, 1000], got {df_init!r}: beyond that a Student-t is a Gaussian (use decoder='gaussian'), and float32 log-densities lose their accuracy")
+    if not isinstance(df_from_z, (bool, np.bool_)): raise ValueError(f"`df_from_z` must be a bool, got {df_from_z!r}")
+    if df_from_z and decoder not in t_decoders: raise ValueError(f"`df_from_z` needs a Student-t decoder {t_decoders}, got {decoder!r}")
 
 # %% ../../nbs/api/90_checks.ipynb #5920f303
 def one_axes(ax, # what the caller passed as the axes to draw on

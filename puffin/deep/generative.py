@@ -17,7 +17,8 @@ from torch.distributions import Independent, Normal, StudentT, LowRankMultivaria
 from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
-from .checks import check_input, apply_checked, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns, is_real
+from fastcore.basics import patch
+from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
@@ -103,14 +104,6 @@ def encode_means(model: VAE, # a (trained) VAE of any kind; a plain `Autoencoder
     return (z[0].cpu(), z[1].cpu()) if log_var else z[0].cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
-def _draw_seed(seed, # an int (numpy ints too), a `torch.Generator`, or None
-               ) -> int|None:
-    "The seed for `seeded`: an int as it is, None as None (torch's global RNG), a `torch.Generator` one draw from it (so it gives a reproducible draw and advances, as in `VAE.sample`); anything else fails clearly."
-    if isinstance(seed, torch.Generator): return int(torch.randint(2**62, (), generator=seed, device=seed.device))   # torch.distributions samples only from the global RNG: the generator seeds it
-    if not (seed is None or is_int(seed)): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
-    return None if seed is None else int(seed)
-
-
 class LikelihoodVAE(VAE):
     "A VAE whose decoder is a full likelihood p(x|z): its loss is the negative log-likelihood + beta * KL, and `sample` keeps the noise."
     def __init__(self,
@@ -133,18 +126,8 @@ class LikelihoodVAE(VAE):
                  min_df: float=2.0, # floor of the degrees of freedom (2: finite variance; 4: finite kurtosis)
                 ):
         super().__init__(input_dim, latent_dim, hidden_dims, beta, dropout)
-        if decoder not in DECODERS: raise ValueError(f"`decoder` must be one of {DECODERS}, got {decoder!r}")
-        if kl_schedule not in KL_SCHEDULES: raise ValueError(f"`kl_schedule` must be one of {KL_SCHEDULES}, got {kl_schedule!r}")
-        for name, v in (('rank', rank), ('warmup_steps', warmup_steps), ('n_cycles', n_cycles)): positive_int(v, name)
-        nonneg_real(free_bits, 'free_bits')
-        for name, v in (('cycle_ratio', cycle_ratio), ('min_scale', min_scale), ('df_init', df_init), ('min_df', min_df)):
-            if not is_real(v): raise ValueError(f"`{name}` must be a number, got {v!r}")
-        if not 0 < float(cycle_ratio) <= 1: raise ValueError(f"`cycle_ratio` must be in (0, 1], got {cycle_ratio!r}")
-        if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
-        if not float(min_df) >= 2: raise ValueError(f"`min_df` must be >= 2 (finite variance), got {min_df!r}")
-        if not float(min_df) < float(df_init) <= 1000: raise ValueError(f"`df_init` must be in (min_df={min_df}, 1000], got {df_init!r}: beyond that a Student-t is a Gaussian (use decoder='gaussian'), and float32 log-densities lose their accuracy")
-        if not isinstance(df_from_z, (bool, np.bool_)): raise ValueError(f"`df_from_z` must be a bool, got {df_from_z!r}")
-        if df_from_z and decoder not in _T_DECODERS: raise ValueError(f"`df_from_z` needs a Student-t decoder {_T_DECODERS}, got {decoder!r}")
+        check_likelihood_args(decoder, kl_schedule, rank, warmup_steps, n_cycles, free_bits, cycle_ratio, min_scale, df_init, min_df, df_from_z,
+                              decoders=DECODERS, t_decoders=_T_DECODERS, schedules=KL_SCHEDULES)
         self.decoder_kind, self.rank, self.free_bits, self.kl_schedule = decoder, int(rank), float(free_bits), kl_schedule   # plain ints: numpy ones would make the saved config unreadable
         self.warmup_steps, self.n_cycles, self.cycle_ratio = int(warmup_steps), int(n_cycles), float(cycle_ratio)
         self.min_scale, self.df_init, self.df_from_z, self.min_df = float(min_scale), float(df_init), df_from_z, float(min_df)
@@ -186,124 +169,148 @@ class LikelihoodVAE(VAE):
         "Degrees of freedom (> `min_df`): per feature for 'student_t' and 'zi_student_t', one shared value (shape (1,)) for 'mv_student_t'; None for the Gaussian decoders and with `df_from_z` (then see `decoder_dist`)."
         return self.min_df + F.softplus(self.raw_df) if self.decoder_kind in _T_DECODERS and not self.df_from_z else None
 
-    def _decoder_in(self, z: Tensor, cond: Tensor|None=None) -> Tensor:
-        check_input(z, self.latent_dim, 'z')
-        return z
+# %% ../../nbs/api/07_generative.ipynb #08c20f5e
+@patch
+def _decoder_in(self: LikelihoodVAE, z: Tensor, cond: Tensor|None=None) -> Tensor:
+    check_input(z, self.latent_dim, 'z')
+    return z
 
-    def decoder_dist(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
-                     cond: Tensor|None=None, # conditions, shape (n, cond_dim) (a `ConditionalVAE` only)
-                    ) -> torch.distributions.Distribution:
-        "The decoder's distribution p(x|z) for each row of `z`: its `log_prob(x)` has shape (n,)."
-        h = apply_checked(self, self.decoder[0], self._decoder_in(z, cond), 'z')   # a z of another dtype: says how to cast
-        loc = self.decoder[1](h)
-        scale = F.softplus(self.scale_head(h)) + self.min_scale
-        df = self.min_df + F.softplus(self.df_head(h)) if self.df_from_z else self.df
-        if self.df_from_z and self.decoder_kind == 'mv_student_t': df = df[:, 0]
-        if self.decoder_kind == 'gaussian': return Independent(Normal(loc, scale), 1)
-        if self.decoder_kind == 'student_t': return Independent(StudentT(df.expand_as(loc), loc, scale), 1)
-        if self.decoder_kind == 'mv_student_t': return _SharedScaleT(df, loc, scale)
-        if self.decoder_kind == 'zi_student_t':
-            pi = torch.sigmoid(self.spike_head(h)).clamp(1e-6, 1 - 1e-6)
-            return _ZeroInflatedT(pi, self.spike_centre, torch.exp(self.raw_spike_width) + 1e-5, df, loc, scale)
-        return LowRankMultivariateNormal(loc, self.factor_head(h).view(len(h), self.out_dim, self.rank), scale.pow(2))
+@patch
+def decoder_dist(self: LikelihoodVAE, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
+                 cond: Tensor|None=None, # conditions, shape (n, cond_dim) (a `ConditionalVAE` only)
+                ) -> torch.distributions.Distribution:
+    "The decoder's distribution p(x|z) for each row of `z`: its `log_prob(x)` has shape (n,)."
+    h = apply_checked(self, self.decoder[0], self._decoder_in(z, cond), 'z')   # a z of another dtype: says how to cast
+    loc = self.decoder[1](h)
+    scale = F.softplus(self.scale_head(h)) + self.min_scale
+    df = self.min_df + F.softplus(self.df_head(h)) if self.df_from_z else self.df
+    if self.df_from_z and self.decoder_kind == 'mv_student_t': df = df[:, 0]
+    if self.decoder_kind == 'gaussian': return Independent(Normal(loc, scale), 1)
+    if self.decoder_kind == 'student_t': return Independent(StudentT(df.expand_as(loc), loc, scale), 1)
+    if self.decoder_kind == 'mv_student_t': return _SharedScaleT(df, loc, scale)
+    if self.decoder_kind == 'zi_student_t':
+        pi = torch.sigmoid(self.spike_head(h)).clamp(1e-6, 1 - 1e-6)
+        return _ZeroInflatedT(pi, self.spike_centre, torch.exp(self.raw_spike_width) + 1e-5, df, loc, scale)
+    return LowRankMultivariateNormal(loc, self.factor_head(h).view(len(h), self.out_dim, self.rank), scale.pow(2))
 
-    def decode(self, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
-              ) -> Tensor:
-        "The decoder's mean for latent codes `z`: the mean of p(x|z) (for 'zi_student_t' the mixture's, the spike included), not just its location head."
-        with torch.set_grad_enabled(self.training or z.requires_grad): return self.decoder_dist(z).mean
+@patch
+def decode(self: LikelihoodVAE, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
+          ) -> Tensor:
+    "The decoder's mean for latent codes `z`: the mean of p(x|z) (for 'zi_student_t' the mixture's, the spike included), not just its location head."
+    with torch.set_grad_enabled(self.training or z.requires_grad): return self.decoder_dist(z).mean
 
-    def kl_weight(self) -> float:
-        "Current KL weight in [0, 1] from the schedule and the training steps taken (multiplies `beta`)."
-        s = int(self.step)
-        if self.kl_schedule == 'linear': return min(1.0, s / self.warmup_steps)
-        if self.kl_schedule == 'cyclical':
-            if s >= self.n_cycles * self.warmup_steps: return 1.0
-            return min(1.0, (s % self.warmup_steps) / (self.cycle_ratio * self.warmup_steps))
-        return 1.0
+# %% ../../nbs/api/07_generative.ipynb #0733f65d
+@patch
+def kl_weight(self: LikelihoodVAE) -> float:
+    "Current KL weight in [0, 1] from the schedule and the training steps taken (multiplies `beta`)."
+    s = int(self.step)
+    if self.kl_schedule == 'linear': return min(1.0, s / self.warmup_steps)
+    if self.kl_schedule == 'cyclical':
+        if s >= self.n_cycles * self.warmup_steps: return 1.0
+        return min(1.0, (s % self.warmup_steps) / (self.cycle_ratio * self.warmup_steps))
+    return 1.0
 
-    def _split(self, x: Tensor) -> tuple[Tensor, Tensor|None]:
-        "The data part and the condition of a training row (no condition here)."
-        check_input(x, self.input_dim, 'x')
-        return x, None
+# %% ../../nbs/api/07_generative.ipynb #faf80d04
+@patch
+def _split(self: LikelihoodVAE, x: Tensor) -> tuple[Tensor, Tensor|None]:
+    "The data part and the condition of a training row (no condition here)."
+    check_input(x, self.input_dim, 'x')
+    return x, None
 
-    def loss_parts(self, x: Tensor, # a batch of training rows (`[x | c]` for a `ConditionalVAE`)
-                  ) -> VAELossParts:
-        "Per-row means of (loss, NLL, KL). Training mode: NLL + beta * w * KL with free bits and the schedule's weight w (one step counted); eval mode or without gradients: NLL + beta * KL (the negative ELBO when beta is 1), no step counted."
-        data, cond = self._split(x)
-        mu, log_var = self.encode(x)
-        z = self.reparameterize(mu, log_var)
-        nll = -self.decoder_dist(z, cond).log_prob(data).mean()
-        kl_el = kl_elementwise(mu, log_var)
-        kl = kl_el.sum(1).mean()
-        if self.training and torch.is_grad_enabled():
-            w = self.kl_weight()
-            self.step += 1
-            kl_term = kl_el.mean(0).clamp(min=self.free_bits).sum() if self.free_bits > 0 else kl
-            return VAELossParts(nll + self.beta * w * kl_term, nll, kl)
-        return VAELossParts(nll + self.beta * kl, nll, kl)
+@patch
+def loss_parts(self: LikelihoodVAE, x: Tensor, # a batch of training rows (`[x | c]` for a `ConditionalVAE`)
+              ) -> VAELossParts:
+    "Per-row means of (loss, NLL, KL). Training mode: NLL + beta * w * KL with free bits and the schedule's weight w (one step counted); eval mode or without gradients: NLL + beta * KL (the negative ELBO when beta is 1), no step counted."
+    data, cond = self._split(x)
+    mu, log_var = self.encode(x)
+    z = self.reparameterize(mu, log_var)
+    nll = -self.decoder_dist(z, cond).log_prob(data).mean()
+    kl_el = kl_elementwise(mu, log_var)
+    kl = kl_el.sum(1).mean()
+    if self.training and torch.is_grad_enabled():
+        w = self.kl_weight()
+        self.step += 1
+        kl_term = kl_el.mean(0).clamp(min=self.free_bits).sum() if self.free_bits > 0 else kl
+        return VAELossParts(nll + self.beta * w * kl_term, nll, kl)
+    return VAELossParts(nll + self.beta * kl, nll, kl)
 
-    def _check_source(self, from_: str) -> None:
-        "Fail unless `from_` names a latent source this model can draw from now."
-        if from_ not in ('prior', 'aggregate'): raise ValueError(f"`from_` must be 'prior' or 'aggregate', got {from_!r}")
-        if from_ == 'aggregate' and self.aggregate_ is None:
-            raise ValueError("call `fit_aggregate_posterior(X)` before sampling with from_='aggregate' (a fit drops the last one: its latents are stale)")
+# %% ../../nbs/api/07_generative.ipynb #a8666df9
+def _draw_seed(seed, # an int (numpy ints too), a `torch.Generator`, or None
+               ) -> int|None:
+    "The seed for `seeded`: an int as it is, None as None (torch's global RNG), a `torch.Generator` one draw from it (so it gives a reproducible draw and advances, as in `VAE.sample`); anything else fails clearly."
+    if isinstance(seed, torch.Generator): return int(torch.randint(2**62, (), generator=seed, device=seed.device))   # torch.distributions samples only from the global RNG: the generator seeds it
+    if not (seed is None or is_int(seed)): raise ValueError(f"`seed` must be an int, a torch.Generator or None, got {seed!r}")
+    return None if seed is None else int(seed)
 
-    def _latents(self, n: int, from_: str) -> Tensor:
-        "`n` latent draws from the prior or the fitted aggregate posterior (uses torch's current RNG)."
-        self._check_source(from_)
-        p = next(self.parameters())
-        if from_ == 'prior': return torch.randn(n, self.latent_dim, device=p.device, dtype=p.dtype)
-        a = {k: v.to(p.device, p.dtype) for k, v in self.aggregate_.items()}
-        if 'sds' in a:   # the exact aggregate posterior: a training row's q(z|x), then a draw from it
-            row = torch.randint(len(a['means']), (n,), device=p.device)
-            return a['means'][row] + a['sds'][row] * torch.randn(n, self.latent_dim, device=p.device, dtype=p.dtype)
-        comp = torch.multinomial(a['weights'], n, replacement=True)
-        eps = torch.randn(n, self.latent_dim, 1, device=p.device, dtype=p.dtype)
-        return a['means'][comp] + (a['chol'][comp] @ eps)[..., 0]
+@patch
+def _check_source(self: LikelihoodVAE, from_: str) -> None:
+    "Fail unless `from_` names a latent source this model can draw from now."
+    if from_ not in ('prior', 'aggregate'): raise ValueError(f"`from_` must be 'prior' or 'aggregate', got {from_!r}")
+    if from_ == 'aggregate' and self.aggregate_ is None:
+        raise ValueError("call `fit_aggregate_posterior(X)` before sampling with from_='aggregate' (a fit drops the last one: its latents are stale)")
 
-    def sample(self,
-               n: int, # number of rows to generate
-               seed: int|torch.Generator|None=None, # int or generator for a reproducible draw of the latents and the noise (torch's global RNG is left untouched); None uses the global RNG
-               from_: str='prior', # latent source: 'prior' N(0, I) or 'aggregate' (the mixture from `fit_aggregate_posterior`)
-               noise: bool=True, # draw x ~ p(x|z) (True) or return the decoder mean (False, as the chapter's VAE)
-               cond=None, # conditions, for a `ConditionalVAE` only
-              ) -> Tensor:
-        "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
-        check_bool(noise, 'noise'); positive_int(n, 'n')
-        self._check_source(from_)   # before any draw: a refused call leaves the caller's generator as it was
-        c = self._sample_cond(n, cond)
-        with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
-            d = self.decoder_dist(self._latents(n, from_), c)
-            return d.sample() if noise else d.mean
+@patch
+def _latents(self: LikelihoodVAE, n: int, from_: str) -> Tensor:
+    "`n` latent draws from the prior or the fitted aggregate posterior (uses torch's current RNG)."
+    self._check_source(from_)
+    p = next(self.parameters())
+    if from_ == 'prior': return torch.randn(n, self.latent_dim, device=p.device, dtype=p.dtype)
+    a = {k: v.to(p.device, p.dtype) for k, v in self.aggregate_.items()}
+    if 'sds' in a:   # the exact aggregate posterior: a training row's q(z|x), then a draw from it
+        row = torch.randint(len(a['means']), (n,), device=p.device)
+        return a['means'][row] + a['sds'][row] * torch.randn(n, self.latent_dim, device=p.device, dtype=p.dtype)
+    comp = torch.multinomial(a['weights'], n, replacement=True)
+    eps = torch.randn(n, self.latent_dim, 1, device=p.device, dtype=p.dtype)
+    return a['means'][comp] + (a['chol'][comp] @ eps)[..., 0]
 
-    def _sample_cond(self, n: int, cond) -> Tensor|None:
-        if cond is not None: raise ValueError("`cond` is only for a `ConditionalVAE`")
+@patch
+def _sample_cond(self: LikelihoodVAE, n: int, cond) -> Tensor|None:
+    if cond is not None: raise ValueError("`cond` is only for a `ConditionalVAE`")
+    return None
+
+# %% ../../nbs/api/07_generative.ipynb #9a47f075
+@patch
+def sample(self: LikelihoodVAE,
+           n: int, # number of rows to generate
+           seed: int|torch.Generator|None=None, # int or generator for a reproducible draw of the latents and the noise (torch's global RNG is left untouched); None uses the global RNG
+           from_: str='prior', # latent source: 'prior' N(0, I) or 'aggregate' (the mixture from `fit_aggregate_posterior`)
+           noise: bool=True, # draw x ~ p(x|z) (True) or return the decoder mean (False, as the chapter's VAE)
+           cond=None, # conditions, for a `ConditionalVAE` only
+          ) -> Tensor:
+    "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
+    check_bool(noise, 'noise'); positive_int(n, 'n')
+    self._check_source(from_)   # before any draw: a refused call leaves the caller's generator as it was
+    c = self._sample_cond(n, cond)
+    with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
+        d = self.decoder_dist(self._latents(n, from_), c)
+        return d.sample() if noise else d.mean
+
+# %% ../../nbs/api/07_generative.ipynb #e1464de1
+@patch
+def fit_aggregate_posterior(self: LikelihoodVAE,
+                            X, # training rows (array or tensor), as passed to `fit`
+                            n_components: int=10, # mixture components
+                            seed: int=0, # seeds the mixture's initialisation
+                            covariance_type: str='full', # sklearn's 'full' or 'diag'
+                            latents: str='means', # fit on the posterior 'means', or on one draw z ~ q(z|x) per row ('samples': keeps the posterior spread); 'exact': no mixture, keep every row's q(z|x)
+                           ) -> GaussianMixture|None:
+    "Fit a Gaussian mixture to the latents of `X` (the aggregate posterior q(z)), or with `latents='exact'` keep q(z) itself (each row's posterior mean and sd; returns None); `sample(from_='aggregate')` then draws from it."
+    positive_int(n_components, 'n_components')
+    if seed is None: raise ValueError("`seed` must be an int, got None: the mixture's fit is seeded")
+    check_seed(seed)
+    if covariance_type not in ('full', 'diag'): raise ValueError(f"`covariance_type` must be 'full' or 'diag', got {covariance_type!r}")
+    if latents not in ('means', 'samples', 'exact'): raise ValueError(f"`latents` must be 'means', 'samples' or 'exact', got {latents!r}")
+    mu, log_var = encode_means(self, X, log_var=True)
+    if latents == 'exact':   # float64, cast to the model's dtype when sampling
+        self.aggregate_ = dict(means=mu.double(), sds=torch.exp(0.5 * log_var).double())
         return None
-
-    def fit_aggregate_posterior(self,
-                                X, # training rows (array or tensor), as passed to `fit`
-                                n_components: int=10, # mixture components
-                                seed: int=0, # seeds the mixture's initialisation
-                                covariance_type: str='full', # sklearn's 'full' or 'diag'
-                                latents: str='means', # fit on the posterior 'means', or on one draw z ~ q(z|x) per row ('samples': keeps the posterior spread); 'exact': no mixture, keep every row's q(z|x)
-                               ) -> GaussianMixture|None:
-        "Fit a Gaussian mixture to the latents of `X` (the aggregate posterior q(z)), or with `latents='exact'` keep q(z) itself (each row's posterior mean and sd; returns None); `sample(from_='aggregate')` then draws from it."
-        positive_int(n_components, 'n_components')
-        if seed is None: raise ValueError("`seed` must be an int, got None: the mixture's fit is seeded")
-        check_seed(seed)
-        if covariance_type not in ('full', 'diag'): raise ValueError(f"`covariance_type` must be 'full' or 'diag', got {covariance_type!r}")
-        if latents not in ('means', 'samples', 'exact'): raise ValueError(f"`latents` must be 'means', 'samples' or 'exact', got {latents!r}")
-        mu, log_var = encode_means(self, X, log_var=True)
-        if latents == 'exact':   # float64, cast to the model's dtype when sampling
-            self.aggregate_ = dict(means=mu.double(), sds=torch.exp(0.5 * log_var).double())
-            return None
-        if latents == 'samples': mu = mu + torch.exp(0.5 * log_var) * torch.randn(mu.shape, dtype=mu.dtype, generator=torch.Generator().manual_seed(int(seed)))
-        mu = mu.numpy().astype(np.float64)
-        if len(mu) < n_components: raise ValueError(f"need at least n_components={n_components} rows, got {len(mu)}")
-        gm = GaussianMixture(n_components, covariance_type=covariance_type, random_state=sklearn_seed(seed), reg_covar=1e-5).fit(mu)
-        cov = gm.covariances_ if covariance_type == 'full' else np.stack([np.diag(c) for c in gm.covariances_])
-        self.aggregate_ = dict(weights=torch.tensor(gm.weights_), means=torch.tensor(gm.means_), chol=torch.tensor(np.linalg.cholesky(cov)))   # float64, cast to the model's dtype when sampling
-        return gm
+    if latents == 'samples': mu = mu + torch.exp(0.5 * log_var) * torch.randn(mu.shape, dtype=mu.dtype, generator=torch.Generator().manual_seed(int(seed)))
+    mu = mu.numpy().astype(np.float64)
+    if len(mu) < n_components: raise ValueError(f"need at least n_components={n_components} rows, got {len(mu)}")
+    gm = GaussianMixture(n_components, covariance_type=covariance_type, random_state=sklearn_seed(seed), reg_covar=1e-5).fit(mu)
+    cov = gm.covariances_ if covariance_type == 'full' else np.stack([np.diag(c) for c in gm.covariances_])
+    self.aggregate_ = dict(weights=torch.tensor(gm.weights_), means=torch.tensor(gm.means_), chol=torch.tensor(np.linalg.cholesky(cov)))   # float64, cast to the model's dtype when sampling
+    return gm
 
 # %% ../../nbs/api/07_generative.ipynb #98f5b764
 class ConditionalVAE(LikelihoodVAE):
