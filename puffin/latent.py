@@ -7,19 +7,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 import numpy as np
-from .deep.model import VAE, is_vae
+from .deep.model import VAE
 from .deep.checks import positive_int, nonneg_real, model_rows
 from .deep.runtime import seed_generator, eval_mode
-from .deep.generative import encode_means
+from .deep.generative import encode_means, _need_posterior
 
 # %% auto #0
 __all__ = ['latent_path', 'augment_events', 'active_units']
 
 # %% ../nbs/api/13_latent.ipynb #4588187b
-def _need_vae(model, what: str) -> None:
-    "Fail clearly when `model` has no posterior (a plain `Autoencoder`)."
-    if not is_vae(model): raise TypeError(f"`{what}` needs a VAE (a posterior mean and variance per row), got {type(model).__name__}")
-
 def _one_row(x):
     "One row as rows (1 x features): a pandas Series (`df.iloc[i]`) becomes a one-row frame, its labels checked later; a 1-D vector, list or tensor is reshaped; rows pass as they are."
     if hasattr(x, 'to_frame') and getattr(x, 'ndim', 0) == 1: return x.to_frame().T
@@ -52,7 +48,7 @@ def augment_events(model: VAE, # a trained VAE
                    seed: int|torch.Generator|None=None, # seed or generator for the draws (None: torch's global RNG)
                   ) -> Tensor:
     "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event."
-    _need_vae(model, 'augment_events'); positive_int(n_per_event, 'n_per_event')
+    _need_posterior(model); positive_int(n_per_event, 'n_per_event')
     nonneg_real(noise_scale, 'noise_scale')
     x = model_rows(model, X_events, 'X_events', width=model.input_dim)
     with eval_mode(model): mu, log_var = model.encode(x)
@@ -66,7 +62,7 @@ def active_units(model: VAE, # a trained VAE
                  threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                 ) -> Tensor:
     "Boolean mask over latent dimensions: True where the posterior mean varies across `X` (Burda et al., 2016)."
-    _need_vae(model, 'active_units'); nonneg_real(threshold, 'threshold')
+    _need_posterior(model); nonneg_real(threshold, 'threshold')
     mu = encode_means(model, X)
     if len(mu) < 2: raise ValueError("`X` needs at least 2 rows to measure the variance of the latent means")
     return mu.var(dim=0) > threshold
