@@ -25,7 +25,7 @@ from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_col
 from ..data import _check_columns, _check_dates, _check_same_columns
 
 # %% auto #0
-__all__ = ['DECODERS', 'KL_SCHEDULES', 'encode_means', 'LikelihoodVAE', 'ConditionalVAE', 'heldout_nll', 'gaussian_nll',
+__all__ = ['DECODERS', 'KL_SCHEDULES', 'LikelihoodVAE', 'encode_means', 'ConditionalVAE', 'heldout_nll', 'gaussian_nll',
            'kl_diagnostics', 'save_generative', 'load_generative', 'trailing_vol_condition', 'sample_path']
 
 # %% ../../nbs/api/07_generative.ipynb #eb2cab9d
@@ -84,24 +84,6 @@ class _ZeroInflatedT(torch.distributions.Distribution):
         with torch.no_grad():
             is_spike = torch.bernoulli(self.pi.expand(torch.Size(sample_shape) + self.pi.shape)).bool()
             return torch.where(is_spike, self.spike.sample(sample_shape), self.t.sample(sample_shape))
-
-# %% ../../nbs/api/07_generative.ipynb #a187ae92
-def _need_posterior(model) -> None:
-    "Fail clearly when `model` has no posterior (a plain `Autoencoder` encodes to one code, not a mean and a variance)."
-    if not is_vae(model): raise TypeError(f"`model` must be a VAE (a posterior mean and variance per row), got {type(model).__name__}")
-
-def encode_means(model: VAE, # a (trained) VAE of any kind; a plain `Autoencoder` gives its codes
-                 X, # rows to encode (array, tensor or DataFrame)
-                 log_var: bool=False, # also return the posterior log-variances (a VAE only)
-                 name: str='X', # the rows' name in error messages
-                ) -> Tensor|tuple[Tensor, Tensor]:
-    "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
-    check_bool(log_var, 'log_var')
-    if log_var: _need_posterior(model)
-    x = model_rows(model, X, name, width=getattr(model, 'input_dim', None))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
-    with eval_mode(model): z = model.encode(x)
-    if not is_vae(model): return z.cpu()   # a plain autoencoder: its codes
-    return (z[0].cpu(), z[1].cpu()) if log_var else z[0].cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #a7459ef3
 class LikelihoodVAE(VAE):
@@ -284,6 +266,24 @@ def sample(self: LikelihoodVAE,
     with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
         d = self.decoder_dist(self._latents(n, from_), c)
         return d.sample() if noise else d.mean
+
+# %% ../../nbs/api/07_generative.ipynb #a187ae92
+def _need_posterior(model) -> None:
+    "Fail clearly when `model` has no posterior (a plain `Autoencoder` encodes to one code, not a mean and a variance)."
+    if not is_vae(model): raise TypeError(f"`model` must be a VAE (a posterior mean and variance per row), got {type(model).__name__}")
+
+def encode_means(model: VAE, # a (trained) VAE of any kind; a plain `Autoencoder` gives its codes
+                 X, # rows to encode (array, tensor or DataFrame)
+                 log_var: bool=False, # also return the posterior log-variances (a VAE only)
+                 name: str='X', # the rows' name in error messages
+                ) -> Tensor|tuple[Tensor, Tensor]:
+    "Posterior means of `X` (and log-variances with `log_var=True`) in eval mode, on the CPU."
+    check_bool(log_var, 'log_var')
+    if log_var: _need_posterior(model)
+    x = model_rows(model, X, name, width=getattr(model, 'input_dim', None))   # checked as `fit` checks rows; the model's device and dtype (float64 models too)
+    with eval_mode(model): z = model.encode(x)
+    if not is_vae(model): return z.cpu()   # a plain autoencoder: its codes
+    return (z[0].cpu(), z[1].cpu()) if log_var else z[0].cpu()
 
 # %% ../../nbs/api/07_generative.ipynb #e1464de1
 @patch
