@@ -183,9 +183,11 @@ def decode(self: LikelihoodVAE, z: Tensor, # latent codes, shape (n, latent_dim)
 
 # %% ../../nbs/api/07_generative.ipynb #0733f65d
 @patch
-def kl_weight(self: LikelihoodVAE) -> float:
-    "Current KL weight in [0, 1] from the schedule and the training steps taken (multiplies `beta`)."
-    s = int(self.step)
+def kl_weight(self: LikelihoodVAE,
+              step: int|None=None, # training steps taken (None: the model's own count, its `step` buffer)
+             ) -> float:
+    "KL weight in [0, 1] from the schedule after `step` training steps (multiplies `beta`)."
+    s = int(self.step) if step is None else step
     if self.kl_schedule == 'linear': return min(1.0, s / self.warmup_steps)
     if self.kl_schedule == 'cyclical':
         if s >= self.n_cycles * self.warmup_steps: return 1.0

@@ -391,13 +391,8 @@ def _head(self: LikelihoodEngine, outT: Tensor, x: Tensor, grad: bool):
 
 @patch
 def _kl_weight(self: LikelihoodEngine, s: int) -> float:
-    "`model.kl_weight()` at step `s` (the same schedule, without reading the step buffer)."
-    m = self.model
-    if m.kl_schedule == 'linear': return min(1.0, s / m.warmup_steps)
-    if m.kl_schedule == 'cyclical':
-        if s >= m.n_cycles * m.warmup_steps: return 1.0
-        return min(1.0, (s % m.warmup_steps) / (m.cycle_ratio * m.warmup_steps))
-    return 1.0
+    "`model.kl_weight()` at step `s` (the model's schedule, without reading its step buffer)."
+    return self.model.kl_weight(s)
 
 # %% ../../nbs/api/04c_likelihood_engine.ipynb #c3b86015
 @patch
