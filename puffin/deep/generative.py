@@ -107,9 +107,9 @@ class LikelihoodVAE(VAE):
                  df_from_z: bool=False, # Student-t decoders: the degrees of freedom depend on z (a head of the decoder) instead of being one learned value per feature
                  min_df: float=2.0, # floor of the degrees of freedom (2: finite variance; 4: finite kurtosis)
                 ):
-        super().__init__(input_dim, latent_dim, hidden_dims, beta, dropout)
         check_likelihood_args(decoder, kl_schedule, rank, warmup_steps, n_cycles, free_bits, cycle_ratio, min_scale, df_init, min_df, df_from_z,
                               decoders=DECODERS, t_decoders=_T_DECODERS, schedules=KL_SCHEDULES)
+        super().__init__(input_dim, latent_dim, hidden_dims, beta, dropout)
         self.decoder_kind, self.rank, self.free_bits, self.kl_schedule = decoder, int(rank), float(free_bits), kl_schedule   # plain ints: numpy ones would make the saved config unreadable
         self.warmup_steps, self.n_cycles, self.cycle_ratio = int(warmup_steps), int(n_cycles), float(cycle_ratio)
         self.min_scale, self.df_init, self.df_from_z, self.min_df = float(min_scale), float(df_init), df_from_z, float(min_df)
