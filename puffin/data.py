@@ -8,6 +8,7 @@ import numbers, warnings
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
+from ._args import positive_int, check_bool, is_real
 
 # %% auto #0
 __all__ = ['load_sp500_prices', 'log_returns', 'find_splits', 'clean_splits', 'load_sp500_returns', 'chronological_split',
@@ -27,29 +28,11 @@ def _check_frame(df: pd.DataFrame, # the frame to validate
     if n_bad: raise ValueError(f"`{name}` holds {n_bad} NaN/inf values; clean them before use")
     return df
 
-def _check_count(v, name: str, least: int=1) -> None:
-    "Fail clearly unless `v` is an integer >= `least` (numpy's too, not a bool); `puffin.deep.checks.positive_int`'s twin, kept torch-free here for this module and `puffin.quality`."
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-        raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
-
-def _check_flag(v, name: str) -> None:
-    "Fail unless `v` is True or False (numpy's bools too); `puffin.deep.checks.check_bool`'s torch-free twin: a string such as 'False' is truthy."
-    if not isinstance(v, (bool, np.bool_)): raise ValueError(f"`{name}` must be True or False, got {v!r}")
-
 def _check_seed32(seed, name: str='seed', optional: bool=False) -> None:
     "Fail unless `seed` is an int (numpy's too) in [0, 2**32), the range numpy's and scikit-learn's seeds share (or None when `optional`)."
     if optional and seed is None: return
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ValueError(f"`{name}` must be an int in [0, 2**32){' or None' if optional else ''}, got {seed!r}")
-
-def _is_real(v) -> bool:
-    "Whether `v` is a real number, Python's or numpy's, and not a bool; `puffin.deep.checks.is_real`'s torch-free twin, for `puffin.paths`."
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-def _nonneg_real(v, name: str) -> None:
-    "Fail unless `v` is a finite real number >= 0 (numpy's too, not a bool); `puffin.deep.checks.nonneg_real`'s torch-free twin, for `puffin.quality`."
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < np.inf:
-        raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
 
 def _dates_of(idx: pd.Index) -> pd.DatetimeIndex|None:
     "`idx` as dates: a DatetimeIndex as it is, strings that all read as dates parsed (what `pd.read_csv` gives without `parse_dates`), else None."
@@ -93,8 +76,8 @@ def log_returns(prices: pd.DataFrame, # daily prices, one column per asset, date
     _check_frame(prices, 'prices')
     if len(prices) < 2: raise ValueError(f"`prices` needs at least 2 rows, got {len(prices)}")
     _check_dates(prices, 'prices')
-    if not (_is_real(tick) and 0 < tick < np.inf): raise ValueError(f"`tick` must be a positive number, got {tick!r}")
-    _check_seed32(seed, optional=True); _check_flag(dequantize, 'dequantize')
+    if not (is_real(tick) and 0 < tick < np.inf): raise ValueError(f"`tick` must be a positive number, got {tick!r}")
+    _check_seed32(seed, optional=True); check_bool(dequantize, 'dequantize')
     p = prices.to_numpy(dtype=np.float64)
     if (p <= 0).any(): raise ValueError("`prices` must be strictly positive to take logs")
     if dequantize:
@@ -110,9 +93,9 @@ def find_splits(returns: pd.DataFrame, # daily log returns, dates as index
                ) -> pd.DataFrame:
     "Table of split-like days: the price ratio is within `tol` of 1/k or k for an integer k in 2..`max_factor`."
     _check_frame(returns, 'returns'); _check_dates(returns, 'returns')
-    _check_count(max_factor, 'max_factor', least=2)
-    if not (_is_real(tol) and 0 < tol < 0.5): raise ValueError(f"`tol` must be in (0, 0.5), got {tol!r}")
-    if not (_is_real(min_move) and 0 < min_move < np.inf): raise ValueError(f"`min_move` must be a positive number, got {min_move!r}")
+    positive_int(max_factor, 'max_factor', least=2)
+    if not (is_real(tol) and 0 < tol < 0.5): raise ValueError(f"`tol` must be in (0, 0.5), got {tol!r}")
+    if not (is_real(min_move) and 0 < min_move < np.inf): raise ValueError(f"`min_move` must be a positive number, got {min_move!r}")
     rows = []
     for (i, j) in zip(*np.nonzero(np.abs(returns.to_numpy(dtype=np.float64)) >= min_move)):
         r = float(returns.iat[i, j]); ratio = np.exp(-abs(r))  # ratio < 1 for drops and rises alike
@@ -137,7 +120,7 @@ def load_sp500_returns(dequantize: bool=False, # add seeded price jitter before 
                        clean: bool=True, # remove split factors with `clean_splits`
                       ) -> pd.DataFrame:
     "Daily log returns of the 20 skfolio S&P 500 stocks (1990-01-03 to 2022-12-28), cleaned of split-like days."
-    _check_flag(dequantize, 'dequantize'); _check_flag(clean, 'clean')
+    check_bool(dequantize, 'dequantize'); check_bool(clean, 'clean')
     r = log_returns(load_sp500_prices(), dequantize=dequantize, seed=seed)
     return clean_splits(r) if clean else r
 

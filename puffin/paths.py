@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, signal
 from fastcore.basics import patch
-from .data import _check_count, _is_real, _check_same_columns, _check_dates
+from .data import _check_same_columns, _check_dates
+from ._args import positive_int, is_real
 from .quality import _as_2d, _check_no_constant, _check_paths_args
 
 # %% auto #0
@@ -121,22 +122,22 @@ class MarketPaths:
 # %% ../nbs/api/16_market_paths.ipynb #ac8fae25
 def _check_settings(m: MarketPaths) -> None:
     "Fail on a setting out of its range, naming it (checked when fitting, as scikit-learn does)."
-    if not (_is_real(m.regime_width) and 0 < m.regime_width <= 0.5): raise ValueError(f"`regime_width` must be in (0, 0.5], got {m.regime_width!r}")
-    if not (_is_real(m.reaction) and 0 < m.reaction <= 1): raise ValueError(f"`reaction` must be in (0, 1], got {m.reaction!r}")
-    if not (_is_real(m.leverage_shift) and 0 <= m.leverage_shift <= 2): raise ValueError(f"`leverage_shift` must be in [0, 2], got {m.leverage_shift!r}")
-    if not (m.market_persistence is None or (_is_real(m.market_persistence) and 0 < m.market_persistence < 1)):
+    if not (is_real(m.regime_width) and 0 < m.regime_width <= 0.5): raise ValueError(f"`regime_width` must be in (0, 0.5], got {m.regime_width!r}")
+    if not (is_real(m.reaction) and 0 < m.reaction <= 1): raise ValueError(f"`reaction` must be in (0, 1], got {m.reaction!r}")
+    if not (is_real(m.leverage_shift) and 0 <= m.leverage_shift <= 2): raise ValueError(f"`leverage_shift` must be in [0, 2], got {m.leverage_shift!r}")
+    if not (m.market_persistence is None or (is_real(m.market_persistence) and 0 < m.market_persistence < 1)):
         raise ValueError(f"`market_persistence` must be in (0, 1) or None, got {m.market_persistence!r}")
-    if not (m.variance_scale == 'auto' or (_is_real(m.variance_scale) and 0 < m.variance_scale < np.inf)):
+    if not (m.variance_scale == 'auto' or (is_real(m.variance_scale) and 0 < m.variance_scale < np.inf)):
         raise ValueError(f"`variance_scale` must be 'auto' or a finite number > 0, got {m.variance_scale!r}")
-    _check_count(m.leverage_days, 'leverage_days', least=0)
-    if not (_is_real(m.leverage_strength) and 0 <= m.leverage_strength <= 1): raise ValueError(f"`leverage_strength` must be in [0, 1], got {m.leverage_strength!r}")
-    _check_count(m.era_days, 'era_days', least=0)
-    if not (_is_real(m.max_idio_persistence) and 0 < m.max_idio_persistence < 1): raise ValueError(f"`max_idio_persistence` must be in (0, 1), got {m.max_idio_persistence!r}")
-    if not (m.own_variance_cap is None or (_is_real(m.own_variance_cap) and 0 < m.own_variance_cap <= 1)):
+    positive_int(m.leverage_days, 'leverage_days', least=0)
+    if not (is_real(m.leverage_strength) and 0 <= m.leverage_strength <= 1): raise ValueError(f"`leverage_strength` must be in [0, 1], got {m.leverage_strength!r}")
+    positive_int(m.era_days, 'era_days', least=0)
+    if not (is_real(m.max_idio_persistence) and 0 < m.max_idio_persistence < 1): raise ValueError(f"`max_idio_persistence` must be in (0, 1), got {m.max_idio_persistence!r}")
+    if not (m.own_variance_cap is None or (is_real(m.own_variance_cap) and 0 < m.own_variance_cap <= 1)):
         raise ValueError(f"`own_variance_cap` must be in (0, 1] or None, got {m.own_variance_cap!r}")
-    if not (_is_real(m.max_kick) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
-    _check_count(m.burn, 'burn', least=0)
-    if not (_is_real(m.stress_elasticity) and 0 <= m.stress_elasticity <= 1): raise ValueError(f"`stress_elasticity` must be in [0, 1], got {m.stress_elasticity!r}")
+    if not (is_real(m.max_kick) and 1 <= m.max_kick <= np.inf): raise ValueError(f"`max_kick` must be a number >= 1 (np.inf: no limit), got {m.max_kick!r}")
+    positive_int(m.burn, 'burn', least=0)
+    if not (is_real(m.stress_elasticity) and 0 <= m.stress_elasticity <= 1): raise ValueError(f"`stress_elasticity` must be in [0, 1], got {m.stress_elasticity!r}")
 
 _MIN_DAYS = 250
 

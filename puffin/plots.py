@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import matplotlib.pyplot as plt
-from .data import _check_count, _check_flag
+from ._args import positive_int, check_bool
 from .deep.checks import one_axes
 from .quality import _pair, _mean_offdiag, _check_no_constant
 
@@ -52,7 +52,7 @@ def plot_history(history: dict, # from `AETrainer.fit`
         got = 'None (was the model saved without one?)' if history is None else f"{type(history).__name__} without 'train_loss'"
         raise ValueError(f"`history` must be the dict `AETrainer.fit` returns, with a 'train_loss' list; got {got}")
     if not np.isfinite(train).any(): raise ValueError("`history['train_loss']` holds no finite loss: nothing to draw")
-    _check_flag(parts, 'parts')
+    check_bool(parts, 'parts')
     fig, ax = _fig_ax(ax)
     for split, ls in (('train', '-'), ('val', '--')):
         loss = train if split == 'train' else _losses(history, 'val_loss')
@@ -128,7 +128,7 @@ def plot_marginals(real, # real returns, rows x assets
     "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)
     idx = _asset_index(assets, cols)
-    _check_count(bins, 'bins')
+    positive_int(bins, 'bins')
     fig, axes = _axes(ax, len(idx))
     for a, j in zip(axes, idx):
         edges = np.linspace(*np.quantile(np.r_[r[:, j], s[:, j]], [0.001, 0.999]), bins + 1)

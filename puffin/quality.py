@@ -13,7 +13,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-from .data import _check_same_columns, _check_count, _nonneg_real, _check_dates, _check_seed32, _is_real
+from .data import _check_same_columns, _check_dates, _check_seed32
+from ._args import positive_int, nonneg_real, is_real
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -138,7 +139,7 @@ def discriminator_auc(real, # real returns, rows x assets
                      ) -> dict:
     "Cross-validated ROC AUC of a classifier separating real (1) from synthetic (0) rows: mean, std and rows per class."
     r, s, _ = _pair(real, synthetic)
-    _check_count(n_splits, 'n_splits', least=2); _check_count(max_rows, 'max_rows', least=2 * n_splits); _check_count(max_iter, 'max_iter')
+    positive_int(n_splits, 'n_splits', least=2); positive_int(max_rows, 'max_rows', least=2 * n_splits); positive_int(max_iter, 'max_iter')
     n = min(len(r), len(s), max_rows)
     if n < 2 * n_splits: raise ValueError(f"`real` and `synthetic` need at least {2 * n_splits} rows each for {n_splits}-fold CV, got {n}")
     _check_seed32(seed)
@@ -161,7 +162,7 @@ def dcr_metrics(synthetic, # synthetic returns, rows x assets
                 copy_tol: float=1e-8, # a synthetic row closer than this to a training row is an exact copy
                ) -> dict:
     "Median distance to the closest training row, synthetic vs holdout, their ratio and the fraction of exact copies."
-    _nonneg_real(copy_tol, 'copy_tol')
+    nonneg_real(copy_tol, 'copy_tol')
     t, s, _ = _pair(train, synthetic, ('train', 'synthetic'))
     _, h, _ = _pair(train, holdout, ('train', 'holdout'))
     mu, sd = t.mean(0), t.std(0)
@@ -182,7 +183,7 @@ def gaussian_baseline(train, # training returns, rows x assets
                      ) -> np.ndarray:
     "`n` rows from the multivariate normal with the training mean and covariance."
     x, _ = _as_2d(train, 'train')
-    _check_count(n, 'n')
+    positive_int(n, 'n')
     cov = np.atleast_2d(np.cov(x, rowvar=False))
     return np.random.default_rng(seed).multivariate_normal(x.mean(0), cov, size=n)
 
@@ -193,7 +194,7 @@ def bootstrap_baseline(train, # training returns, rows x assets
                       ) -> np.ndarray:
     "`n` training rows drawn with replacement (whole rows, so cross-asset dependence is kept)."
     x, _ = _as_2d(train, 'train')
-    _check_count(n, 'n')
+    positive_int(n, 'n')
     return x[np.random.default_rng(seed).integers(0, len(x), size=n)]
 
 # %% ../nbs/api/11_quality.ipynb #7c7bf759
@@ -293,7 +294,7 @@ def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
                    ) -> np.ndarray:
     "Hill estimate of the tail index alpha of |x| per column (smaller alpha = heavier tail): 1 / mean log(x_(i) / x_(k+1)) over the top k."
     a = _pair(x, x, ('x', 'x'))[0]
-    if not (_is_real(tail) and 0 < tail < 0.5): raise ValueError(f"`tail` must be in (0, 0.5), got {tail!r}")
+    if not (is_real(tail) and 0 < tail < 0.5): raise ValueError(f"`tail` must be in (0, 0.5), got {tail!r}")
     k = int(math.ceil(tail * len(a)))
     if k < 2 or k >= len(a): raise ValueError(f"`tail`={tail} keeps {k} of {len(a)} rows; need at least 2 and fewer than all")
     s = -np.sort(-np.abs(a), axis=0)
@@ -309,7 +310,7 @@ def tail_metrics(real, # real returns, rows x assets
                  tail: float=0.025, # Hill tail fraction
                 ) -> pd.DataFrame:
     "Per asset and for the equal-weight portfolio (last row): vol ratio, excess kurtosis, Hill tail index, VaR and ES, and relative errors |synthetic/real - 1|."
-    if not (_is_real(level) and 0 < level < 0.5): raise ValueError(f"`level` must be in (0, 0.5), got {level!r}")
+    if not (is_real(level) and 0 < level < 0.5): raise ValueError(f"`level` must be in (0, 0.5), got {level!r}")
     r, s, cols = _pair(real, synthetic)
     _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     r, s = np.c_[r, r.mean(1)], np.c_[s, s.mean(1)]
@@ -402,7 +403,7 @@ def _garch_paths(p: dict, e: np.ndarray, burn: int) -> np.ndarray:
 # %% ../nbs/api/11_quality.ipynb #1c9e3fa1
 def _check_garch_args(n: int, burn: int, max_persistence: float, n_name: str='n') -> None:
     "Fail on a non-positive length, a negative burn-in or a persistence cap outside (0, 1), naming the argument."
-    _check_count(n, n_name); _check_count(burn, 'burn', least=0)
+    positive_int(n, n_name); positive_int(burn, 'burn', least=0)
     if not 0 < max_persistence < 1: raise ValueError(f"`max_persistence` must be in (0, 1) (alpha + beta < 1: a stationary variance), got {max_persistence!r}")
 
 def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
@@ -499,7 +500,7 @@ def real_windows(returns: pd.DataFrame, # daily returns, rows x assets (dates as
     "Consecutive `days`-day windows of `returns` from the first day on (a tail shorter than `days` is left out): the real paths a generator's paths are scored against."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
     _check_dates(returns, 'returns')   # windows of consecutive days: oldest first, no repeats
-    _check_count(days, 'days', least=2); _check_count(days if step is None else step, 'step')
+    positive_int(days, 'days', least=2); positive_int(days if step is None else step, 'step')
     if len(returns) < days: raise ValueError(f"`returns` has {len(returns)} days, fewer than one window of `days`={days}")
     return [returns.iloc[i:i + days] for i in range(0, len(returns) - days + 1, step or days)]
 
@@ -562,8 +563,8 @@ def stress_rise(paths, # a list of paths (days x assets arrays or DataFrames), o
                ) -> float:
     "How much the assets' mean pairwise correlation rises in stress: within the `top` share most volatile `days`-day windows (by the assets' mean vol) minus within the others."
     paths = _path_list(paths, 'paths')
-    _check_count(days, 'days', least=3)
-    if not (_is_real(top) and 0 < top < 1): raise ValueError(f"`top` must be a fraction in (0, 1), got {top!r}")
+    positive_int(days, 'days', least=3)
+    if not (is_real(top) and 0 < top < 1): raise ValueError(f"`top` must be a fraction in (0, 1), got {top!r}")
     if paths[0].shape[1] < 2: raise ValueError("`paths` has one asset: a correlation needs two")
     if (n := sum(len(a) // days for a in paths)) < 2 / top: raise ValueError(f"`paths` make {n} windows of {days} days: too few to set the most volatile {top:.0%} apart")
     return _stress_rise(paths, days, top)
@@ -744,8 +745,8 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     n_assets = real[0].shape[1]
     gens = _generators(paths, name, n_assets)
     _check_path_names(paths, real_windows, train_windows, holdout)
-    _check_count(seed, 'seed', least=0); _check_count(n_halvings, 'n_halvings'); _check_count(max_iter, 'max_iter')
-    if not (_is_real(max_copied) and 0 <= max_copied < 1): raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")
+    positive_int(seed, 'seed', least=0); positive_int(n_halvings, 'n_halvings'); positive_int(max_iter, 'max_iter')
+    if not (is_real(max_copied) and 0 <= max_copied < 1): raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")
     mem = None if train_windows is None else _memorisation(*_memorisation_data(train_windows, holdout, real, n_assets))
     real_lines = _line_values(real)
     rows, lines = {}, pd.DataFrame({'real': {k: float(np.mean(v)) for k, v in real_lines.items()}})   # the correlation matrix shows as its mean pairwise correlation
@@ -763,7 +764,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
 # %% ../nbs/api/11_quality.ipynb #35ea776a
 def _check_paths_args(n_days: int, n_paths: int, seed: int) -> None:
     "Fail on a non-positive `n_days` or `n_paths` or a negative or non-integer `seed`, naming the argument."
-    _check_count(n_days, 'n_days'); _check_count(n_paths, 'n_paths'); _check_count(seed, 'seed', least=0)
+    positive_int(n_days, 'n_days'); positive_int(n_paths, 'n_paths'); positive_int(seed, 'seed', least=0)
 
 def gjr_garch_paths(train: pd.DataFrame, # training returns, rows x assets
                     n_days: int, # days per path

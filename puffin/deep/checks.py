@@ -11,14 +11,14 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn, Tensor
+from .._args import check_bool, is_int, is_real, nonneg_real, positive_int
 
 # %% auto #0
-__all__ = ['PATHS', 'check_module', 'check_bool', 'is_int', 'is_real', 'nonneg_real', 'positive_int', 'check_seed', 'numpy_seed',
-           'sklearn_seed', 'check_hidden', 'check_dims', 'check_input', 'dtype_error', 'model_input', 'apply_checked',
-           'as_tensor', 'is_row_sets', 'stacked_rows', 'check_time_order', 'column_names', 'remember_columns',
-           'check_columns', 'to_model', 'model_rows', 'check_recon', 'check_latents', 'check_loss_rows',
-           'check_fit_args', 'n_validation', 'check_path', 'train_dtype', 'scale_warning', 'warn_caller',
-           'check_likelihood_args', 'one_axes']
+__all__ = ['PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims', 'check_input',
+           'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
+           'check_time_order', 'column_names', 'remember_columns', 'check_columns', 'to_model', 'model_rows',
+           'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation', 'check_path',
+           'train_dtype', 'scale_warning', 'warn_caller', 'check_likelihood_args', 'one_axes']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def check_module(model, # what the caller passed as the model
@@ -27,34 +27,7 @@ def check_module(model, # what the caller passed as the model
     "Fail unless `model` is a torch module (the rows passed first, or None, would fail deep inside torch otherwise)."
     if not isinstance(model, nn.Module): raise TypeError(f"`{name}` must be a torch module (e.g. a puffin VAE), got {type(model).__name__}: call fit(model, X)")
 
-def check_bool(v, # the setting to check
-               name: str, # its argument name, for the error
-              ) -> None:
-    "Fail unless `v` is True or False (numpy's bools too): a string such as 'False' is truthy and would switch the setting on."
-    if not isinstance(v, (bool, np.bool_)): raise ValueError(f"`{name}` must be True or False, got {v!r}")
-
-def is_int(v) -> bool:
-    "Whether `v` is an integer, Python's or numpy's (`numbers.Integral`), and not a bool."
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-def is_real(v) -> bool:
-    "Whether `v` is a real number, Python's or numpy's, and not a bool."
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
 # %% ../../nbs/api/90_checks.ipynb #d2de86de
-def nonneg_real(v, # the number to check
-                name: str, # its argument name, for the error
-               ) -> None:
-    "Fail unless `v` is a finite real number >= 0 (numpy numbers too; a bool is not a number)."
-    if not (is_real(v) and 0 <= v < math.inf): raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
-
-def positive_int(v, # the count to check
-                 name: str, # its argument name, for the error
-                 least: int=1, # the smallest count allowed
-                ) -> None:
-    "Fail unless `v` is an integer >= `least` (numpy integers too; a bool is not a count)."
-    if not is_int(v) or v < least: raise ValueError(f"`{name}` must be {'a positive int' if least == 1 else f'an int >= {least}'}, got {v!r}")
-
 def check_seed(seed, # the seed to check
               ) -> None:
     "Refuse a seed torch cannot take: an int (numpy's too) from -2**63 to 2**64 - 1, or None."
