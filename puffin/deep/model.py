@@ -114,19 +114,24 @@ class Autoencoder(nn.Module):
         "The constructor arguments, enough to rebuild the architecture."
         return dict(input_dim=self.input_dim, latent_dim=self.latent_dim, hidden_dims=list(self.hidden_dims), dropout=self.dropout)
 
-    @model_input('x', 'input_dim')
-    def encode(self, x: Tensor) -> Tensor:
-        "Latent code of each row of `x`, an (n, input_dim) tensor in the model's dtype."
-        return self.encoder(x)
 
-    @model_input('z', 'latent_dim')
-    def decode(self, z: Tensor) -> Tensor:
-        "Reconstruction from latent codes `z`, an (n, latent_dim) tensor in the model's dtype."
-        return self.decoder(z)
+# %% ../../nbs/api/00_model.ipynb #94edf6fd
+@patch
+@model_input('x', 'input_dim')
+def encode(self: Autoencoder, x: Tensor) -> Tensor:
+    "Latent code of each row of `x`, an (n, input_dim) tensor in the model's dtype."
+    return self.encoder(x)
 
-    def forward(self, x: Tensor) -> Tensor:
-        "Reconstruction of `x` through the bottleneck."
-        return self.decode(self.encode(x))
+@patch
+@model_input('z', 'latent_dim')
+def decode(self: Autoencoder, z: Tensor) -> Tensor:
+    "Reconstruction from latent codes `z`, an (n, latent_dim) tensor in the model's dtype."
+    return self.decoder(z)
+
+@patch
+def forward(self: Autoencoder, x: Tensor) -> Tensor:
+    "Reconstruction of `x` through the bottleneck."
+    return self.decode(self.encode(x))
 
 # %% ../../nbs/api/00_model.ipynb #ccb45e32
 def is_vae(model: nn.Module) -> bool:
