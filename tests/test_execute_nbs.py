@@ -41,6 +41,7 @@ def test_the_main_job_finds_stale_recipe_outputs(tmp_path):
     assert mod.output_text(printed('fit in 0.3 s, 8.1x, 91 GFLOP/s; AP 0.919\n')) == mod.output_text(printed('fit in 1.25 s, 6.4x, 78 GFLOP/s; AP 0.919'))
     styled = lambda uid: dict(outputs=[dict(output_type='display_data', data={'text/html': [f'<style type="text/css">#T_{uid}_row0 {{color: red}}</style><table id="T_{uid}"><tr><td>1</td></tr></table>']})])
     assert mod.output_text(styled('854f3')) == mod.output_text(styled('04682'))   # pandas' Styler draws a new id each run
+    assert mod.output_text(printed('\x1b[2K\r\x1b[2K\r')) == mod.output_text(dict(outputs=[]))   # a widget's redraw, which execute_nbs does not store
     assert mod.stale_cells([printed('AP 0.919'), table('0.5'), table('0.7')], [printed('AP 0.913'), table('0.5'), table('0.8')]) == [0, 2]
     rec = tmp_path/'recipes'; rec.mkdir()
     nb = _notebook(rec/'r.ipynb', "print('AP', round(0.9131, 3))", "print('fit in', 0.1, 's')")

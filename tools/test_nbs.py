@@ -32,11 +32,11 @@ def longest_first(nbs: list[Path]) -> list[Path]:
 _TIMING = re.compile(r'[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?\s*(?:ms|us|µs|secs?|seconds?|s|x|GFLOP/s|flops|MB|MiB|GB)\b')
 
 def output_text(cell: dict) -> str:
-    "What a reader sees of a code cell's outputs, as text: streams, tables (HTML without its tags and style sheets), plain results; figures and widgets left out, timings masked, runs of white space as one."
+    "What a reader sees of a code cell's outputs, as text: streams (without terminal line clearing), tables (HTML without its tags and style sheets), plain results; figures and widgets left out, timings masked, runs of white space as one."
     out = []
     for o in cell.get('outputs', []):
         d = o.get('data', {})
-        if o.get('output_type') == 'stream': out.append(''.join(o['text']))
+        if o.get('output_type') == 'stream': out.append(''.join(o['text']).replace('\x1b[2K\r', ''))   # a widget's redraw clears the line outside a notebook; the stored outputs drop it
         elif o.get('output_type') == 'error': out.append(o.get('ename', ''))
         elif 'text/html' in d: out.append(re.sub(r'<[^>]+>', ' ', re.sub(r'<style.*?</style>', ' ', ''.join(d['text/html']), flags=re.S)))   # a Styler's CSS names a random id
         elif 'text/plain' in d and not {'image/png', 'application/vnd.jupyter.widget-view+json'} & d.keys(): out.append(''.join(d['text/plain']))
