@@ -122,6 +122,7 @@ def _check_invertible(cov: np.ndarray, X: np.ndarray, cols) -> None:
                      f"such a direction as 0. Use estimator='ledoit_wolf' (shrunk, always invertible) or drop those columns")
 
 
+# %% ../nbs/api/12_anomaly.ipynb #1d0db6e9
 class _Detector(OutlierMixin, BaseEstimator):
     "Shared plumbing: input checks, threshold, and scikit-learn's `score_samples`, `decision_function`, `predict`."
     def _check_contamination(self):
@@ -138,31 +139,6 @@ class _Detector(OutlierMixin, BaseEstimator):
         if getattr(X, 'ndim', 2) == 2: validate_data(self, X, reset=False, skip_check_array=True)   # names and width, as scikit-learn says them
         return _float64_rows(X, width=self.n_features_in_)
 
-    def _set_fitted(self, X: np.ndarray, names, scores: np.ndarray, held_out: np.ndarray|None=None) -> None:
-        "Record what every detector holds after `fit`: width, names, PyOD's `decision_scores_`/`threshold_`/`labels_`, scikit-learn's `offset_`; `threshold_` from the `held_out` scores when given."
-        self.n_features_in_ = X.shape[1]
-        if names is not None: self.feature_names_in_ = names
-        elif hasattr(self, 'feature_names_in_'): del self.feature_names_in_   # fitted on an array now: no names, as in scikit-learn
-        self.decision_scores_, self.threshold_ = scores, self._threshold(scores if held_out is None else held_out)
-        self.labels_ = (scores > self.threshold_).astype(np.int64)   # PyOD's labels: 1 = anomaly
-        self.offset_ = -self.threshold_   # scikit-learn's: decision_function = score_samples - offset_
-
-    def _threshold(self, scores: np.ndarray) -> float:
-        "The (1 - contamination) quantile of `scores`; when rows tie on it, a cut just below or just above the tied block, whichever flags closer to `contamination` (below on a tie in distance)."
-        c, t = self.contamination, float(np.quantile(scores, 1 - self.contamination))
-        tol = 1e-6 * max(1.0, abs(t))   # tied: equal up to the rounding of the same row scored in another batch (~1e-7)
-        if (np.abs(scores - t) <= tol).sum() < 2: return t
-        below, above = t - tol, t + tol
-        return below if abs((scores > below).mean() - c) <= abs((scores > above).mean() - c) else above
-
-    def __setstate__(self, state: dict):
-        "Unpickle; a detector pickled by an older puffin gets the attributes added since (`offset_`, `labels_`; feature names as scikit-learn keeps them)."
-        self.__dict__.update(state)
-        if getattr(self, 'feature_names_in_', 0) is None: del self.feature_names_in_
-        elif isinstance(getattr(self, 'feature_names_in_', None), list): self.feature_names_in_ = np.asarray(self.feature_names_in_, dtype=object)
-        if 'threshold_' in state and 'offset_' not in state:
-            self.offset_, self.labels_ = -self.threshold_, (self.decision_scores_ > self.threshold_).astype(np.int64)
-
     def score_samples(self, X) -> np.ndarray:
         "Minus the anomaly score of each row of `X`: **higher = more normal** (scikit-learn convention; PyOD's score is `-score_samples(X)`)."
         return -_in_chunks(self._score, self._as_array(X))
@@ -174,6 +150,36 @@ class _Detector(OutlierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         "-1 for anomalies (scored above `threshold_`), +1 for normal rows (scikit-learn convention; PyOD's 1/0 is `predict(X) == -1`)."
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+# %% ../nbs/api/12_anomaly.ipynb #de094b30
+@patch
+def _set_fitted(self: _Detector, X: np.ndarray, names, scores: np.ndarray, held_out: np.ndarray|None=None) -> None:
+    "Record what every detector holds after `fit`: width, names, PyOD's `decision_scores_`/`threshold_`/`labels_`, scikit-learn's `offset_`; `threshold_` from the `held_out` scores when given."
+    self.n_features_in_ = X.shape[1]
+    if names is not None: self.feature_names_in_ = names
+    elif hasattr(self, 'feature_names_in_'): del self.feature_names_in_   # fitted on an array now: no names, as in scikit-learn
+    self.decision_scores_, self.threshold_ = scores, self._threshold(scores if held_out is None else held_out)
+    self.labels_ = (scores > self.threshold_).astype(np.int64)   # PyOD's labels: 1 = anomaly
+    self.offset_ = -self.threshold_   # scikit-learn's: decision_function = score_samples - offset_
+
+@patch
+def _threshold(self: _Detector, scores: np.ndarray) -> float:
+    "The (1 - contamination) quantile of `scores`; when rows tie on it, a cut just below or just above the tied block, whichever flags closer to `contamination` (below on a tie in distance)."
+    c, t = self.contamination, float(np.quantile(scores, 1 - self.contamination))
+    tol = 1e-6 * max(1.0, abs(t))   # tied: equal up to the rounding of the same row scored in another batch (~1e-7)
+    if (np.abs(scores - t) <= tol).sum() < 2: return t
+    below, above = t - tol, t + tol
+    return below if abs((scores > below).mean() - c) <= abs((scores > above).mean() - c) else above
+
+# %% ../nbs/api/12_anomaly.ipynb #e284d70a
+@patch
+def __setstate__(self: _Detector, state: dict):
+    "Unpickle; a detector pickled by an older puffin gets the attributes added since (`offset_`, `labels_`; feature names as scikit-learn keeps them)."
+    self.__dict__.update(state)
+    if getattr(self, 'feature_names_in_', 0) is None: del self.feature_names_in_
+    elif isinstance(getattr(self, 'feature_names_in_', None), list): self.feature_names_in_ = np.asarray(self.feature_names_in_, dtype=object)
+    if 'threshold_' in state and 'offset_' not in state:
+        self.offset_, self.labels_ = -self.threshold_, (self.decision_scores_ > self.threshold_).astype(np.int64)
 
 # %% ../nbs/api/12_anomaly.ipynb #6a1c0e57
 def _leave_one_out(Xs: np.ndarray, # the (scaled) training rows, n x d
