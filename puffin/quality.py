@@ -278,16 +278,6 @@ def compare_generators(real, # real returns to compare against, rows x assets
     "Side-by-side report: a noise floor (half vs half of `real`), Gaussian and bootstrap baselines, then `generators`."
     return _compared(real, generators, train, holdout, seed, data_label, max_rows)[0]
 
-# %% ../nbs/api/11_quality.ipynb #6d7fbe7b
-_PLOTS = ('plot_marginals', 'plot_qq', 'plot_correlations')
-
-def __getattr__(name):
-    "The plots moved to `puffin.plots`: `puffin.quality.plot_qq` still finds them, importing matplotlib only then."
-    if name in _PLOTS:
-        from puffin import plots
-        return getattr(plots, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 # %% ../nbs/api/11_quality.ipynb #7fc27289
 def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
                     tail: float=0.025, # fraction of the largest |returns| used
@@ -846,3 +836,13 @@ def block_bootstrap_paths(train: pd.DataFrame, # training returns, rows x assets
     began = np.maximum.accumulate(np.where(new, t, 0), axis=1)   # the day each block began
     start = np.take_along_axis(rng.integers(0, len(x), size=(n_paths, n_days)), began, 1)
     return x[(start + t - began) % len(x)]
+
+# %% ../nbs/api/11_quality.ipynb #6d7fbe7b
+_PLOTS = ('plot_marginals', 'plot_qq', 'plot_correlations')
+
+def __getattr__(name):
+    "The plots moved to `puffin.plots`: `puffin.quality.plot_qq` still finds them, importing matplotlib only then."
+    if name in _PLOTS:
+        from puffin import plots
+        return getattr(plots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
