@@ -4,7 +4,7 @@
 
 # %% ../nbs/api/10_data.ipynb #04783b59
 from __future__ import annotations
-import numbers, warnings
+import warnings
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler

@@ -19,6 +19,8 @@ from fastcore.xtras import working_directory
 from nbdev.config import get_config
 from nbdev.doclinks import nbglob
 from nbdev.test import NBProcessor, FrontmatterProc, CaptureShell
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # this folder: execute_nbs here, and test_nbs by name in the workers
+from execute_nbs import _CLEAR_LINE   # what execute_nbs drops from the stored outputs
 
 def slow_cells(nb: Path) -> int:
     "How many code cells of `nb` carry the `#| slow` flag (a mention in prose or an output does not count)."
@@ -36,7 +38,7 @@ def output_text(cell: dict) -> str:
     out = []
     for o in cell.get('outputs', []):
         d = o.get('data', {})
-        if o.get('output_type') == 'stream': out.append(''.join(o['text']).replace('\x1b[2K\r', ''))   # a widget's redraw clears the line outside a notebook; the stored outputs drop it
+        if o.get('output_type') == 'stream': out.append(''.join(o['text']).replace(_CLEAR_LINE, ''))
         elif o.get('output_type') == 'error': out.append(o.get('ename', ''))
         elif 'text/html' in d: out.append(re.sub(r'<[^>]+>', ' ', re.sub(r'<style.*?</style>', ' ', ''.join(d['text/html']), flags=re.S)))   # a Styler's CSS names a random id
         elif 'text/plain' in d and not {'image/png', 'application/vnd.jupyter.widget-view+json'} & d.keys(): out.append(''.join(d['text/plain']))
@@ -74,7 +76,6 @@ def main(argv=None) -> int:
     cfg = get_config()
     nbs = longest_first([Path(p).absolute() for p in nbglob(cfg.nbs_path, as_path=True)])
     skip, force = cfg.tst_flags.split(), ([] if args.fast else ['slow'])
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import test_nbs                          # the worker processes find `run_nb` by the name of a module they can import
     with working_directory(cfg.nbs_path):
         results = parallel(test_nbs.run_nb, nbs, skip_flags=skip, force_flags=force, n_workers=args.workers, basepath=cfg.config_path, pause=0.01)

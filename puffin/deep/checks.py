@@ -4,7 +4,7 @@
 
 # %% ../../nbs/api/90_checks.ipynb #57da03f9
 from __future__ import annotations
-import functools, itertools, math, numbers, os, sys, warnings
+import functools, itertools, math, os, sys, warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Sequence
@@ -347,7 +347,7 @@ def check_likelihood_args(decoder, # the decoder's name
     if not 0 < float(min_scale) < math.inf: raise ValueError(f"`min_scale` must be a finite number > 0, got {min_scale!r}")
     if not float(min_df) >= 2: raise ValueError(f"`min_df` must be >= 2 (finite variance), got {min_df!r}")
     if not float(min_df) < float(df_init) <= 1000: raise ValueError(f"`df_init` must be in (min_df={min_df}, 1000], got {df_init!r}: beyond that a Student-t is a Gaussian (use decoder='gaussian'), and float32 log-densities lose their accuracy")
-    if not isinstance(df_from_z, (bool, np.bool_)): raise ValueError(f"`df_from_z` must be a bool, got {df_from_z!r}")
+    check_bool(df_from_z, 'df_from_z')
     if df_from_z and decoder not in t_decoders: raise ValueError(f"`df_from_z` needs a Student-t decoder {t_decoders}, got {decoder!r}")
 
 # %% ../../nbs/api/90_checks.ipynb #5920f303

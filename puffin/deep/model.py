@@ -114,7 +114,6 @@ class Autoencoder(nn.Module):
         "The constructor arguments, enough to rebuild the architecture."
         return dict(input_dim=self.input_dim, latent_dim=self.latent_dim, hidden_dims=list(self.hidden_dims), dropout=self.dropout)
 
-
 # %% ../../nbs/api/00_model.ipynb #94edf6fd
 @patch
 @model_input('x', 'input_dim')
