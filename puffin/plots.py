@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import matplotlib.pyplot as plt
-from ._args import positive_int, check_bool
-from .deep.checks import one_axes
+from ._args import positive_int, check_bool, one_axes
 from .quality import _pair, _mean_offdiag, _check_no_constant
 
 # %% auto #0

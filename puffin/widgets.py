@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 import math
 from .deep.model import VAE
-from .deep.checks import to_model, is_real, one_axes
+from .deep.checks import to_model, is_real
+from ._args import one_axes
 from .deep.runtime import eval_mode
 
 # %% auto #0

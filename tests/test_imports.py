@@ -28,3 +28,8 @@ def test_library_imports_no_widgets_in_a_kernel():
     loaded = set(nb.cells[0].outputs[0]['text'].split())
     assert 'torch' in loaded, loaded   # the imports ran in this kernel
     assert not loaded & {'matplotlib', 'ipywidgets'}, loaded & {'matplotlib', 'ipywidgets'}
+
+@pytest.mark.parametrize('module', ['puffin._args', 'puffin.data', 'puffin.quality', 'puffin.paths', 'puffin.plots'])
+def test_torch_free_modules_load_no_torch(module):
+    "The argument-checks page says these load without torch (the plots' Axes check once pulled it in through puffin.deep.checks)."
+    assert 'torch' not in _imported_after([module])

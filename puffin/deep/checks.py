@@ -11,14 +11,14 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .._args import check_bool, is_int, is_real, nonneg_real, positive_int
+from .._args import check_bool, is_int, is_real, nonneg_real, positive_int, one_axes   # one_axes: importable from here too, as before
 
 # %% auto #0
 __all__ = ['PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims', 'check_input',
            'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
            'check_time_order', 'column_names', 'remember_columns', 'check_columns', 'to_model', 'model_rows',
            'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation', 'check_path',
-           'train_dtype', 'scale_warning', 'warn_caller', 'check_likelihood_args', 'one_axes']
+           'train_dtype', 'scale_warning', 'warn_caller', 'check_likelihood_args']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def check_module(model, # what the caller passed as the model
@@ -349,14 +349,3 @@ def check_likelihood_args(decoder, # the decoder's name
     if not float(min_df) < float(df_init) <= 1000: raise ValueError(f"`df_init` must be in (min_df={min_df}, 1000], got {df_init!r}: beyond that a Student-t is a Gaussian (use decoder='gaussian'), and float32 log-densities lose their accuracy")
     check_bool(df_from_z, 'df_from_z')
     if df_from_z and decoder not in t_decoders: raise ValueError(f"`df_from_z` needs a Student-t decoder {t_decoders}, got {decoder!r}")
-
-# %% ../../nbs/api/90_checks.ipynb #5920f303
-def one_axes(ax, # what the caller passed as the axes to draw on
-             name: str='ax', # its argument name, for the error
-            ):
-    "`ax` when it is one matplotlib Axes; fails naming `name` otherwise (the array `plt.subplots(1, 2)` returns included)."
-    from matplotlib.axes import Axes
-    if not isinstance(ax, Axes):
-        hint = ': pick one of them, e.g. ax[0]' if isinstance(ax, (np.ndarray, list, tuple)) else ''
-        raise ValueError(f"`{name}` must be one matplotlib Axes, got {type(ax).__name__}{hint}")
-    return ax
