@@ -58,7 +58,7 @@ class _Explorer:
         n = len(self.decoded)
         ax.bar(range(n), self.decoded, color=np.where(self.decoded < 0, 'C3', 'C2'))
         ax.set_xticks(range(n), self.labels if self.labels is not None else range(n), rotation=90, fontsize='small')
-        ax.set(ylabel='decoded return', title='z = [' + ', '.join(f'{v:+.1f}' for v in self.z.tolist()) + ']')
+        ax.set(ylabel='decoded return' if self.unscale is not None else 'decoded value (scaled)', title='z = [' + ', '.join(f'{v:+.1f}' for v in self.z.tolist()) + ']')
         return fig, ax
 
     def _ipython_display_(self): display(self.widget)
@@ -76,7 +76,7 @@ class LatentExplorer(_Explorer):
         z0 = torch.zeros(model.latent_dim) if z0 is None else _points(z0, 'z0').flatten()
         if z0.shape != (model.latent_dim,): raise ValueError(f"`z0` must have {model.latent_dim} values, got {tuple(z0.shape)}")
         if not (is_real(limit) and 0 < limit < math.inf): raise ValueError(f"`limit` must be a positive number, got {limit!r}")
-        limit = max(float(limit), math.ceil(float(z0.abs().max()) * 10) / 10)   # a slider clamps its value: a crash day's mu can sit at 8
+        limit = max(float(limit), math.ceil(float(z0.abs().max()) * 10) / 10)   # a slider clamps its value: an extreme day's mu can pass 8
         sliders = [W.FloatSlider(value=float(v), min=-limit, max=limit, step=0.05, description=f'z{i}', continuous_update=False)
                    for i, v in enumerate(z0)]
         super().__init__(model, sliders, labels, unscale)
