@@ -36,7 +36,7 @@ def check_seed(seed, # the seed to check
 
 def numpy_seed(seed: int|None, # a seed `check_seed` accepts
               ) -> int|None:
-    "`seed` as numpy's `default_rng` takes it (non-negative): itself from 0 up, 2**64 + seed below 0 (distinct seeds stay distinct)."
+    "`seed` as numpy's `default_rng` takes it (non-negative): itself from 0 up, 2**64 + seed below 0, as torch maps a negative seed (so -1 and 2**64 - 1 are one seed, in torch and here)."
     return None if seed is None else int(seed) % 2**64
 
 def sklearn_seed(seed: int, # a seed `check_seed` accepts

@@ -337,7 +337,7 @@ def fit_likelihood_models(models: list, # K `LikelihoodVAE`s or `ConditionalVAE`
                           s: FitSettings, # the fit's settings (checked by `fit_many`)
                           device: str|torch.device|None=None, # must be the CPU (or None)
                          ) -> list[dict]:
-    "`fit_many` for likelihood models: on `MultiLikelihoodEngine` where it applies, else each model's own `fit` in turn (the same results either way)."
+    "`fit_many` for likelihood models: on `MultiLikelihoodEngine` where it applies, else each model's own `fit` in turn (each model as its own seeded `fit` would leave it, to float rounding)."
     if device is not None and resolve_device(device).type != 'cpu': raise ValueError(f"`device`: likelihood models train together on the CPU only, got {device!r}")
     for i, m in enumerate(models):
         if not isinstance(m, _likelihood_classes() or ()): raise ValueError(f"`models[{i}]` is a {type(m).__name__}: fit_many trains models of one kind, and `models[0]` is a {type(models[0]).__name__}")
