@@ -1,6 +1,6 @@
 """Saving never destroys the previous good file (a killed, failed or racing save leaves one whole file), and a crafted
 or malformed file is refused with `FileFormatError` naming the path, before any model is built from it."""
-import configparser, multiprocessing as mp, os, random, re, signal, time
+import configparser, multiprocessing as mp, os, random, re, signal, stat, time
 from pathlib import Path
 import numpy as np, pytest, torch
 from sklearn.preprocessing import StandardScaler
@@ -92,6 +92,34 @@ def test_failed_fsync_keeps_old_file(old_model, tmp_path, monkeypatch):
     monkeypatch.undo()
     assert _same(load_model(path), m) and sorted(p.name for p in tmp_path.iterdir()) == ['m.pt']
 
+def _fsyncs(monkeypatch) -> list[tuple[str, int]]:
+    "Record what each `os.fsync` flushes, in order: ('folder' or 'file', its inode)."
+    done, real = [], os.fsync
+    def fsync(fd):
+        st = os.fstat(fd); done.append(('folder' if stat.S_ISDIR(st.st_mode) else 'file', st.st_ino)); real(fd)
+    monkeypatch.setattr(os, 'fsync', fsync)
+    return done
+
+def test_save_flushes_the_file_then_its_folder(tmp_path, monkeypatch):
+    "The rename is made durable too: after the temporary file is flushed and renamed over `path`, the folder holding it is flushed."
+    done = _fsyncs(monkeypatch)
+    path = save_model(VAE(6, 2, [8]), tmp_path/'m.pt')
+    assert done == [('file', path.stat().st_ino), ('folder', tmp_path.stat().st_ino)], done   # the renamed file keeps the temporary file's inode
+
+def test_save_works_where_a_folder_cannot_be_opened(tmp_path, monkeypatch):
+    "Windows cannot open a folder (PermissionError): the folder's flush is skipped, the save itself goes through."
+    real = os.open
+    def open_(path, flags, *args, **kw):
+        if os.path.isdir(path): raise PermissionError(13, 'Permission denied', str(path))
+        return real(path, flags, *args, **kw)
+    monkeypatch.setattr(os, 'open', open_)
+    done = _fsyncs(monkeypatch)
+    torch.manual_seed(0); m = VAE(6, 2, [8])
+    path = save_model(m, tmp_path/'m.pt')
+    assert [kind for kind, _ in done] == ['file'], done
+    monkeypatch.undo()
+    assert _same(load_model(path), m) and sorted(p.name for p in tmp_path.iterdir()) == ['m.pt']
+
 def _fitted_detector():
     X = np.random.default_rng(0).standard_normal((60, 4))
     return VAEAnomalyDetector(latent_dim=2, hidden_dims=[8], epochs=1, batch_size=32).fit(X)
@@ -133,17 +161,26 @@ def _refused(path: Path, contains: str, load=load_model):
     assert str(path) in str(e.value) and contains in str(e.value), str(e.value)
     assert isinstance(e.value, ValueError)
 
-def test_crafted_huge_config_fails_fast_without_allocating(tmp_path):
-    "A 1 KB file asking for a 2000 -> 20000 -> 20000 VAE (3.4 GB of float32 weights) and holding none: refused in well under a second, nothing allocated."
+_HUGE = dict(input_dim=2000, latent_dim=2, hidden_dims=[20000, 20000])   # 880,202,004 parameters: 3.5 GB of float32 weights
+
+def _dummies(names) -> dict: return {k: torch.zeros(1) for k in names}
+
+@pytest.mark.parametrize('weights, contains', [
+    ({}, '(2 hidden layers, 0 weights)'),                                                   # refused by the count, before any model is built
+    (_dummies(f'w{i}' for i in range(3)), "missing ['encoder.0.weight'"),                  # the page's file: refused by the `meta` model's names
+    (_dummies(VAE(2, 2, [2, 2]).state_dict()), 'encoder.0.weight (1,) for (20000, 2000)'),  # the right names: refused by the `meta` model's shapes
+])
+def test_crafted_huge_config_fails_fast_without_allocating(tmp_path, weights, contains):
+    "A file of a few KB asking for a 2000 -> 20000 -> 20000 VAE (3.5 GB of float32 weights) and holding none of them: refused in well under a second, nothing allocated, whichever check catches it."
     resource = pytest.importorskip('resource')   # the process's peak memory (Unix)
     path = tmp_path/'crafted.pt'
-    torch.save(_payload(config=dict(input_dim=2000, latent_dim=2, hidden_dims=[20000, 20000]), state_dict={}), path)
-    assert path.stat().st_size < 2000
+    torch.save(_payload(config=_HUGE, state_dict=weights), path)
+    assert path.stat().st_size < 6000
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KB on Linux: the peak so far
     start = time.perf_counter()
-    _refused(path, 'do not fit its config')
+    _refused(path, contains)
     assert time.perf_counter() - start < 1
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200_000   # the old code reached a 3.4 GB peak here
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200_000   # the old code reached a 3.5 GB peak here
 
 def test_crafted_config_with_weights_of_another_shape(tmp_path):
     m = VAE(6, 2, hidden_dims=[8])

@@ -18,7 +18,56 @@ from .distributed import is_main_process, world_size
 # %% auto #0
 __all__ = ['synthetic_workload', 'main']
 
+# %% ../../nbs/api/06a_launch.ipynb #2cbd75b9
+def _parse_args(argv=None) -> argparse.Namespace:
+    "Command-line options of the entry point."
+    p = argparse.ArgumentParser(prog='python -m puffin.deep.launch', description='Train a VAE on a synthetic workload, data-parallel under torchrun.',
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--rows', type=_count, default=200_000); p.add_argument('--features', type=_count, default=100)
+    p.add_argument('--latent', type=_count, default=20); p.add_argument('--hidden', type=_count, nargs='*', default=[256, 128])
+    p.add_argument('--epochs', type=_count, default=3); p.add_argument('--batch-size', type=_count, default=256)
+    p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=_checked(int, lambda v: 0 <= v < 2**63, 'an int in [0, 2**63)'), default=0)
+    p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
+    p.add_argument('--device', type=_device, default='cpu', help='where every process trains')
+    p.add_argument('--threads', type=_count, default=None, help='intra-op threads per process (None: chosen from the model size)')
+    p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only); created if its parent exists')
+    p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
+    a = p.parse_args(argv)
+    a.rank = _rank(p); _check_out(p, a.out)
+    try: n_validation(a.rows, a.validation_split)   # fit's own rules, checked before any work
+    except ValueError as e: p.error(f"--rows {a.rows} with --validation-split {a.validation_split}: {e}")
+    w = world_size()   # under torchrun a batch is dealt out across the processes: fewer rows than processes idles one in every step
+    if a.batch_size < w: p.error(f"--batch-size {a.batch_size} is smaller than the {w} processes: some process would sit idle in every step")
+    return a
+
+# %% ../../nbs/api/06a_launch.ipynb #d9181448
+def synthetic_workload(rows: int, features: int, seed: int=0) -> Tensor:
+    "Rows of correlated Gaussian 'returns' from a seeded generator: the same on every rank."
+    g = torch.Generator().manual_seed(seed)
+    factors = torch.randn(rows, max(features // 10, 1), generator=g) @ torch.randn(max(features // 10, 1), features, generator=g)
+    return (factors + torch.randn(rows, features, generator=g)) / 2
+
+# %% ../../nbs/api/06a_launch.ipynb #d453edde
+def main(argv=None) -> dict:
+    "Train the requested workload with `AETrainer.fit` (data-parallel under torchrun); returns the history."
+    a = _parse_args(argv)
+    X = synthetic_workload(a.rows, a.features, a.seed)
+    with seeded(a.seed): model = VAE(a.features, a.latent, hidden_dims=a.hidden)   # the seed's weights; the caller's RNG is left as it was
+    start = time.perf_counter()
+    history = AETrainer(a.device).fit(model, X, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, validation_split=a.validation_split, seed=a.seed, threads=a.threads, verbose=False)
+    history['seconds'], history['world_size'] = time.perf_counter() - start, world_size()
+    if a.out is not None:
+        a.out.mkdir(exist_ok=True)   # its parent was checked before training; every file below replaces its old copy in one step
+        if a.dump_ranks: write_atomic(a.out/f"rank{a.rank}.pt", lambda f: torch.save(model.state_dict(), f))
+        if is_main_process():
+            save_model(model, a.out/'model.pt', history=history)
+            write_atomic(a.out/'history.json', lambda f: f.write(json.dumps(history).encode()))
+    kind = 'val' if history['val_loss'] else 'train'   # --validation-split 0 holds out no rows
+    if is_main_process(): print(f"{history['path']} x{history['world_size']}: {a.epochs} epochs in {history['seconds']:.1f} s, final {kind} loss {history[kind + '_loss'][-1]:.4f}")
+    return history
+
 # %% ../../nbs/api/06a_launch.ipynb #3d79d7db
+# the checkers the options go through (defined before the first run below; what they refuse: When things go wrong)
 def _checked(convert, ok, what: str):
     "An argparse `type` that converts a flag's text and refuses values outside `ok` with a usage error naming the flag."
     def f(text: str):
@@ -51,52 +100,6 @@ def _check_out(p: argparse.ArgumentParser, out: Path|None) -> None:
     if out.exists() and not out.is_dir(): p.error(f"--out {out} is a file: name a folder")
     if not (folder := out if out.exists() else out.parent).is_dir(): p.error(f"--out {out}: the folder {folder} does not exist (create it first)")
     if not os.access(folder, os.W_OK | os.X_OK): p.error(f"--out {out}: the folder {folder} is not writable")
-
-def _parse_args(argv=None) -> argparse.Namespace:
-    "Command-line options of the entry point."
-    p = argparse.ArgumentParser(prog='python -m puffin.deep.launch', description='Train a VAE on a synthetic workload, data-parallel under torchrun.',
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--rows', type=_count, default=200_000); p.add_argument('--features', type=_count, default=100)
-    p.add_argument('--latent', type=_count, default=20); p.add_argument('--hidden', type=_count, nargs='*', default=[256, 128])
-    p.add_argument('--epochs', type=_count, default=3); p.add_argument('--batch-size', type=_count, default=256)
-    p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=_checked(int, lambda v: 0 <= v < 2**63, 'an int in [0, 2**63)'), default=0)
-    p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
-    p.add_argument('--device', type=_device, default='cpu', help='where every process trains')
-    p.add_argument('--threads', type=_count, default=None, help='intra-op threads per process (None: chosen from the model size)')
-    p.add_argument('--out', type=Path, default=None, help='folder for history.json and model.pt (rank 0 only); created if its parent exists')
-    p.add_argument('--dump-ranks', action='store_true', help="also write every rank's weights to --out (for tests)")
-    a = p.parse_args(argv)
-    a.rank = _rank(p); _check_out(p, a.out)
-    try: n_validation(a.rows, a.validation_split)   # fit's own rules, checked before any work
-    except ValueError as e: p.error(f"--rows {a.rows} with --validation-split {a.validation_split}: {e}")
-    w = world_size()   # under torchrun a batch is dealt out across the processes: fewer rows than processes idles one in every step
-    if a.batch_size < w: p.error(f"--batch-size {a.batch_size} is smaller than the {w} processes: some process would sit idle in every step")
-    return a
-
-def synthetic_workload(rows: int, features: int, seed: int=0) -> Tensor:
-    "Rows of correlated Gaussian 'returns' from a seeded generator: the same on every rank."
-    g = torch.Generator().manual_seed(seed)
-    factors = torch.randn(rows, max(features // 10, 1), generator=g) @ torch.randn(max(features // 10, 1), features, generator=g)
-    return (factors + torch.randn(rows, features, generator=g)) / 2
-
-# %% ../../nbs/api/06a_launch.ipynb #d453edde
-def main(argv=None) -> dict:
-    "Train the requested workload with `AETrainer.fit` (data-parallel under torchrun); returns the history."
-    a = _parse_args(argv)
-    X = synthetic_workload(a.rows, a.features, a.seed)
-    with seeded(a.seed): model = VAE(a.features, a.latent, hidden_dims=a.hidden)   # the seed's weights; the caller's RNG is left as it was
-    start = time.perf_counter()
-    history = AETrainer(a.device).fit(model, X, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, validation_split=a.validation_split, seed=a.seed, threads=a.threads, verbose=False)
-    history['seconds'], history['world_size'] = time.perf_counter() - start, world_size()
-    if a.out is not None:
-        a.out.mkdir(exist_ok=True)   # its parent was checked before training; every file below replaces its old copy in one step
-        if a.dump_ranks: write_atomic(a.out/f"rank{a.rank}.pt", lambda f: torch.save(model.state_dict(), f))
-        if is_main_process():
-            save_model(model, a.out/'model.pt', history=history)
-            write_atomic(a.out/'history.json', lambda f: f.write(json.dumps(history).encode()))
-    kind = 'val' if history['val_loss'] else 'train'   # --validation-split 0 holds out no rows
-    if is_main_process(): print(f"{history['path']} x{history['world_size']}: {a.epochs} epochs in {history['seconds']:.1f} s, final {kind} loss {history[kind + '_loss'][-1]:.4f}")
-    return history
 
 # %% ../../nbs/api/06a_launch.ipynb #2d16a1e4
 #| eval: false

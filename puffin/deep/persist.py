@@ -16,10 +16,18 @@ from .model import Autoencoder, VAE
 __all__ = ['write_atomic', 'save_model', 'FileFormatError', 'load_model', 'load_history', 'save_scaler', 'load_scaler']
 
 # %% ../../nbs/api/05_persist.ipynb #e1d42cde
+def _fsync_folder(folder: Path, # the folder whose entries (a rename in it) must reach the disk
+                 ) -> None:
+    "Flush `folder`'s entries to the disk, so that a rename in it survives a power cut; skipped where a folder cannot be opened (Windows)."
+    try: fd = os.open(folder, os.O_RDONLY)
+    except OSError: return   # Windows opens no folder (PermissionError): there the step is skipped
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
 def write_atomic(path: Path, # the file to write or replace; its folder exists
                   write: Callable, # `write(f)` writes the whole content to the open binary file `f`
                  ) -> Path:
-    "Write a temporary file beside `path`, flush it to disk, then rename it over `path` in one step: `path` is always the old file or the new one."
+    "Write a temporary file beside `path`, flush it to disk, rename it over `path` in one step, then flush the folder: `path` is always the old file or the new one, and once it returns, the new one survives a power cut."
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")   # a name of its own for every writer: racing saves never share a file
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)   # the usual permissions (umask applies)
     try:
@@ -27,6 +35,7 @@ def write_atomic(path: Path, # the file to write or replace; its folder exists
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True); raise
+    _fsync_folder(path.parent)   # the rename is an entry in the folder: without this a power cut can bring the old file back
     return path
 
 # %% ../../nbs/api/05_persist.ipynb #ca227dd5
