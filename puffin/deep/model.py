@@ -121,12 +121,14 @@ def encode(self: Autoencoder, x: Tensor) -> Tensor:
     "Latent code of each row of `x`, an (n, input_dim) tensor in the model's dtype."
     return self.encoder(x)
 
+# %% ../../nbs/api/00_model.ipynb #f018cf6c
 @patch
 @model_input('z', 'latent_dim')
 def decode(self: Autoencoder, z: Tensor) -> Tensor:
     "Reconstruction from latent codes `z`, an (n, latent_dim) tensor in the model's dtype."
     return self.decoder(z)
 
+# %% ../../nbs/api/00_model.ipynb #a6d28b2f
 @patch
 def forward(self: Autoencoder, x: Tensor) -> Tensor:
     "Reconstruction of `x` through the bottleneck."
