@@ -69,6 +69,7 @@ def vae_loss_parts(recon: Tensor, # decoder output, shape (n, d)
     rec, kl = reconstruction_loss(recon, x) / n, kl_divergence(mu, log_var) / n
     return VAELossParts(rec + beta * kl, rec, kl)
 
+# %% ../../nbs/api/01_loss.ipynb #c837591e
 def vae_loss(recon: Tensor, # decoder output, shape (n, d)
              x: Tensor, # original rows, shape (n, d)
              mu: Tensor, # latent means, shape (n, k)

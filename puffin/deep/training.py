@@ -5,6 +5,7 @@
 # %% ../../nbs/api/02_training.ipynb #76c0a4d8
 from __future__ import annotations
 import math, warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 import numpy as np
 import torch
@@ -78,18 +79,20 @@ class FitSettings:
 def training_rows(model: nn.Module, # the model about to train
                   X, # the user's rows
                   s: FitSettings, # the fit's settings
-                  job: distributed.FitJob, # this process's part in the fit
+                  job: distributed.FitJob|None=None, # this process's part in the fit (None: alone, where the model is)
                  ) -> Tensor:
-    "`X` checked and on the job's device, in the model's dtype; the model moved there too. Warns when a squared-error VAE gets unscaled columns."
-    with job.agreed():
+    "`X` checked and on the job's device (alone: the model's), in the model's dtype; the model moved there too. Warns when a squared-error VAE gets unscaled columns."
+    device = AETrainer()._device_for(model) if job is None else job.device
+    with nullcontext() if job is None else job.agreed():
         if s.chronological: check_time_order(X)                         # newest-first dates would hold out the oldest days
-        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(job.device)
+        X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(device)
         n_validation(len(X), s.validation_split)                        # enough rows for the split, or an error that says how many
         unscaled = isinstance(model, VAE) and not hasattr(model, 'loss_parts') and scale_warning(X)   # a likelihood decoder learns its scale
-        if unscaled and job.is_main: warn_caller(unscaled)
-        model.to(job.device)
+        if unscaled and (job is None or job.is_main): warn_caller(unscaled)
+        model.to(device)
     return X
 
+# %% ../../nbs/api/02_training.ipynb #f7c4f2e4
 def fitting_starts(model: nn.Module, # the model about to train
                    X, # its rows, as the user passed them
                   ) -> None:
