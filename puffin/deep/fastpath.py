@@ -231,7 +231,7 @@ def _step(self: FastEngine, B, x_aug, x, eps, masks, o, mu, lv, std):
     _adam_update(self)                                          # ---- Adam, once over every parameter
 
 # %% ../../nbs/api/04_fastpath.ipynb #c4d9a7e2
-_NUMPY_BELOW = 16_384   # widest layer x rows below which numpy's products pay (bench/train_speed.py's floors: W1, W2 yes, W3 no)
+_NUMPY_BELOW = 16_384   # widest layer x rows below which numpy's products paid on the performance log's AMD VM (W1, W2 yes, W3 no; on a Xeon VM they were even)
 
 @patch
 def _numpy_pays(self: FastEngine, n: int) -> bool:
