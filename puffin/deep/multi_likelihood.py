@@ -249,7 +249,7 @@ def _parts(self: MultiLikelihoodEngine, rec: Tensor, S: Tensor, n: Tensor, ws: l
     loss = nll + torch.tensor(ws, dtype=nll.dtype)[:, None] * term * torch.tensor(self.kl_betas)
     return torch.stack([loss, nll, kl], -1).permute(1, 2, 0).matmul(n) / n.sum()
 
-# %% ../../nbs/api/04d_multi_likelihood.ipynb #11e20b8f
+# %% ../../nbs/api/04d_multi_likelihood.ipynb #208b6a70
 @patch
 def train_epoch(self: MultiLikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
     "One shuffled pass of every model over its own rows `X` (K, N, D); (K, 3) per-row means of (loss, NLL, KL)."
@@ -268,6 +268,7 @@ def train_epoch(self: MultiLikelihoodEngine, X: Tensor, batch_size: int) -> Tens
             for m in self.models: m.step.fill_(self.n_step)
         return self._parts(ep['rec'], ep['S'], ep['n'], ws)
 
+# %% ../../nbs/api/04d_multi_likelihood.ipynb #e1cd0b62
 @patch
 def evaluate(self: MultiLikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
     "(K, 3) per-row means of (negative ELBO, NLL, KL) of each model on its rows `X` (K, N, D), in eval mode; z drawn from each model's generator, as in a single fit."
@@ -288,7 +289,7 @@ def evaluate(self: MultiLikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
                 tot[i] += torch.stack([nll + self.kl_betas[i] * kl, nll, kl]) * n
     return tot / N
 
-# %% ../../nbs/api/04d_multi_likelihood.ipynb #1738f7d9
+# %% ../../nbs/api/04d_multi_likelihood.ipynb #fdfaffef
 @patch
 def snapshot(self: MultiLikelihoodEngine,
              out: Tensor|None=None, # a (K, P + 1) tensor to copy into (None: a new one)
@@ -298,11 +299,13 @@ def snapshot(self: MultiLikelihoodEngine,
     out[:, :-1].copy_(self.flat); out[:, -1] = self.n_step
     return out
 
+# %% ../../nbs/api/04d_multi_likelihood.ipynb #cf93393c
 @patch
 def row(self: MultiLikelihoodEngine, i: int) -> Tensor:
     "Model `i`'s row of `snapshot`, a copy."
     return torch.cat([self.flat[i], torch.tensor([float(self.n_step)])])
 
+# %% ../../nbs/api/04d_multi_likelihood.ipynb #eaed5666
 @patch
 def restore(self: MultiLikelihoodEngine, snap: Tensor, i: int|None=None) -> None:
     "Put back the parameters and step counters of `snapshot` (or, with `i`, model `i`'s only: `snap` may be its row)."
@@ -314,11 +317,13 @@ def restore(self: MultiLikelihoodEngine, snap: Tensor, i: int|None=None) -> None
             r = snap if snap.ndim == 1 else snap[i]
             self.flat[i].copy_(r[:-1]); self.models[i].step.fill_(int(r[-1]))
 
+# %% ../../nbs/api/04d_multi_likelihood.ipynb #4f88d217
 @patch
 def params_finite(self: MultiLikelihoodEngine) -> Tensor:
     "(K,) bools: whether each model's parameters are all finite (`MultiEngine`'s check: its `flat` is laid out the same way)."
     return MultiEngine.params_finite(self)
 
+# %% ../../nbs/api/04d_multi_likelihood.ipynb #e16b5c8a
 @patch
 def release(self: MultiLikelihoodEngine) -> None:
     "Give each parameter its own storage again (as `MultiEngine.release`): the models no longer alias `flat`."
