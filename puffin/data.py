@@ -125,13 +125,13 @@ def load_sp500_returns(dequantize: bool=False, # add seeded price jitter before 
     return clean_splits(r) if clean else r
 
 # %% ../nbs/api/10_data.ipynb #c43fe257
-def chronological_split(df: pd.DataFrame, # frame with a sorted DatetimeIndex
+def chronological_split(df: pd.DataFrame, # frame with a DatetimeIndex, oldest first, no repeated dates
                         split_date: str|pd.Timestamp='2015-01-01', # first date of the test part
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Split `df` into `(train, test)`: rows before `split_date` and rows from `split_date` on."
     _check_frame(df, 'df')
     if not isinstance(df.index, pd.DatetimeIndex): raise ValueError(f"`df` needs a DatetimeIndex, got {type(df.index).__name__}")
-    if not df.index.is_monotonic_increasing: raise ValueError("`df` index must be sorted in ascending order")
+    _check_dates(df, 'df')   # rows are taken by date: oldest first, no repeats
     ts = pd.Timestamp(split_date)
     if df.index.tz is not None and ts.tz is None: ts = ts.tz_localize(df.index.tz)   # a plain date on a time-zone-aware index means that zone's date
     train, test = df.loc[df.index < ts], df.loc[df.index >= ts]
@@ -194,16 +194,26 @@ def scale(df: pd.DataFrame, # returns with the scaler's columns
     return scaler.transform(df).astype(np.float32)
 
 # %% ../nbs/api/10_data.ipynb #73bdb946
+def _scaled_values(arr, # the `arr` given to `unscale`
+                   n_features: int, # columns the scaler expects
+                  ) -> np.ndarray:
+    "`arr` as a float64 array; refused, naming `arr`, unless numeric, 2-D with `n_features` columns, with at least one row, all finite (a DataFrame is first checked as every frame is)."
+    if isinstance(arr, pd.DataFrame): _check_frame(arr, 'arr')
+    a = np.asarray(arr.detach().cpu() if hasattr(arr, 'detach') else arr)
+    if a.dtype.kind not in 'iuf': raise ValueError(f"`arr` must hold numbers, got dtype {a.dtype}")   # strings of digits would otherwise be read as numbers
+    if a.ndim != 2 or a.shape[1] != n_features: raise ValueError(f"`arr` must be 2-D with {n_features} columns, got shape {a.shape}")
+    if not len(a): raise ValueError(f"`arr` has no rows (shape {a.shape})")
+    a = np.asarray(a, dtype=np.float64)
+    if not np.isfinite(a).all(): raise ValueError("`arr` holds NaN/inf values")
+    return a
+
 def unscale(arr, # scaled values, rows x assets: numpy array or CPU torch tensor
             scaler: StandardScaler, # the scaler used by `scale`
             like: pd.DataFrame|None=None, # take columns (and the index, if lengths match) from this frame
            ) -> pd.DataFrame:
     "Map scaled values back to returns: a float64 DataFrame with the asset names as columns (a DataFrame `arr` keeps its index; its column names, unless numbered, must be the scaler's)."
     _check_scaler(scaler)
-    a = np.asarray(arr.detach().cpu() if hasattr(arr, 'detach') else arr, dtype=np.float64)
-    if a.ndim != 2 or a.shape[1] != scaler.n_features_in_:
-        raise ValueError(f"`arr` must be 2-D with {scaler.n_features_in_} columns, got shape {a.shape}")
-    if not np.isfinite(a).all(): raise ValueError("`arr` holds NaN/inf values")
+    a = _scaled_values(arr, scaler.n_features_in_)
     frame = isinstance(arr, pd.DataFrame)
     named = frame and not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in arr.columns)
     if named: _check_columns(arr, scaler, 'arr')                       # named columns: the scaler's, in order
