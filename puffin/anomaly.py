@@ -60,7 +60,7 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
 class TailCalibrator:
     "Maps values to surprisal `-log P(V >= v)` under a reference sample: empirical below the `q` quantile, exponential tail above."
     def __init__(self,
-                 ref, # reference values, e.g. a score part on the training rows
+                 ref, # reference values, any sample (the VAE detector passes a score part of its held-out calibration rows)
                  q: float=0.9, # quantile where the exponential tail takes over
                 ):
         ref = np.sort(np.asarray(ref, dtype=np.float64).ravel())
@@ -166,7 +166,7 @@ def _set_fitted(self: _Detector, X: np.ndarray, names, scores: np.ndarray, held_
 def _threshold(self: _Detector, scores: np.ndarray) -> float:
     "The (1 - contamination) quantile of `scores`; when rows tie on it, a cut just below or just above the tied block, whichever flags closer to `contamination` (below on a tie in distance)."
     c, t = self.contamination, float(np.quantile(scores, 1 - self.contamination))
-    tol = 1e-6 * max(1.0, abs(t))   # tied: equal up to the rounding of the same row scored in another batch (~1e-7)
+    tol = 1e-6 * max(1.0, abs(t))   # tied: equal within 1e-6 relative (copies of one record; float64 scoring rounds a row by about 1e-16)
     if (np.abs(scores - t) <= tol).sum() < 2: return t
     below, above = t - tol, t + tol
     return below if abs((scores > below).mean() - c) <= abs((scores > above).mean() - c) else above
@@ -210,7 +210,10 @@ class MahalanobisDetector(_Detector):
         if self.estimator not in ('ledoit_wolf', 'empirical'): raise ValueError(f"`estimator` must be 'ledoit_wolf' or 'empirical', got {self.estimator!r}")
         check_bool(self.scale, 'scale'); check_bool(self.cross_fit, 'cross_fit')
 
-    def fit(self, X, y=None):
+    def fit(self,
+            X, # training rows (array, tensor or DataFrame), at least 10
+            y: None=None, # ignored (scikit-learn compatibility)
+           ) -> MahalanobisDetector:
         "Estimate the mean and covariance of `X` (y is ignored); set `decision_scores_`, `threshold_`, `labels_` and `offset_`."
         self._check_params()
         rows = _float64_rows(X)
@@ -301,7 +304,7 @@ def _exact(model: VAE) -> VAE:
     return copy.deepcopy(model).double()
 
 def _parts_of(exact: VAE, rows: torch.Tensor, whiten=None, offset: float=0.0) -> dict[str, np.ndarray]:
-    "`vae_score_parts` of the float64 copy `exact` (from `_exact`) on one thread: a row's parts the same bits whatever the machine's threads and the other rows scored with it."
+    "`vae_score_parts` of the float64 copy `exact` (from `_exact`) on one thread: a row's parts do not depend on the thread count, and with other rows scored alongside differ only by float64 rounding (about 1e-16 relative)."
     with num_threads(1): return vae_score_parts(exact, rows, whiten, offset)
 
 def _whitener(exact: VAE, rows: torch.Tensor) -> np.ndarray:
@@ -383,6 +386,12 @@ def _finish(self: VAEAnomalyDetector, st: _Start, history: dict) -> VAEAnomalyDe
     return self
 
 @patch
+def _score(self: VAEAnomalyDetector, X: np.ndarray) -> np.ndarray:
+    "The fitted anomaly score (higher = more abnormal) of checked rows."
+    return self._combine(self._parts(X, misfit=self.score_ in ('tail', 'size_or_pattern')))
+
+# %% ../nbs/api/12_anomaly.ipynb #7e3ebd03
+@patch
 def fit(self: VAEAnomalyDetector,
         X, # training rows (array, tensor or DataFrame), assumed mostly normal
         y: None=None, # ignored (scikit-learn compatibility)
@@ -393,11 +402,6 @@ def fit(self: VAEAnomalyDetector,
     return self._finish(st, history)
 
 # %% ../nbs/api/12_anomaly.ipynb #7e3ebd02
-@patch
-def _score(self: VAEAnomalyDetector, X: np.ndarray) -> np.ndarray:
-    "The fitted anomaly score (higher = more abnormal) of checked rows."
-    return self._combine(self._parts(X, misfit=self.score_ in ('tail', 'size_or_pattern')))
-
 @patch
 def score_parts(self: VAEAnomalyDetector,
                 X, # rows to score
@@ -414,8 +418,8 @@ def score_parts(self: VAEAnomalyDetector,
 def fit_detectors(X, # training rows (array, tensor or DataFrame), assumed mostly normal: the same for every detector
                   seeds: Sequence[int], # one seed per detector (ints): its calibration rows, initial weights, batches and noise
                   **detector_kwargs, # every other `VAEAnomalyDetector` setting, shared by all
-                 ) -> list[VAEAnomalyDetector]:
-    "One fitted detector per seed, detector i as `VAEAnomalyDetector(**detector_kwargs, seed=seeds[i]).fit(X)` leaves it; the VAEs train together (`fit_many`)."
+                 ) -> list[VAEAnomalyDetector]: # one fitted detector per seed, in the order of `seeds`
+    "One fitted detector per seed, detector i as `VAEAnomalyDetector(**detector_kwargs, seed=seeds[i]).fit(X)` leaves it; `detector_kwargs` are every other `VAEAnomalyDetector` setting, shared by all. The VAEs train together (`fit_many`)."
     if not isinstance(seeds, (list, tuple, range)) or not len(seeds): raise ValueError(f"`seeds` must be a non-empty list of ints, one per detector, got {seeds!r}")
     seeds = _check_seeds(seeds, len(seeds))
     dets = [VAEAnomalyDetector(**detector_kwargs, seed=s) for s in seeds]
@@ -446,6 +450,7 @@ def save(self: VAEAnomalyDetector,
                    calibration_idx=torch.from_numpy(np.asarray(getattr(self, 'calibration_idx_', []), dtype=np.int64)))
     return _save(path, _FORMAT, **payload)
 
+# %% ../nbs/api/12_anomaly.ipynb #aefe4ec9
 @patch(cls_method=True)
 def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomalyDetector.save`
         ) -> VAEAnomalyDetector:

@@ -103,7 +103,7 @@ class LikelihoodVAE(VAE):
                  n_cycles: int=4, # 'cyclical': cycles before the weight stays at 1
                  cycle_ratio: float=0.5, # 'cyclical': fraction of each cycle spent ramping from 0 to 1
                  min_scale: float=1e-3, # floor on the decoder's standard deviations (scaled units)
-                 df_init: float=5.0, # 'student_t': initial degrees of freedom (learned per feature, kept > 2); 'mv_student_t': one df for all features
+                 df_init: float=5.0, # Student-t decoders: initial degrees of freedom, in (min_df, 1000] (learned per feature for 'student_t' and 'zi_student_t', one for all features for 'mv_student_t')
                  df_from_z: bool=False, # Student-t decoders: the degrees of freedom depend on z (a head of the decoder) instead of being one learned value per feature
                  min_df: float=2.0, # floor of the degrees of freedom (2: finite variance; 4: finite kurtosis)
                 ):
@@ -175,6 +175,7 @@ def decoder_dist(self: LikelihoodVAE, z: Tensor, # latent codes, shape (n, laten
         return _ZeroInflatedT(pi, self.spike_centre, torch.exp(self.raw_spike_width) + 1e-5, df, loc, scale)
     return LowRankMultivariateNormal(loc, self.factor_head(h).view(len(h), self.out_dim, self.rank), scale.pow(2))
 
+# %% ../../nbs/api/07_generative.ipynb #08c20f5f
 @patch
 def decode(self: LikelihoodVAE, z: Tensor, # latent codes, shape (n, latent_dim), in the model's dtype
           ) -> Tensor:
@@ -259,7 +260,7 @@ def sample(self: LikelihoodVAE,
            seed: int|torch.Generator|None=None, # int or generator for a reproducible draw of the latents and the noise (torch's global RNG is left untouched); None uses the global RNG
            from_: str='prior', # latent source: 'prior' N(0, I) or 'aggregate' (the mixture from `fit_aggregate_posterior`)
            noise: bool=True, # draw x ~ p(x|z) (True) or return the decoder mean (False, as the chapter's VAE)
-           cond=None, # conditions, for a `ConditionalVAE` only
+           cond: Tensor|np.ndarray|pd.DataFrame|Sequence[float]|float|None=None, # conditions, for a `ConditionalVAE` only: one row per sample, or one row (a Series, a list, a number) for all
           ) -> Tensor:
     "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
     check_bool(noise, 'noise'); positive_int(n, 'n')
@@ -316,7 +317,7 @@ def fit_aggregate_posterior(self: LikelihoodVAE,
 
 # %% ../../nbs/api/07_generative.ipynb #98f5b764
 class ConditionalVAE(LikelihoodVAE):
-    "A `LikelihoodVAE` conditioned on extra inputs c (e.g. the trailing volatility regime): training rows are `[x | c]`; encoder q(z|x,c), decoder p(x|z,c)."
+    "A `LikelihoodVAE` conditioned on extra inputs c (e.g. the trailing volatility regime): training rows are `[x | c]`; encoder q(z|x,c), decoder p(x|z,c). `**kwargs` are `LikelihoodVAE`'s keyword options (decoder, rank, free_bits, kl_schedule, ...)."
     def __init__(self,
                  data_dim: int, # number of generated features (assets)
                  cond_dim: int, # number of condition columns, appended to each row
@@ -544,8 +545,8 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
                 history: pd.DataFrame, # real returns before the first generated day (at least max(windows + asset_windows) days), the scaler's columns
                 n_days: int, # length of the path
                 scaler, # the `StandardScaler` of the returns (`puffin.data.fit_scaler`)
-                cond_mean=None, # mean of each condition column over the training days (as used in training); None: 0
-                cond_std=None, # standard deviation of each condition column; None: 1
+                cond_mean: pd.Series|np.ndarray|Sequence[float]|None=None, # mean of each condition column over the training days (as used in training; a Series is matched by column name); None: 0
+                cond_std: pd.Series|np.ndarray|Sequence[float]|None=None, # standard deviation of each condition column (as `cond_mean`); None: 1
                 windows: Sequence[int]=(5, 21, 63), # as in `trailing_vol_condition`
                 asset_windows: Sequence[int]=(), # as in `trailing_vol_condition`
                 seed: int=0, # seeds the whole path (torch's global RNG is left untouched)
