@@ -313,7 +313,7 @@ def tail_metrics(real, # real returns, rows x assets
     for m in ('hill', 'var', 'es'): out[f'{m}_err'] = (out[f'{m}_synthetic'] / out[f'{m}_real'] - 1).abs()
     return out
 
-
+# %% ../nbs/api/11_quality.ipynb #60dbe81a
 def goal_metrics(real, # real returns, rows x assets
                  synthetic, # synthetic returns with the same columns
                  level: float=0.01, # VaR/ES level (0.01: the 1% tail)
