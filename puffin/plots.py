@@ -151,7 +151,9 @@ def plot_qq(real, # real returns, rows x assets
     p = 1 / (1 + np.exp(-np.linspace(-np.log(999), np.log(999), 201)))  # 0.001 .. 0.999, logit-spaced
     qx, qy = np.quantile(x, p), np.quantile(y, p)
     fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (one_axes(ax).figure, ax)
-    ax.scatter(qx, qy, s=8, c=np.abs(p - 0.5), cmap='viridis')
+    pts = ax.scatter(qx, qy, s=8, c=np.abs(p - 0.5), cmap='viridis')
+    cb = fig.colorbar(pts, ax=ax, shrink=0.8, pad=0.02)
+    cb.set_label('distance into the tails, |p - 0.5|', fontsize='small'); cb.ax.tick_params(labelsize='small')
     lim = [min(qx.min(), qy.min()), max(qx.max(), qy.max())]
     ax.plot(lim, lim, 'k--', lw=0.8)
     for lvl in (0.01, 0.99): ax.axvline(np.quantile(x, lvl), color='grey', lw=0.6, ls=':')
@@ -172,5 +174,5 @@ def plot_correlations(real, # real returns, rows x assets
         im = a.imshow(c, vmin=-1, vmax=1, cmap='RdBu_r')
         a.set_title(f'{lab} (mean corr {_mean_offdiag(c):.2f})', fontsize='medium')
         a.set_xticks(range(len(cols)), cols, rotation=90, fontsize=6); a.set_yticks(range(len(cols)), cols, fontsize=6)
-    fig.colorbar(im, ax=list(axes), shrink=0.8)
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label='correlation')
     return fig, axes
