@@ -535,12 +535,14 @@ def snapshot(self: LikelihoodEngine) -> tuple[Tensor, int]:
     "A copy of every parameter (one clone of `flat`) and of the step counter that drives the KL schedule."
     return self.flat.clone(), self.n_step
 
+# %% ../../nbs/api/04c_likelihood_engine.ipynb #a2d885a7
 @patch
 def restore(self: LikelihoodEngine, snap: tuple[Tensor, int]) -> None:
     "Put back the parameters and the step counter of `snapshot`."
     with torch.no_grad(): self.flat.copy_(snap[0]); self.model.step.fill_(snap[1])
     self.n_step = snap[1]
 
+# %% ../../nbs/api/04c_likelihood_engine.ipynb #6b244e23
 @patch
 def params_finite(self: LikelihoodEngine) -> bool:
     "Whether every parameter is finite."

@@ -315,6 +315,7 @@ def snapshot(self: MultiEngine,
     "A copy of every model's parameters: (K, P). `multi_loop` reuses one: a fresh 1 MB copy every epoch costs more than the copy itself."
     return self.flat.clone() if out is None else out.copy_(self.flat)
 
+# %% ../../nbs/api/04b_multifit.ipynb #f21f9708
 @patch
 def restore(self: MultiEngine, snap: Tensor, i: int|None=None) -> None:
     "Put back the parameters of `snapshot` (or, with `i`, model `i`'s row only)."
@@ -322,17 +323,20 @@ def restore(self: MultiEngine, snap: Tensor, i: int|None=None) -> None:
         if i is None: self.flat.copy_(snap)
         else: self.flat[i].copy_(snap if snap.ndim == 1 else snap[i])
 
+# %% ../../nbs/api/04b_multifit.ipynb #8af11ced
 @patch
 def row(self: MultiEngine, i: int) -> Tensor:
     "Model `i`'s row of `snapshot`, a copy."
     return self.flat[i].clone()
 
+# %% ../../nbs/api/04b_multifit.ipynb #cc94935b
 @patch
 def params_finite(self: MultiEngine) -> Tensor:
     "(K,) bools: whether each model's parameters are all finite: one sum per model (finite only if every term is), checked in full if not."
     ok = self.flat.sum(1).isfinite()
     return ok if bool(ok.all()) else torch.isfinite(self.flat).all(1)
 
+# %% ../../nbs/api/04b_multifit.ipynb #3d81eba0
 @patch
 def release(self: MultiEngine) -> None:
     "Give each parameter its own storage again: the models no longer alias `flat`."
