@@ -6,7 +6,8 @@ import pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.model import Autoencoder
 from puffin.deep.launch import synthetic_workload
-from puffin.deep.distributed import _fingerprint, _zero_gradients
+import torch.distributed as dist
+from puffin.deep.distributed import _fingerprint, _zero_gradients, is_main_process, launched_by_torchrun, world_size
 
 ARGS = dict(rows=3000, features=12, latent=3, hidden=[32, 16], epochs=4, batch=64, seed=0)
 TOLERANCE = 0.05  # relative: the two runs see the same global batches but draw different reparameterisation noise
@@ -185,3 +186,13 @@ def test_fingerprint_and_zero_gradients():
     assert torch.equal(lin.weight.grad, torch.zeros(2, 3)) and torch.equal(lin.bias.grad, torch.zeros(2))
     lin.zero_grad(); lin(torch.ones(1, 3)).sum().backward()
     assert torch.equal(lin.bias.grad, torch.ones(2))   # the hooks are gone after the block
+
+
+def test_is_main_process_outside_torchrun(monkeypatch):
+    "A process torchrun did not launch is the main one, also with a stray RANK in its environment (it would never save otherwise); under torchrun, before the group is joined, only rank 0 is."
+    assert not dist.is_initialized()
+    monkeypatch.delenv('WORLD_SIZE', raising=False); monkeypatch.setenv('RANK', '1')
+    assert (is_main_process(), launched_by_torchrun(), world_size()) == (True, False, 1)
+    monkeypatch.setenv('WORLD_SIZE', '1'); assert is_main_process()          # torchrun --nproc_per_node=1
+    monkeypatch.setenv('WORLD_SIZE', '2'); assert launched_by_torchrun() and not is_main_process()
+    monkeypatch.setenv('RANK', '0'); assert is_main_process()

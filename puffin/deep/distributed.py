@@ -25,15 +25,17 @@ def launched_by_torchrun() -> bool:
     "True when this process is one of several started by `torchrun` (it sets `WORLD_SIZE`)."
     return int(os.environ.get('WORLD_SIZE', '1')) > 1
 
+# %% ../../nbs/api/06_distributed.ipynb #8b43579f
 def world_size() -> int:
     "Number of processes of the `torchrun` job this process belongs to (1 outside one)."
     if dist.is_available() and dist.is_initialized(): return dist.get_world_size()
     return int(os.environ.get('WORLD_SIZE', '1'))
 
+# %% ../../nbs/api/06_distributed.ipynb #8f79f51b
 def is_main_process() -> bool:
-    "True on rank 0 of a distributed job, and always outside one: where to save files and show progress."
+    "True on rank 0 of a distributed job, and in any process `torchrun` did not launch (a `RANK` left in its environment changes nothing): where to save files and show progress."
     if dist.is_available() and dist.is_initialized(): return dist.get_rank() == 0
-    return int(os.environ.get('RANK', '0')) == 0
+    return not launched_by_torchrun() or int(os.environ.get('RANK', '0')) == 0
 
 # %% ../../nbs/api/06_distributed.ipynb #b1dcc03d
 _LEAVE_TIMEOUT = timedelta(seconds=30)   # how long a process waits at exit for the others before leaving alone
@@ -71,6 +73,7 @@ def shared_seed(seed: int|None, # this process's seed (None: rank 0 draws one)
     v, big = t.tolist()
     return v + 2**64 if big else v
 
+# %% ../../nbs/api/06_distributed.ipynb #acd7a222
 def _anyone(flag: bool, device: torch.device) -> bool:
     "Whether `flag` is true on any rank (an all-reduce: every rank must call it)."
     t = torch.tensor([float(flag)], device=device)
@@ -87,6 +90,7 @@ def agreed(device: torch.device, # where the all-reduced flag lives (the process
     if _anyone(False, device):
         raise RuntimeError("another process of this torchrun job refused its arguments or rows (its own error says why): every process stops")
 
+# %% ../../nbs/api/06_distributed.ipynb #f7c3b0eb
 def _fingerprint(X: Tensor) -> list[float]:
     "Shape and position-weighted sums of `X`: equal for equal rows; reordered rows or columns, or changed values, change them."
     v = X.detach().double()
