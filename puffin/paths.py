@@ -177,50 +177,6 @@ def _start(m: MarketPaths, state, n_paths: int) -> tuple[np.ndarray, np.ndarray,
             raise ValueError("`state` must hold finite positive variances and finite surprises")
     return (np.broadcast_to(s2m, (n_paths,)).copy(), np.broadcast_to(h, (n_paths, n)).copy(), np.broadcast_to(trail, (n_paths, L)).copy(), burn)
 
-# %% ../nbs/api/16_market_paths.ipynb #5e5e9d37
-@patch
-def fit(self: MarketPaths,
-        returns, # daily returns, days x assets (DataFrame or array), at least 250 days
-       ) -> MarketPaths:
-    "Fit the market's recursion, each asset's beta and own recursion, and keep every training day's standardised surprises."
-    x, cols = _training_returns(returns, self)
-    x = 100 * x
-    market, s2m = fit_gjr(x.mean(1))
-    vol = np.sqrt(s2m)
-    zm = (x.mean(1) - market.mu) / vol                  # the market's surprise in its own units
-    z = (x - x.mean(0)) / vol[:, None]                  # each asset in units of the market's volatility
-    beta = z.T @ zm / (zm @ zm)
-    own = z - beta * zm[:, None]                        # what the market does not explain
-    fits = [fit_gjr(own[:, j]) for j in range(x.shape[1])]
-    idio, h = _stack([g for g, _ in fits]), np.column_stack([s2 for _, s2 in fits])
-    v = (own - idio.mu) / np.sqrt(h)                    # each asset's own surprise in its own units
-    market = _set_persistence(_reshape_reaction(market, zm, self.reaction, self.leverage_shift), zm, self.market_persistence)
-    f = copy(self)                                      # fitted on a copy: a fit that fails midway leaves `self` as it was
-    f.vol_order_ = np.argsort(vol)                      # the training days, calm to wild
-    f.sorted_vol_ = vol[f.vol_order_]
-    regimes = np.array_split(f.vol_order_, 10)          # the days of each tenth of market volatility
-    f.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
-    f.own_cap_ = np.full(x.shape[1], np.inf) if self.own_variance_cap is None else np.quantile(h, self.own_variance_cap, axis=0)
-    f.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
-    f.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
-    f.mean_, f.beta_, f.columns_, f.surprises_ = x.mean(0), beta, cols, (zm, v)
-    f.start_ = (float(np.median(s2m)), np.median(h, 0))
-    f.settings_ = _settings(self)                       # `sample` and `states` refuse settings changed since
-    f.stress_norm_ = _stress_norm(vol, self.stress_elasticity)
-    f.variance_scale_ = f._target_variance(market, x) if self.variance_scale == 'auto' else float(self.variance_scale)
-    f.market_ = replace(market, omega=market.omega * f.variance_scale_)
-    self.__dict__.update(vars(f))                       # only a fit that got this far replaces the fitted state
-    return self
-
-@patch
-def _target_variance(self: MarketPaths, market: GJR, x: np.ndarray, rounds: int=3, n_paths: int=200, n_days: int=500) -> float:
-    "The factor on the market's omega that makes seeded paths' equal-weight variance that of the training days `x` (x 100): a few fixed-point rounds."
-    s, target = 1.0, x.mean(1).var()
-    for _ in range(rounds):
-        self.market_ = replace(market, omega=market.omega * s)
-        s *= target / (100 * self.sample(n_days, n_paths, seed=0)).mean(2).var()
-    return float(s)
-
 # %% ../nbs/api/16_market_paths.ipynb #5b857838
 @patch
 def _draw_days(self: MarketPaths, vol: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -289,6 +245,50 @@ def sample(self: MarketPaths,
         out[:, t], zm, s2m, h = self._step(s2m, h, trail, idio, rng)
         if self.leverage_days: trail = np.c_[trail[:, 1:], zm]
     return out[:, burn:] / 100
+
+# %% ../nbs/api/16_market_paths.ipynb #5e5e9d37
+@patch
+def fit(self: MarketPaths,
+        returns, # daily returns, days x assets (DataFrame or array), at least 250 days
+       ) -> MarketPaths:
+    "Fit the market's recursion, each asset's beta and own recursion, and keep every training day's standardised surprises."
+    x, cols = _training_returns(returns, self)
+    x = 100 * x
+    market, s2m = fit_gjr(x.mean(1))
+    vol = np.sqrt(s2m)
+    zm = (x.mean(1) - market.mu) / vol                  # the market's surprise in its own units
+    z = (x - x.mean(0)) / vol[:, None]                  # each asset in units of the market's volatility
+    beta = z.T @ zm / (zm @ zm)
+    own = z - beta * zm[:, None]                        # what the market does not explain
+    fits = [fit_gjr(own[:, j]) for j in range(x.shape[1])]
+    idio, h = _stack([g for g, _ in fits]), np.column_stack([s2 for _, s2 in fits])
+    v = (own - idio.mu) / np.sqrt(h)                    # each asset's own surprise in its own units
+    market = _set_persistence(_reshape_reaction(market, zm, self.reaction, self.leverage_shift), zm, self.market_persistence)
+    f = copy(self)                                      # fitted on a copy: a fit that fails midway leaves `self` as it was
+    f.vol_order_ = np.argsort(vol)                      # the training days, calm to wild
+    f.sorted_vol_ = vol[f.vol_order_]
+    regimes = np.array_split(f.vol_order_, 10)          # the days of each tenth of market volatility
+    f.idio_ = _cap_persistence(idio, [v[d] for d in regimes], self.max_idio_persistence, h.mean(0))
+    f.own_cap_ = np.full(x.shape[1], np.inf) if self.own_variance_cap is None else np.quantile(h, self.own_variance_cap, axis=0)
+    f.eras_ = _era_levels(h, self.era_days) if self.era_days else np.ones((1, x.shape[1]))
+    f.leverage_norm_ = _leverage_norm(zm, self.leverage_days, self.leverage_strength)
+    f.mean_, f.beta_, f.columns_, f.surprises_ = x.mean(0), beta, cols, (zm, v)
+    f.start_ = (float(np.median(s2m)), np.median(h, 0))
+    f.settings_ = _settings(self)                       # `sample` and `states` refuse settings changed since
+    f.stress_norm_ = _stress_norm(vol, self.stress_elasticity)
+    f.variance_scale_ = f._target_variance(market, x) if self.variance_scale == 'auto' else float(self.variance_scale)
+    f.market_ = replace(market, omega=market.omega * f.variance_scale_)
+    self.__dict__.update(vars(f))                       # only a fit that got this far replaces the fitted state
+    return self
+
+@patch
+def _target_variance(self: MarketPaths, market: GJR, x: np.ndarray, rounds: int=3, n_paths: int=200, n_days: int=500) -> float:
+    "The factor on the market's omega that makes seeded paths' equal-weight variance that of the training days `x` (x 100): a few fixed-point rounds."
+    s, target = 1.0, x.mean(1).var()
+    for _ in range(rounds):
+        self.market_ = replace(market, omega=market.omega * s)
+        s *= target / (100 * self.sample(n_days, n_paths, seed=0)).mean(2).var()
+    return float(s)
 
 # %% ../nbs/api/16_market_paths.ipynb #685ebacd
 @patch
