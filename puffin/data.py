@@ -198,9 +198,11 @@ def _scaled_values(arr, # the `arr` given to `unscale`
                    n_features: int, # columns the scaler expects
                   ) -> np.ndarray:
     "`arr` as a float64 array; refused, naming `arr`, unless numeric, 2-D with `n_features` columns, with at least one row, all finite (a DataFrame is first checked as every frame is)."
-    if isinstance(arr, pd.DataFrame): _check_frame(arr, 'arr')
-    a = np.asarray(arr.detach().cpu() if hasattr(arr, 'detach') else arr)
-    if a.dtype.kind not in 'iuf': raise ValueError(f"`arr` must hold numbers, got dtype {a.dtype}")   # strings of digits would otherwise be read as numbers
+    if isinstance(arr, pd.DataFrame):
+        _check_frame(arr, 'arr'); a = arr.to_numpy(dtype=np.float64)   # numeric columns, pandas' nullable ones too
+    else:
+        a = np.asarray(arr.detach().cpu() if hasattr(arr, 'detach') else arr)
+        if a.dtype.kind not in 'iuf': raise ValueError(f"`arr` must hold numbers, got dtype {a.dtype}")   # strings of digits would otherwise be read as numbers
     if a.ndim != 2 or a.shape[1] != n_features: raise ValueError(f"`arr` must be 2-D with {n_features} columns, got shape {a.shape}")
     if not len(a): raise ValueError(f"`arr` has no rows (shape {a.shape})")
     a = np.asarray(a, dtype=np.float64)

@@ -175,18 +175,14 @@ def test_scores_in_chunks(monkeypatch):
     assert out == [64] * 15 + [40]
 
 def test_rows_alone_or_together():
-    "A row's parts agree to float64 rounding whether it is scored alone or with other rows (measured: up to 2.1e-15 relative), and bit for bit at any thread count; fresh rows' calibrated scores too (the calibration rows' own can move by a step of the empirical tail probability)."
+    "A row's parts agree to float64 rounding whether it is scored alone or with other rows (measured: up to 2.1e-15 relative); fresh rows' calibrated scores too (the calibration rows' own can move by a step of the empirical tail probability)."
     rng = np.random.default_rng(0); X, Xnew = rng.standard_normal((300, 5)), rng.standard_normal((60, 5))
     det = VAEAnomalyDetector(**TINY, score_kind='size_or_pattern').fit(X)
     together, parts = det.score_samples(Xnew), det.score_parts(Xnew).to_numpy()
     alone = np.array([det.score_samples(Xnew[i:i + 1])[0] for i in range(len(Xnew))])
     parts_alone = np.vstack([det.score_parts(Xnew[i:i + 1]).to_numpy() for i in range(len(Xnew))])
-    np.testing.assert_allclose(alone, together, rtol=1e-14, atol=0)
-    np.testing.assert_allclose(parts_alone, parts, rtol=1e-14, atol=0)
-    n = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2); np.testing.assert_array_equal(det.score_samples(Xnew), together)
-    finally: torch.set_num_threads(n)
+    np.testing.assert_allclose(alone, together, rtol=1e-12, atol=0)      # float64 rounding, with room for another BLAS
+    np.testing.assert_allclose(parts_alone, parts, rtol=1e-12, atol=0)
 
 _PEAK = textwrap.dedent("""
     import json, resource, sys, numpy as np

@@ -120,6 +120,18 @@ def test_save_works_where_a_folder_cannot_be_opened(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert _same(load_model(path), m) and sorted(p.name for p in tmp_path.iterdir()) == ['m.pt']
 
+def test_save_works_where_a_folder_cannot_be_flushed(tmp_path, monkeypatch):
+    "Some file systems open a folder but refuse to flush it (EINVAL): the rename already stands, so the save returns normally."
+    real = os.fsync
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode): raise OSError(22, 'Invalid argument')
+        real(fd)
+    monkeypatch.setattr(os, 'fsync', fsync)
+    torch.manual_seed(0); m = VAE(6, 2, [8])
+    path = save_model(m, tmp_path/'m.pt')
+    monkeypatch.undo()
+    assert _same(load_model(path), m) and sorted(p.name for p in tmp_path.iterdir()) == ['m.pt']
+
 def _fitted_detector():
     X = np.random.default_rng(0).standard_normal((60, 4))
     return VAEAnomalyDetector(latent_dim=2, hidden_dims=[8], epochs=1, batch_size=32).fit(X)

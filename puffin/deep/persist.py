@@ -18,10 +18,11 @@ __all__ = ['write_atomic', 'save_model', 'FileFormatError', 'load_model', 'load_
 # %% ../../nbs/api/05_persist.ipynb #e1d42cde
 def _fsync_folder(folder: Path, # the folder whose entries (a rename in it) must reach the disk
                  ) -> None:
-    "Flush `folder`'s entries to the disk, so that a rename in it survives a power cut; skipped where a folder cannot be opened (Windows)."
+    "Flush `folder`'s entries to the disk, so that a rename in it survives a power cut; skipped where a folder cannot be opened (Windows) or flushed (some network and FUSE file systems)."
     try: fd = os.open(folder, os.O_RDONLY)
     except OSError: return   # Windows opens no folder (PermissionError): there the step is skipped
     try: os.fsync(fd)
+    except OSError: pass   # some file systems open a folder but cannot flush it (EINVAL on some network and FUSE mounts): the rename stands
     finally: os.close(fd)
 
 def write_atomic(path: Path, # the file to write or replace; its folder exists
