@@ -203,9 +203,9 @@ def _scaled_values(arr, # the `arr` given to `unscale`
     else:
         a = np.asarray(arr.detach().cpu() if hasattr(arr, 'detach') else arr)
         if a.dtype.kind not in 'iuf': raise ValueError(f"`arr` must hold numbers, got dtype {a.dtype}")   # strings of digits would otherwise be read as numbers
+        a = a.astype(np.float64, copy=False)
     if a.ndim != 2 or a.shape[1] != n_features: raise ValueError(f"`arr` must be 2-D with {n_features} columns, got shape {a.shape}")
     if not len(a): raise ValueError(f"`arr` has no rows (shape {a.shape})")
-    a = np.asarray(a, dtype=np.float64)
     if not np.isfinite(a).all(): raise ValueError("`arr` holds NaN/inf values")
     return a
 
