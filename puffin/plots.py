@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from ._args import positive_int, check_bool, one_axes
 from .quality import _pair, _mean_offdiag, _check_no_constant
 
@@ -42,7 +43,7 @@ def _cross_section_rows(rows, labels) -> tuple[np.ndarray, list|None]:
 
 # %% ../nbs/api/14_plots.ipynb #35cd0357
 def plot_history(history: dict, # from `AETrainer.fit`
-                 ax=None, # axes to draw on (None: a new figure)
+                 ax: Axes|None=None, # axes to draw on (None: a new figure)
                  parts: bool=True, # also draw the reconstruction and KL parts
                 ):
     "Training and validation loss per epoch, with the reconstruction and KL parts as thinner lines."
@@ -67,7 +68,7 @@ def plot_history(history: dict, # from `AETrainer.fit`
 # %% ../nbs/api/14_plots.ipynb #b974bef8
 def plot_cross_sections(rows, # rows x assets: each row one day's returns across assets
                         labels: Sequence[str]|None=None, # asset names for the x axis
-                        ax=None, # axes to draw on
+                        ax: Axes|None=None, # axes to draw on
                         cmap: str='coolwarm', # colour map from the first row to the last
                         title: str='Cross-sections', # axes title
                        ):
@@ -120,9 +121,9 @@ def _axes(ax, # None, one Axes or a sequence of Axes
 # %% ../nbs/api/14_plots.ipynb #fa2379b1
 def plot_marginals(real, # real returns, rows x assets
                    synthetic, # synthetic returns with the same columns
-                   assets=None, # asset names or positions (default: the first four)
+                   assets: Sequence[str|int]|None=None, # asset names or positions (default: the first four)
                    bins: int=60, # histogram bins over the central 99.8% of the data
-                   ax=None, # one Axes per asset, or None for a new figure
+                   ax: Sequence[Axes]|None=None, # one Axes per asset, or None for a new figure
                   ):
     "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)
@@ -140,11 +141,13 @@ def plot_marginals(real, # real returns, rows x assets
 # %% ../nbs/api/14_plots.ipynb #265e452a
 def plot_qq(real, # real returns, rows x assets
             synthetic, # synthetic returns with the same columns
-            asset=None, # asset name or position; None: the equal-weight portfolio
-            ax=None, # Axes to draw into, or None for a new figure
+            asset: str|int|None=None, # asset name or position; None: the equal-weight portfolio
+            ax: Axes|None=None, # Axes to draw into, or None for a new figure
+            colorbar: bool=True, # draw the colour scale beside `ax` (False: e.g. on all but one panel of a grid)
            ):
     "Quantile-quantile plot of synthetic vs real returns at 201 probabilities, dense in both tails (brighter points lie deeper in the tails); dotted lines mark the real 1% and 99% quantiles. Returns `(fig, ax)`."
     r, s, cols = _pair(real, synthetic)
+    check_bool(colorbar, 'colorbar')
     if asset is None: x, y, title = r.mean(1), s.mean(1), 'equal-weight portfolio'
     elif not isinstance(asset, (str, int, np.integer)): raise ValueError(f"`asset` must be one asset name or position, got {asset!r}")
     else: j = _asset_index(asset, cols)[0]; x, y, title = r[:, j], s[:, j], cols[j]
@@ -152,8 +155,9 @@ def plot_qq(real, # real returns, rows x assets
     qx, qy = np.quantile(x, p), np.quantile(y, p)
     fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (one_axes(ax).figure, ax)
     pts = ax.scatter(qx, qy, s=8, c=np.abs(p - 0.5), cmap='viridis')
-    cb = fig.colorbar(pts, ax=ax, shrink=0.8, pad=0.02)
-    cb.set_label('distance into the tails, |p - 0.5|', fontsize='small'); cb.ax.tick_params(labelsize='small')
+    if colorbar:
+        cb = fig.colorbar(pts, ax=ax, shrink=0.8, pad=0.02)
+        cb.set_label('distance into the tails, |p - 0.5|', fontsize='small'); cb.ax.tick_params(labelsize='small')
     lim = [min(qx.min(), qy.min()), max(qx.max(), qy.max())]
     ax.plot(lim, lim, 'k--', lw=0.8)
     for lvl in (0.01, 0.99): ax.axvline(np.quantile(x, lvl), color='grey', lw=0.6, ls=':')
@@ -163,7 +167,7 @@ def plot_qq(real, # real returns, rows x assets
 # %% ../nbs/api/14_plots.ipynb #fb3aac77
 def plot_correlations(real, # real returns, rows x assets
                       synthetic, # synthetic returns with the same columns
-                      ax=None, # two Axes (real, synthetic), or None for a new figure
+                      ax: Sequence[Axes]|None=None, # two Axes (real, synthetic), or None for a new figure
                      ):
     "Correlation matrices of real and synthetic returns as heatmaps side by side; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import ipywidgets as W
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from IPython.display import display
 import math
 from .deep.model import VAE
@@ -52,7 +53,7 @@ class _Explorer:
             fig, _ = self.plot()
             display(fig); plt.close(fig)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes|None=None) -> tuple:
         "Bar chart of the decoded row; returns `(fig, ax)`."
         fig, ax = (one_axes(ax).figure, ax) if ax is not None else plt.subplots(figsize=(7, 3), layout='constrained')   # the rotated labels fit in `fig.savefig`
         n = len(self.decoded)
@@ -68,7 +69,7 @@ class LatentExplorer(_Explorer):
     "One slider per latent dimension; moving one redraws the decoded cross-section of returns."
     def __init__(self,
                  model: VAE, # a trained VAE
-                 z0=None, # starting latent point (default: the prior mean, zeros)
+                 z0: Sequence[float]|None=None, # starting latent point (default: the prior mean, zeros)
                  labels: Sequence[str]|None=None, # asset names for the x axis
                  unscale: Callable|None=None, # maps decoded rows back to returns, e.g. `scaler.inverse_transform`
                  limit: float=3.0, # sliders run from -limit to +limit (prior standard deviations), widened to reach `z0`

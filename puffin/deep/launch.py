@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse, json, os, time
 from pathlib import Path
+from typing import Sequence
 import torch
 from torch import Tensor
 from .model import VAE
@@ -48,7 +49,7 @@ def synthetic_workload(rows: int, features: int, seed: int=0) -> Tensor:
     return (factors + torch.randn(rows, features, generator=g)) / 2
 
 # %% ../../nbs/api/06a_launch.ipynb #d453edde
-def main(argv=None) -> dict:
+def main(argv: Sequence[str]|None=None) -> dict:
     "Train the requested workload with `AETrainer.fit` (data-parallel under torchrun); returns the history."
     a = _parse_args(argv)
     X = synthetic_workload(a.rows, a.features, a.seed)
