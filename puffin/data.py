@@ -19,14 +19,40 @@ def _check_frame(df: pd.DataFrame, # the frame to validate
                  name: str, # argument name used in the error messages
                 ) -> pd.DataFrame:
     "Raise unless `df` is a non-empty, all-numeric, finite DataFrame; return it unchanged."
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"`{name}` must be a pandas DataFrame, got {type(df).__name__}")
+    if not isinstance(df, pd.DataFrame): raise TypeError(_not_a_frame(df, name))
     if df.empty: raise ValueError(f"`{name}` is empty (shape {df.shape})")
     if df.columns.has_duplicates: raise ValueError(f"`{name}` has repeated column names {sorted(set(df.columns[df.columns.duplicated()].map(str)))[:5]}: name each asset once")
     bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
-    if bad: raise ValueError(f"`{name}` has non-numeric columns: {bad}")
-    n_bad = int((~np.isfinite(df.to_numpy(dtype=np.float64))).sum())
-    if n_bad: raise ValueError(f"`{name}` holds {n_bad} NaN/inf values; clean them before use")
+    if bad: raise ValueError(f"`{name}` has non-numeric columns: {bad}{_date_column_hint(df, bad, name)}")
+    nonfinite = ~np.isfinite(df.to_numpy(dtype=np.float64))
+    if n_bad := int(nonfinite.sum()): raise ValueError(f"`{name}` holds {n_bad} NaN/inf values ({_where(nonfinite, df)}); clean them before use")
     return df
+
+def _not_a_frame(df, name: str) -> str:
+    "The error for a `df` that is not a DataFrame, saying how to make one of a Series or of an array."
+    hint = (": make it a one-column frame with `series.to_frame()`" if isinstance(df, pd.Series) else
+            ": wrap it as `pd.DataFrame(values, index=dates, columns=asset_names)`" if isinstance(df, (list, tuple)) or hasattr(df, '__array__') else "")
+    return f"`{name}` must be a pandas DataFrame, got {type(df).__name__}{hint}"
+
+def _labels(idx: pd.Index) -> list:
+    "Row labels for a message: dates as 'YYYY-MM-DD' (with the time of day when there is one), other labels as they are."
+    if isinstance(idx, pd.DatetimeIndex): return [str(d.date()) if d == d.normalize() else str(d) for d in idx]
+    return idx.tolist()
+
+def _where(bad: np.ndarray, # True at the cells at fault, shaped like `df`
+           df: pd.DataFrame, # the frame they belong to
+          ) -> str:
+    "Where the cells at fault lie, in words: the first (up to 5) rows holding one, and the columns at fault in them (up to 5, then '...')."
+    rows = bad.any(axis=1).nonzero()[0][:5]
+    cols = bad[rows].any(axis=0).nonzero()[0]
+    return f"first bad rows: {_labels(df.index[rows])}, in columns {df.columns[cols[:5]].tolist()}{'...' if len(cols) > 5 else ''}"
+
+def _date_column_hint(df: pd.DataFrame, bad: list, name: str) -> str:
+    "A hint when one of the non-numeric columns `bad` holds dates (by its name or its values), as `pd.read_csv` gives them without `index_col`; else ''."
+    looks = lambda c: any(w in str(c).lower() for w in ('date', 'time')) or _dates_of(pd.Index(df[c])) is not None
+    if (c := next((c for c in bad if looks(c)), None)) is None: return ""
+    return (f"; {c!r} looks like dates: make it the index, e.g. `pd.read_csv(path, index_col={c!r}, parse_dates=True)`, "
+            f"or `{name} = {name}.set_index({c!r})` then `{name}.index = pd.to_datetime({name}.index)`")
 
 def _check_seed32(seed, name: str='seed', optional: bool=False) -> None:
     "Fail unless `seed` is an int (numpy's too) in [0, 2**32), the range numpy's and scikit-learn's seeds share (or None when `optional`)."
@@ -79,7 +105,7 @@ def log_returns(prices: pd.DataFrame, # daily prices, one column per asset, date
     if not (is_real(tick) and 0 < tick < np.inf): raise ValueError(f"`tick` must be a positive number, got {tick!r}")
     _check_seed32(seed, optional=True); check_bool(dequantize, 'dequantize')
     p = prices.to_numpy(dtype=np.float64)
-    if (p <= 0).any(): raise ValueError("`prices` must be strictly positive to take logs")
+    if (p <= 0).any(): raise ValueError(f"`prices` must be strictly positive to take logs: {int((p <= 0).sum())} zero or negative ({_where(p <= 0, prices)})")
     if dequantize:
         if (p <= tick / 2).any(): raise ValueError(f"`tick`={tick} is too large: jitter could make a price non-positive")
         p = p + np.random.default_rng(seed).uniform(-tick / 2, tick / 2, size=p.shape)
@@ -125,14 +151,26 @@ def load_sp500_returns(dequantize: bool=False, # add seeded price jitter before 
     return clean_splits(r) if clean else r
 
 # %% ../nbs/api/10_data.ipynb #c43fe257
+def _split_timestamp(split_date) -> pd.Timestamp:
+    "`split_date` as a Timestamp; refused by name when it is a number (pandas would read 2020 as 2020 ns after 1970), no date, or missing."
+    how = "`split_date` must be a date such as '2020-01-01' or a pd.Timestamp"
+    if isinstance(split_date, (bool, np.bool_)) or is_real(split_date):
+        raise ValueError(f"{how}, got the number {split_date!r}: pandas would read it as nanoseconds after 1970-01-01")
+    try: ts = pd.Timestamp(split_date)
+    except ValueError as e: raise ValueError(f"{how}, got {split_date!r} ({e})") from None
+    if pd.isna(ts): raise ValueError(f"{how}, got {split_date!r}, which pandas reads as no date (NaT)")
+    return ts
+
 def chronological_split(df: pd.DataFrame, # frame with a DatetimeIndex, oldest first, no repeated dates
                         split_date: str|pd.Timestamp='2015-01-01', # first date of the test part
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Split `df` into `(train, test)`: rows before `split_date` and rows from `split_date` on."
     _check_frame(df, 'df')
-    if not isinstance(df.index, pd.DatetimeIndex): raise ValueError(f"`df` needs a DatetimeIndex, got {type(df.index).__name__}")
+    if not isinstance(df.index, pd.DatetimeIndex):
+        hint = ": its dates are strings; convert them with `df.index = pd.to_datetime(df.index)` (or read the file with `parse_dates=True`)" if _dates_of(df.index) is not None else ""
+        raise ValueError(f"`df` needs a DatetimeIndex, got {type(df.index).__name__}{hint}")
     _check_dates(df, 'df')   # rows are taken by date: oldest first, no repeats
-    ts = pd.Timestamp(split_date)
+    ts = _split_timestamp(split_date)
     if df.index.tz is not None and ts.tz is None: ts = ts.tz_localize(df.index.tz)   # a plain date on a time-zone-aware index means that zone's date
     train, test = df.loc[df.index < ts], df.loc[df.index >= ts]
     if train.empty or test.empty:
@@ -157,9 +195,10 @@ def _column_difference(got: list, # the column names given
                       ) -> str:
     "How `got` differs from `expected`, in words: the names missing and unknown, or the same names in another order."
     missing, unknown = [c for c in expected if c not in got], [c for c in got if c not in expected]
+    owner = whose[:-2] if whose.endswith("'s") else whose[:-1] if whose.endswith("'") else whose   # "the scaler's" -> "the scaler"
     short = lambda cs: f"{cs[:5]}{'...' if len(cs) > 5 else ''}"
     if missing or unknown:
-        return ' and '.join(([f"lacks {whose} columns {short(missing)}"] if missing else []) + ([f"has columns {short(unknown)} unknown to it"] if unknown else []))
+        return ' and '.join(([f"lacks {whose} columns {short(missing)}"] if missing else []) + ([f"has columns {short(unknown)} unknown to {owner}"] if unknown else []))
     if len(got) != len(expected): return f"has {len(got)} columns, {whose} are {len(expected)} (a name repeated?)"
     i = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
     return f"has {whose} columns in another order (position {i}: {got[i]!r} where {expected[i]!r} is expected)"
