@@ -1,6 +1,8 @@
 "Edge cases of `puffin.paths.MarketPaths` (the lesson is nbs/api/16_market_paths.ipynb): bad arguments, determinism, states."
 import threading
+from dataclasses import replace
 import numpy as np, pandas as pd, pytest
+import puffin.paths
 from puffin.paths import GJR, MarketPaths, fit_gjr
 
 
@@ -34,6 +36,30 @@ def test_bad_setting_named(returns, setting, value):
                                       (lambda r: r.assign(A=np.nan), ValueError), (lambda r: r.to_numpy()[:, 0], ValueError)])
 def test_bad_returns_named(returns, bad, exc):
     with pytest.raises(exc, match='`returns`'): MarketPaths().fit(bad(returns))
+
+
+def test_prices_refused(returns, fitted):
+    "Price levels passed for returns are refused where they enter, naming `returns` and what to pass; a cash-like column, above 0 every day but small, is returns."
+    prices = 50 * np.exp(returns.cumsum())
+    for bad in (prices, prices.to_numpy(), returns.assign(B=prices.B)):
+        with pytest.raises(ValueError, match=r'`returns` looks like price levels.*`puffin\.data\.log_returns\(prices\)`'): MarketPaths().fit(bad)
+    with pytest.raises(ValueError, match='`returns` looks like price levels'): fitted.states(prices)
+    MarketPaths(variance_scale=1.0).fit(returns.assign(CASH=1e-4 * (1 + np.random.default_rng(0).random(len(returns)))))
+
+
+@pytest.mark.parametrize('call, field, value, who', [(1, 'alpha', -0.1, 'the equal-weight market'), (3, 'omega', np.nan, "asset 'B'"),
+                                                      (2, 'beta', np.inf, "asset 'A'"), (4, 's2', np.nan, "asset 'C'")])
+def test_invalid_recursion_refused(returns, monkeypatch, call, field, value, who):
+    "A GJR fit that is not a valid recursion (call 1 is the market's, then one per asset) is refused naming the series and the parameter, not stored."
+    n, real = [0], puffin.paths.fit_gjr
+    def spoiled(r):
+        g, s2 = real(r); n[0] += 1
+        if n[0] != call: return g, s2
+        return (g, np.full_like(s2, value)) if field == 's2' else (replace(g, **{field: value}), s2)
+    monkeypatch.setattr(puffin.paths, 'fit_gjr', spoiled)
+    m = MarketPaths()
+    with pytest.raises(ValueError, match=f"`returns`: the variance recursion of {who}.*{'variances not finite' if field == 's2' else field + '='}"): m.fit(returns)
+    with pytest.raises(RuntimeError, match='fit'): m.sample(5)
 
 
 def test_failed_fit_leaves_the_model_as_it_was(returns, monkeypatch):
