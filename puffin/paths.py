@@ -252,7 +252,7 @@ def _next_variances(self: MarketPaths, s2m: np.ndarray, h: np.ndarray, dm: np.nd
 def sample(self: MarketPaths,
            n_days: int, # days per path
            n_paths: int=1, # independent paths
-           seed: int=0, # seed of the draws
+           seed: int=0, # seed of the draws: the same seed gives the same paths; pass another for new ones
            state: tuple|None=None, # (market variance, own variances[, trailing market surprises]) to start from, one or one per path (see `states`); None: the typical state after `burn` days
           ) -> np.ndarray:
     "Paths of daily returns, n_paths x n_days x assets."
