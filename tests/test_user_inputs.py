@@ -188,3 +188,9 @@ def test_settings_changed_after_fit_and_more_settings():
     for kw, name in ((dict(min_scale=True), 'min_scale'), (dict(cycle_ratio=None), 'cycle_ratio'), (dict(df_init='abc'), 'df_init'), (dict(min_df=None), 'min_df')):
         with pytest.raises(ValueError, match=name): LikelihoodVAE(3, 2, **kw)
     with pytest.raises(TypeError, match='history'): save_model(VAE(3, 2), '/tmp/never_written.pt', history=[1, 2])
+
+
+def test_model_passed_as_device():
+    "`AETrainer(vae)`: a short error naming `device` and the call to make, not the model's whole repr in the message."
+    with pytest.raises(ValueError, match=r"`device`.*fit\(model, X\)") as e: AETrainer(VAE(5, 2, [8]))
+    assert len(str(e.value)) < 300 and 'Linear' not in str(e.value)

@@ -42,6 +42,8 @@ class AETrainer:
     "Trains `Autoencoder`, `VAE` or any autoencoder `nn.Module`; `fit` returns the per-epoch history."
     vae_loss = staticmethod(vae_loss)
     def __init__(self, device: str|torch.device|None=None): # None: where the model is (a new model is on the CPU); 'cpu', 'cuda', 'cuda:N', 'mps', or 'auto'
+        if isinstance(device, nn.Module):   # AETrainer(vae): the model's repr would fill the message
+            raise ValueError(f"unknown `device` (got a {type(device).__name__} model): AETrainer takes a device such as 'cpu', 'cuda' or 'auto' (or None); pass the model to fit: AETrainer().fit(model, X)")
         self.device = None if device is None else resolve_device(device)
 
     def _device_for(self, model: nn.Module) -> torch.device:
