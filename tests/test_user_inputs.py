@@ -194,3 +194,11 @@ def test_model_passed_as_device():
     "`AETrainer(vae)`: a short error naming `device` and the call to make, not the model's whole repr in the message."
     with pytest.raises(ValueError, match=r"`device`.*fit\(model, X\)") as e: AETrainer(VAE(5, 2, [8]))
     assert len(str(e.value)) < 300 and 'Linear' not in str(e.value)
+
+
+@pytest.mark.parametrize('rows, said', [(lambda X: X.astype(np.float16), '`X` is numpy float16'),
+                                        (lambda X: pd.DataFrame(X).astype(np.float16), '`X` is numpy float16'),
+                                        (lambda X: torch.tensor(X, dtype=torch.float16), '`X` is torch.float16')])
+def test_half_rows_named_as_passed(X, rows, said):
+    "Half-precision rows are refused naming the dtype the caller passed: numpy's float16 was reported as torch.float16."
+    with pytest.raises(TypeError, match=re.escape(said)): AETrainer('cpu').fit(VAE(5, 2, [8]), rows(X), epochs=1)

@@ -136,6 +136,8 @@ def _check_finite_rows(X: Tensor, name: str, msg: str) -> None:
     raise ValueError(msg.format(bad=(~torch.isfinite(X)).any(1).nonzero().flatten()[:5].tolist()))
 
 # %% ../../nbs/api/90_checks.ipynb #e1231a02
+_COARSE = "too coarse for training; cast it to float32 first"   # half-precision rows, numpy's or torch's
+
 def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
               name: str='X', # argument name used in error messages
               width: int|None=None, # required number of columns
@@ -147,8 +149,9 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
     if not isinstance(X, Tensor):
         X = np.ascontiguousarray(X)
         if not _is_numeric(X.dtype): raise TypeError(f"`{name}` must be numeric, got dtype {X.dtype}")
+        if X.dtype == np.float16: raise TypeError(f"`{name}` is numpy float16: {_COARSE}")   # named as the caller passed it, not as torch.float16
         X = torch.from_numpy(X if X.flags.writeable else X.copy())   # pandas' copy-on-write arrays are read-only
-    if X.dtype in (torch.float16, torch.bfloat16): raise TypeError(f"`{name}` is {X.dtype}: too coarse for training; cast it to float32 first")
+    if X.dtype in (torch.float16, torch.bfloat16): raise TypeError(f"`{name}` is {X.dtype}: {_COARSE}")
     if X.is_complex(): raise TypeError(f"`{name}` must be real-valued, got {X.dtype}")
     if X.ndim != 2:
         hint = ": one row? pass it as X.reshape(1, -1) or df.iloc[[i]]; one feature? X.reshape(-1, 1)" if X.ndim == 1 else ""
