@@ -235,13 +235,13 @@ def fit(self: AETrainer,
         patience: int|None=None, # stop after this many epochs without improvement (None: never)
         min_delta: float=0.0, # smallest decrease that counts as an improvement
         restore_best: bool=True, # with `patience`, end with the weights of the best epoch
-        seed: int|None=None, # makes the split, the batches, dropout and sampling repeatable; None uses the global RNG
+        seed: int|None=None, # makes the split, the batches, dropout and sampling repeatable, not the initial weights (drawn when the model is built: call `torch.manual_seed` before building it); None uses the global RNG
         weight_decay: float=0.0, # Adam weight decay
         threads: int|None=None, # intra-op threads during the fit (None: `auto_threads`)
         path: str='auto', # engine: 'fast' (written out: puffin's VAE/Autoencoder on the CPU or CUDA, LikelihoodVAE/ConditionalVAE on the CPU), 'autograd' (any module), 'auto' picks
         amp: bool=False, # mixed precision: bf16 autocast for the forward pass, loss and KL summed in fp32 (autograd engine)
        ) -> dict:
-    "Train `model` on `X`; return the per-epoch history of the loss and its parts (lists with one entry per epoch; `best_epoch` indexes them from 0)."
+    "Train `model` on `X`; return the per-epoch history of the loss and its parts (lists with one entry per epoch; `best_epoch` indexes them from 0). The model comes back in eval mode: call `model.train()` before training it further yourself."
     s = FitSettings(epochs, lr, batch_size, validation_split, verbose, chronological, patience, min_delta, restore_best,
                     seed, weight_decay, threads, path, amp)
     job = distributed.FitJob(self._device_for(model))   # alone, or one process of a torchrun job
