@@ -18,7 +18,7 @@ from .fastpath import FastEngine, fast_path_reason
 from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
 from . import distributed
 from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_validation, train_dtype, scale_warning,
-                                warn_caller, to_model, remember_columns, check_columns,
+                                warn_caller, warn_if_unscaled, _squared_error_vae, to_model, remember_columns, check_columns,
                                 check_bool, check_time_order, check_module)
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
@@ -89,7 +89,7 @@ def training_rows(model: nn.Module, # the model about to train
         if s.chronological: check_time_order(X)                         # newest-first dates would hold out the oldest days
         X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(device)
         n_validation(len(X), s.validation_split)                        # enough rows for the split, or an error that says how many
-        unscaled = isinstance(model, VAE) and not hasattr(model, 'loss_parts') and scale_warning(X)   # a likelihood decoder learns its scale
+        unscaled = _squared_error_vae(model) and scale_warning(X)   # a likelihood decoder learns its scale
         if unscaled and (job is None or job.is_main): warn_caller(unscaled)
         model.to(device)
     return X
@@ -263,5 +263,6 @@ def extract_features(self: AETrainer,
     "Latent features of each row: the posterior mean `mu` for a VAE (deterministic), the code `z` otherwise."
     check_columns(model, X)   # a DataFrame: the columns the model was fitted on, in that order
     X = to_model(as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)), model)   # where the model is, whatever the trainer's device
+    warn_if_unscaled(model, X)   # raw rows into a VAE fitted on scaled ones: features near the prior's mean, no error
     with eval_mode(model): z = model.encode(X)
     return (z[0] if isinstance(z, tuple) else z).cpu().numpy()
