@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, validate_data
 from .deep.model import VAE, is_vae
-from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed, check_columns, check_bool, check_time_order
+from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed, check_columns, check_bool, check_time_order, warn_if_unscaled
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, TrainingDiverged
@@ -35,12 +35,22 @@ def vae_score_parts(model: VAE, # a trained VAE, used in eval mode
                     cap: float=9.0, # each whitened residual's square is capped here in `misfit` (9: 3 standard deviations)
                    ) -> dict[str, np.ndarray]:
     "Per-row `recon` (MSE), `kl`, `share`, `size` and (given `whiten`) `misfit` and `pattern` from the posterior mean, as float64 arrays."
+    X = _score_rows(model, X, whiten)
+    warn_if_unscaled(model, X)   # the caller's rows; the detector's own calls, on rows it scaled itself, go to `_row_parts` directly
+    return _row_parts(model, X, whiten, offset, cap)
+
+def _score_rows(model: VAE, X, whiten) -> torch.Tensor:
+    "`vae_score_parts`'s checks: `model` a VAE, `whiten` d x d, `X` checked rows in the model's device and dtype."
     if not is_vae(model): raise TypeError(f"`model` must be a VAE (its posterior gives `kl` and the decoded mean), got {type(model).__name__}")
     d = model.input_dim
     if whiten is not None and np.shape(whiten) != (d, d): raise ValueError(f"`whiten` must be a {d} x {d} matrix, got shape {np.shape(whiten)}")
     check_columns(model, X)   # a DataFrame: the columns the model was fitted on, in order
     X = to_model(as_tensor(X, 'X', width=model.input_dim, min_rows=0, dtype=torch.float64), model)   # checked, then the model's device and dtype
     if not torch.isfinite(X).all(): raise ValueError(f"`X` has values too large for the model's {X.dtype}")
+    return X
+
+def _row_parts(model: VAE, X: torch.Tensor, whiten, offset: float, cap: float=9.0) -> dict[str, np.ndarray]:
+    "`vae_score_parts` of rows `_score_rows` checked."
     with eval_mode(model):
         mu, log_var = model.encode(X)
         x_hat = model.decode(mu).double()
@@ -305,7 +315,7 @@ def _exact(model: VAE) -> VAE:
 
 def _parts_of(exact: VAE, rows: torch.Tensor, whiten=None, offset: float=0.0) -> dict[str, np.ndarray]:
     "`vae_score_parts` of the float64 copy `exact` (from `_exact`) on one thread: a row's parts do not depend on the thread count, and with other rows scored alongside differ only by float64 rounding (about 1e-16 relative)."
-    with num_threads(1): return vae_score_parts(exact, rows, whiten, offset)
+    with num_threads(1): return _row_parts(exact, _score_rows(exact, rows, whiten), whiten, offset)   # the detector's own rows: no scale warning (fit warned already about rows it did not scale)
 
 def _whitener(exact: VAE, rows: torch.Tensor) -> np.ndarray:
     "The inverse Cholesky factor of the Ledoit-Wolf covariance of the residuals (from the posterior mean of the float64 copy `exact`) of `rows`."

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 import numpy as np
 from .deep.model import VAE
-from .deep.checks import positive_int, nonneg_real, model_rows
+from .deep.checks import positive_int, nonneg_real, model_rows, warn_if_unscaled
 from .deep.runtime import seed_generator, eval_mode
 from .deep.generative import encode_means, _need_posterior
 
@@ -34,8 +34,10 @@ def latent_path(model: VAE, # a trained VAE (or a plain `Autoencoder`: the path 
                ) -> tuple[Tensor, Tensor]:
     "Decoded rows and latent codes along the straight line between the latent means of `x_a` and `x_b`."
     positive_int(n_steps, 'n_steps', least=2)
-    ends = [encode_means(model, _one_row(x), name=name) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]   # on the CPU
-    if any(len(e) != 1 for e in ends): raise ValueError("`x_a` and `x_b` must each be a single row")
+    rows = [model_rows(model, _one_row(x), name, width=getattr(model, 'input_dim', None)) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]
+    if any(len(r) != 1 for r in rows): raise ValueError("`x_a` and `x_b` must each be a single row")
+    warn_if_unscaled(model, torch.cat(rows), ('x_a', 'x_b'))   # the two ends together: one row alone is not judged
+    ends = [encode_means(model, r) for r in rows]   # on the CPU
     t = torch.linspace(0, 1, n_steps, dtype=ends[0].dtype)[:, None]
     z = ((1 - t) * ends[0] + t * ends[1]).to(next(model.parameters()).device)
     return _decode(model, z), z
@@ -51,6 +53,7 @@ def augment_events(model: VAE, # a trained VAE
     _need_posterior(model); positive_int(n_per_event, 'n_per_event')
     nonneg_real(noise_scale, 'noise_scale')
     x = model_rows(model, X_events, 'X_events', width=model.input_dim)
+    warn_if_unscaled(model, x, 'X_events')
     with eval_mode(model): mu, log_var = model.encode(x)
     eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=seed_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)
     z = mu[:, None] + noise_scale * torch.exp(0.5 * log_var)[:, None] * eps
@@ -63,6 +66,8 @@ def active_units(model: VAE, # a trained VAE
                 ) -> Tensor:
     "Boolean mask over latent dimensions: True where the posterior mean varies across `X` (Burda et al., 2016)."
     _need_posterior(model); nonneg_real(threshold, 'threshold')
-    mu = encode_means(model, X)
+    x = model_rows(model, X, 'X', width=model.input_dim)
+    warn_if_unscaled(model, x)   # raw rows into a VAE fitted on scaled ones: every unit looks inactive, like a collapsed posterior
+    mu = encode_means(model, x)
     if len(mu) < 2: raise ValueError("`X` needs at least 2 rows to measure the variance of the latent means")
     return mu.var(dim=0) > threshold

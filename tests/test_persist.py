@@ -254,3 +254,12 @@ def test_torch_floor_closes_weights_only_bypasses():
     cfg = configparser.ConfigParser(); cfg.read(Path(__file__).parents[1]/'settings.ini')
     floor = re.search(r'\btorch>=([\d.]+)', cfg['DEFAULT']['requirements']).group(1)
     assert tuple(map(int, floor.split('.'))) >= (2, 10), floor
+
+
+def test_into_with_other_settings_names_them_and_the_way_out(tmp_path):
+    "`into` built with another `beta` (a loss weight only) is still refused, but the message names the settings that differ and what to do, not two bare configs."
+    save_model(VAE(6, 2, [8], beta=2.0), tmp_path / 'v.pt')
+    with pytest.raises(ValueError, match=r"beta=2\.0 in the file, 0\.5 in `into`.*build it with the file's settings.*omit `into`") as e:
+        load_model(tmp_path / 'v.pt', into=VAE(6, 2, [8], beta=0.5))
+    assert 'latent_dim=' not in str(e.value)   # only what differs
+    load_model(tmp_path / 'v.pt', into=VAE(6, 2, [8], beta=2.0))   # the file's settings: loads

@@ -1,6 +1,6 @@
 """Inputs a user passes that the public API took wrongly before (found by a review on 2026-12-06): each now trains,
 or fails up front naming its argument."""
-import re
+import re, warnings
 import numpy as np, pandas as pd, pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.generative import LikelihoodVAE
@@ -188,3 +188,57 @@ def test_settings_changed_after_fit_and_more_settings():
     for kw, name in ((dict(min_scale=True), 'min_scale'), (dict(cycle_ratio=None), 'cycle_ratio'), (dict(df_init='abc'), 'df_init'), (dict(min_df=None), 'min_df')):
         with pytest.raises(ValueError, match=name): LikelihoodVAE(3, 2, **kw)
     with pytest.raises(TypeError, match='history'): save_model(VAE(3, 2), '/tmp/never_written.pt', history=[1, 2])
+
+
+def test_model_passed_as_device():
+    "`AETrainer(vae)`: a short error naming `device` and the call to make, not the model's whole repr in the message."
+    with pytest.raises(ValueError, match=r"`device`.*fit\(model, X\)") as e: AETrainer(VAE(5, 2, [8]))
+    assert len(str(e.value)) < 300 and 'Linear' not in str(e.value)
+
+
+@pytest.mark.parametrize('rows, said', [(lambda X: X.astype(np.float16), '`X` is numpy float16'),
+                                        (lambda X: pd.DataFrame(X).astype(np.float16), '`X` is numpy float16'),
+                                        (lambda X: torch.tensor(X, dtype=torch.float16), '`X` is torch.float16')])
+def test_half_rows_named_as_passed(X, rows, said):
+    "Half-precision rows are refused naming the dtype the caller passed: numpy's float16 was reported as torch.float16."
+    with pytest.raises(TypeError, match=re.escape(said)): AETrainer('cpu').fit(VAE(5, 2, [8]), rows(X), epochs=1)
+
+
+@pytest.fixture(scope='module')
+def scaled_vae():
+    "A squared-error VAE fitted on standardised rows, and those rows."
+    rows = np.random.default_rng(1).standard_normal((200, 5))
+    torch.manual_seed(0); m = VAE(5, 2, [8]); AETrainer('cpu').fit(m, rows, epochs=2, seed=0)
+    return m, rows
+
+
+def _inference_calls():
+    from puffin.latent import active_units, latent_path, augment_events
+    from puffin.anomaly import vae_score_parts
+    return {'extract_features': lambda m, X: AETrainer('cpu').extract_features(m, X), 'active_units': active_units,
+            'latent_path': lambda m, X: latent_path(m, X[0], X[1], 3), 'augment_events': lambda m, X: augment_events(m, X[:5], 2, seed=0),
+            'vae_score_parts': vae_score_parts}
+
+
+@pytest.mark.parametrize('name', list(_inference_calls()))
+def test_unscaled_rows_warn_at_inference(scaled_vae, name):
+    "Rows at the size of raw daily returns into a VAE fitted on standardised ones: a warning at the caller's line (before, a silent near-constant encoding; `active_units` all False); standardised rows: none."
+    call, (m, rows) = _inference_calls()[name], scaled_vae
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        call(m, rows)
+    with pytest.warns(UserWarning, match=r'far from the scale.*puffin\.data\.scale') as caught: call(m, rows * 0.01)
+    assert [w.filename for w in caught if 'puffin.data.scale' in str(w.message)] == [__file__]
+
+
+def test_no_scale_warning_where_rows_are_not_judged(scaled_vae):
+    "One row, a likelihood model, and the detector's own scoring of rows it standardised itself: no warning."
+    from puffin.latent import active_units
+    m, rows = scaled_vae
+    lik = LikelihoodVAE(5, 2, [8])
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        AETrainer('cpu').extract_features(m, rows[:1] * 0.01)
+        active_units(lik, rows * 0.01)
+        det = VAEAnomalyDetector(epochs=1, seed=0).fit(rows * 0.01)   # scale=True: the detector standardises the rows
+        det.score_samples(rows[:3] * 0.01)

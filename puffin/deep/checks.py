@@ -18,7 +18,7 @@ __all__ = ['PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 
            'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
            'check_time_order', 'column_names', 'remember_columns', 'check_columns', 'to_model', 'model_rows',
            'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation', 'check_path',
-           'train_dtype', 'scale_warning', 'warn_caller', 'check_likelihood_args']
+           'train_dtype', 'scale_warning', 'warn_caller', 'warn_if_unscaled', 'check_likelihood_args']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def check_module(model, # what the caller passed as the model
@@ -136,6 +136,8 @@ def _check_finite_rows(X: Tensor, name: str, msg: str) -> None:
     raise ValueError(msg.format(bad=(~torch.isfinite(X)).any(1).nonzero().flatten()[:5].tolist()))
 
 # %% ../../nbs/api/90_checks.ipynb #e1231a02
+_COARSE = "too coarse for training; cast it to float32 first"   # half-precision rows, numpy's or torch's
+
 def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
               name: str='X', # argument name used in error messages
               width: int|None=None, # required number of columns
@@ -147,8 +149,9 @@ def as_tensor(X, # numpy array, torch tensor or pandas DataFrame
     if not isinstance(X, Tensor):
         X = np.ascontiguousarray(X)
         if not _is_numeric(X.dtype): raise TypeError(f"`{name}` must be numeric, got dtype {X.dtype}")
+        if X.dtype == np.float16: raise TypeError(f"`{name}` is numpy float16: {_COARSE}")   # named as the caller passed it, not as torch.float16
         X = torch.from_numpy(X if X.flags.writeable else X.copy())   # pandas' copy-on-write arrays are read-only
-    if X.dtype in (torch.float16, torch.bfloat16): raise TypeError(f"`{name}` is {X.dtype}: too coarse for training; cast it to float32 first")
+    if X.dtype in (torch.float16, torch.bfloat16): raise TypeError(f"`{name}` is {X.dtype}: {_COARSE}")
     if X.is_complex(): raise TypeError(f"`{name}` must be real-valued, got {X.dtype}")
     if X.ndim != 2:
         hint = ": one row? pass it as X.reshape(1, -1) or df.iloc[[i]]; one feature? X.reshape(-1, 1)" if X.ndim == 1 else ""
@@ -323,6 +326,26 @@ def warn_caller(message: str, # the warning's text
     here, level, frame = os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 2, sys._getframe(1)   # level 2: our caller
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here): frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level)
+
+# %% ../../nbs/api/90_checks.ipynb #1e13e9e7
+def _squared_error_vae(model: nn.Module, # a model about to train or take rows
+                      ) -> bool:
+    "Whether `model` is a puffin `VAE` with the squared-error loss (not a likelihood model, which has `loss_parts` and learns its scale)."
+    from puffin.deep.model import VAE   # imported here: the model module imports this one
+    return isinstance(model, VAE) and not hasattr(model, 'loss_parts')
+
+def warn_if_unscaled(model: nn.Module, # the fitted model the rows go into
+                     X: Tensor, # the rows, already checked (`model_rows`, `as_tensor`)
+                     name: str|Sequence[str]='X', # the rows' argument name, or names (`('x_a', 'x_b')`)
+                    ) -> None:
+    "Warn at the caller's line when a squared-error VAE gets 2 or more rows far from the standardised scale it expects: a typical column root mean square outside [0.1, 10], `scale_warning`'s bounds."
+    if len(X) < 2 or not _squared_error_vae(model) or not X.any(): return   # rows all zero: the mean of standardised columns, on any scale
+    typical = float(X.detach().double().pow(2).mean(0).sqrt().median())   # size about zero, not spread: see the prose
+    if 0.1 <= typical <= 10 or not math.isfinite(typical): return
+    what = ' and '.join(f'`{n}`' for n in ([name] if isinstance(name, str) else name))
+    warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), far from the scale a squared-error "
+                "VAE expects (standardised columns, about 1): its codes, reconstructions and scores for these rows mean little. "
+                "Did you forget `puffin.data.scale` (with the scaler fitted on the training rows)?")
 
 # %% ../../nbs/api/90_checks.ipynb #a95bf9bf
 def check_likelihood_args(decoder, # the decoder's name

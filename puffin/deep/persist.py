@@ -184,15 +184,24 @@ def _restore_columns(model: nn.Module, # a model just loaded from `payload`
     elif hasattr(model, 'feature_names_in_'): del model.feature_names_in_
     return model
 
+def _into_mismatch(payload: _Payload, # the file's dict
+                  into: nn.Module, # the model `load_model` was asked to load it into
+                 ) -> str:
+    "What `load_model` says when `into` is not the model the file holds: the settings that differ, and the two ways out."
+    saved, given, kind = payload['config'], getattr(into, 'config', None), payload['kind']
+    if type(into).__name__ != kind or not (isinstance(saved, dict) and isinstance(given, dict)): what = f"a {kind}, and `into` is of class {type(into).__name__}"
+    else: what = f"a {kind} whose settings differ from `into`'s: " + '; '.join(f"{k}={saved.get(k)!r} in the file, {given.get(k)!r} in `into`"
+                                                                           for k in [*saved, *(k for k in given if k not in saved)] if saved.get(k) != given.get(k))
+    return (f"{payload.path} holds {what}. `into` must be the model the file holds, settings included: build it with the file's settings "
+            f"({kind}(**{saved!r})), or omit `into` and load_model rebuilds the model from the file")
+
 def load_model(path: str|Path, # a file written by `save_model` (`~` is expanded)
-               into: nn.Module|None=None, # load the weights into this existing model instead of building a new one
+               into: nn.Module|None=None, # load the weights into this existing model instead of building a new one; it must have the file's class and settings (`config`)
               ) -> nn.Module:
     "The model saved at `path`, rebuilt from its stored config, in eval mode."
     payload = _read_payload(path)
     if into is None: return _restore_columns(_rebuilt(payload.path, _MODELS[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32')), payload)
-    if type(into).__name__ != payload['kind'] or getattr(into, 'config', None) != payload['config']:
-        raise ValueError(f"{path} holds a {payload['kind']} with config {payload['config']}, which does not match the given "
-                         f"model ({type(into).__name__} with config {getattr(into, 'config', None)})")
+    if type(into).__name__ != payload['kind'] or getattr(into, 'config', None) != payload['config']: raise ValueError(_into_mismatch(payload, into))
     _check_weights(payload.path, payload['state_dict'], into.state_dict())
     into.load_state_dict(payload['state_dict'])
     return _restore_columns(into, payload).eval()

@@ -18,7 +18,7 @@ from .fastpath import FastEngine, fast_path_reason
 from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
 from . import distributed
 from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_validation, train_dtype, scale_warning,
-                                warn_caller, to_model, remember_columns, check_columns,
+                                warn_caller, warn_if_unscaled, _squared_error_vae, to_model, remember_columns, check_columns,
                                 check_bool, check_time_order, check_module)
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
@@ -42,6 +42,8 @@ class AETrainer:
     "Trains `Autoencoder`, `VAE` or any autoencoder `nn.Module`; `fit` returns the per-epoch history."
     vae_loss = staticmethod(vae_loss)
     def __init__(self, device: str|torch.device|None=None): # None: where the model is (a new model is on the CPU); 'cpu', 'cuda', 'cuda:N', 'mps', or 'auto'
+        if isinstance(device, nn.Module):   # AETrainer(vae): the model's repr would fill the message
+            raise ValueError(f"unknown `device` (got a {type(device).__name__} model): AETrainer takes a device such as 'cpu', 'cuda' or 'auto' (or None); pass the model to fit: AETrainer().fit(model, X)")
         self.device = None if device is None else resolve_device(device)
 
     def _device_for(self, model: nn.Module) -> torch.device:
@@ -87,7 +89,7 @@ def training_rows(model: nn.Module, # the model about to train
         if s.chronological: check_time_order(X)                         # newest-first dates would hold out the oldest days
         X = as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)).to(device)
         n_validation(len(X), s.validation_split)                        # enough rows for the split, or an error that says how many
-        unscaled = isinstance(model, VAE) and not hasattr(model, 'loss_parts') and scale_warning(X)   # a likelihood decoder learns its scale
+        unscaled = _squared_error_vae(model) and scale_warning(X)   # a likelihood decoder learns its scale
         if unscaled and (job is None or job.is_main): warn_caller(unscaled)
         model.to(device)
     return X
@@ -233,13 +235,13 @@ def fit(self: AETrainer,
         patience: int|None=None, # stop after this many epochs without improvement (None: never)
         min_delta: float=0.0, # smallest decrease that counts as an improvement
         restore_best: bool=True, # with `patience`, end with the weights of the best epoch
-        seed: int|None=None, # makes the split, the batches, dropout and sampling repeatable; None uses the global RNG
+        seed: int|None=None, # makes the split, the batches, dropout and sampling repeatable, not the initial weights (drawn when the model is built: call `torch.manual_seed` before building it); None uses the global RNG
         weight_decay: float=0.0, # Adam weight decay
         threads: int|None=None, # intra-op threads during the fit (None: `auto_threads`)
         path: str='auto', # engine: 'fast' (written out: puffin's VAE/Autoencoder on the CPU or CUDA, LikelihoodVAE/ConditionalVAE on the CPU), 'autograd' (any module), 'auto' picks
         amp: bool=False, # mixed precision: bf16 autocast for the forward pass, loss and KL summed in fp32 (autograd engine)
        ) -> dict:
-    "Train `model` on `X`; return the per-epoch history of the loss and its parts (lists with one entry per epoch; `best_epoch` indexes them from 0)."
+    "Train `model` on `X`; return the per-epoch history of the loss and its parts (lists with one entry per epoch; `best_epoch` indexes them from 0). The model comes back in eval mode: call `model.train()` before training it further yourself."
     s = FitSettings(epochs, lr, batch_size, validation_split, verbose, chronological, patience, min_delta, restore_best,
                     seed, weight_decay, threads, path, amp)
     job = distributed.FitJob(self._device_for(model))   # alone, or one process of a torchrun job
@@ -261,5 +263,6 @@ def extract_features(self: AETrainer,
     "Latent features of each row: the posterior mean `mu` for a VAE (deterministic), the code `z` otherwise."
     check_columns(model, X)   # a DataFrame: the columns the model was fitted on, in that order
     X = to_model(as_tensor(X, 'X', width=getattr(model, 'input_dim', None), dtype=train_dtype(model)), model)   # where the model is, whatever the trainer's device
+    warn_if_unscaled(model, X)   # raw rows into a VAE fitted on scaled ones: features near the prior's mean, no error
     with eval_mode(model): z = model.encode(X)
     return (z[0] if isinstance(z, tuple) else z).cpu().numpy()
