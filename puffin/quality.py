@@ -31,7 +31,7 @@ def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
     cols = None
     if isinstance(x, pd.DataFrame):
         bad = [c for c in x.columns if not pd.api.types.is_numeric_dtype(x[c]) or pd.api.types.is_bool_dtype(x[c])]
-        if bad: raise ValueError(f"`{name}` has non-numeric columns: {bad}")
+        if bad: raise ValueError(f"`{name}` has non-numeric columns: {bad}: drop them, or make a date column the index")
         cols = [str(c) for c in x.columns]
     if hasattr(x, 'detach'): x = x.detach().cpu().numpy()
     try: a = np.array(x, dtype=np.float64)
