@@ -86,7 +86,8 @@ class MultiLikelihoodEngine:
         m = self.model = self.models[0]                                   # the settings every model shares
         self.gens = list(generators) if generators is not None else [None] * self.K
         self.lr, self.wd, self.betas, self.adam_eps = float(lr), float(weight_decay), tuple(map(float, betas)), float(eps)
-        self.k, self.p, self.d = m.latent_dim, float(m.dropout), getattr(m, 'data_dim', m.input_dim)
+        self.k, self.d = m.latent_dim, getattr(m, 'data_dim', m.input_dim)
+        self.p = [float(x.dropout) for x in self.models]                   # each model's own dropout rate (on for all or for none)
         self.kl_betas = [float(x.beta) for x in self.models]
         layouts = [_lik_layout(x) for x in self.models]
         enc, code, dec, heads, extras = layouts[0]
@@ -94,7 +95,7 @@ class MultiLikelihoodEngine:
         self._stack(layouts)
         self.n_enc = len(enc)
         self.acts = [j for j in range(len(self.groups)) if j not in (self.n_enc, len(self.groups) - 1)]
-        self.drop = self.acts if self.p > 0 else []
+        self.drop = self.acts if self.p[0] > 0 else []
         self.P = sum(l.out_features for l in heads)
         self.cols = _head_columns(m, self.d)
         self._ms, self._mdf, self._half, self._one = torch.tensor(m.min_scale), torch.tensor(m.min_df), torch.tensor(0.5), torch.ones(())
@@ -230,7 +231,7 @@ def _draw(self: MultiLikelihoodEngine, ep: dict, X: Tensor) -> None:
         torch.randperm(N, out=ep['perm'][i], generator=g)
         torch.index_select(X[i], 0, ep['perm'][i], out=ep['xv'][i])
         ep['eps'][i].normal_(generator=g)
-        for m in ep['masks'].values(): m[i].bernoulli_(1 - self.p, generator=g).mul_(1 / (1 - self.p))
+        for m in ep['masks'].values(): m[i].bernoulli_(1 - self.p[i], generator=g).mul_(1 / (1 - self.p[i]))
     full, (blocks, last) = ep['xT'][0].shape[0], ep['xT']
     if full: blocks.copy_(ep['xv'][:, :full * blocks.shape[3], :self.d].unflatten(1, (full, -1)).permute(1, 0, 3, 2))
     if last is not None: last.copy_(ep['xv'][:, full * blocks.shape[3]:, :self.d].transpose(1, 2))
