@@ -472,8 +472,10 @@ def _training_rows(X, K: int, width: int, validation_split: float, chronological
 def _warn_diverged(histories: list) -> list:
     "One warning naming the models that diverged (each stopped alone; its history's `diverged` says when and what to try); returns `histories`."
     bad = [i for i, h in enumerate(histories) if h['diverged']]
-    if bad: warn_caller(f"fit_many: {', '.join(f'`models[{i}]`' for i in bad)} diverged and kept the weights from before that epoch (the others "
-                        f"trained on); each history's 'diverged' says when and what to try, e.g. histories[{bad[0]}]['diverged']")
+    if not bad: return histories
+    others = " (the others trained on)" if len(bad) < len(histories) else ""
+    warn_caller(f"fit_many: {', '.join(f'`models[{i}]`' for i in bad)} diverged and kept the weights from before that epoch{others}; "
+                f"each history's 'diverged' says when and what to try, e.g. histories[{bad[0]}]['diverged']")
     return histories
 
 def _named(models: list, X, histories: list) -> list:
