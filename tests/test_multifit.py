@@ -225,3 +225,65 @@ def test_one_model_alone_equals_its_fit_bit_for_bit():
     hb = fit_many([b], X, [7], epochs=5)[0]
     for p, q in zip(a.parameters(), b.parameters(), strict=True): assert torch.equal(p, q)
     for k in KEYS: assert ha[k] == pytest.approx(hb[k], rel=1e-6, abs=0), k
+
+
+# ---- per-model dropout rates, divergence reported alike on every path, seeds as an array, mixed kinds
+import re, warnings
+import numpy as np
+
+@pytest.mark.parametrize('make', [lambda i: LikelihoodVAE(10, 3, [12, 8], decoder='student_t', dropout=[0.1, 0.4][i]),
+                                  lambda i: ConditionalVAE(8, 2, 3, [12], decoder='gaussian', dropout=[0.3, 0.05][i])],
+                         ids=['likelihood', 'conditional'])
+def test_likelihood_models_keep_their_own_dropout_rates(make):
+    "Dropout rates that differ (on for all): each model trains with its own rate, not `models[0]`'s, and ends as its own seeded fit."
+    _assert_same_lik(*_both_lik(make, seeds=(3, 4), epochs=3, batch_size=32))
+
+def _poisoned(make, bad):
+    "Models from `make`, those in `bad` with a log-variance bias of 200: exp(log_var) overflows in the first step."
+    ms = _models(make, 3)
+    for i in bad:
+        with torch.no_grad(): ms[i].fc_log_var.bias.fill_(200.)
+    return ms
+
+@pytest.mark.parametrize('make', [lambda i: VAE(10, 3, [12])] + [(lambda dec: lambda i: LikelihoodVAE(10, 3, [12], decoder=dec, **(dict(rank=2) if dec == 'lowrank' else {})))(dec)
+                                  for dec in ('gaussian', 'student_t', 'zi_student_t', 'lowrank', 'mv_student_t')],
+                         ids=['vae', 'gaussian', 'student_t', 'zi_student_t', 'lowrank', 'mv_student_t'])
+def test_diverging_models_stop_alone_and_are_named(make):
+    "Every kind and decoder: a diverging model stops alone with its weights from before the epoch and its history's `diverged` set, the others train on as their own fits, and one UserWarning names the diverged ones."
+    many = _poisoned(make, (0, 2))
+    with pytest.warns(UserWarning, match=r"`models\[0\]`, `models\[2\]` diverged.*'diverged'") as rec:
+        hm = fit_many(many, X, [3, 4, 5], epochs=2)
+    assert sum('diverged' in str(w.message) for w in rec) == 1
+    assert all('diverged' in h for h in hm) and hm[1]['diverged'] is None
+    for i in (0, 2):
+        assert 'training diverged' in hm[i]['diverged'] and hm[i]['epochs_run'] == 0 and many[i].fc_log_var.bias[0].item() == 200.
+    single = _models(make, 3)[1]
+    hs = AETrainer().fit(single, X, epochs=2, seed=4)
+    _assert_same([single], many[1:2], [hs], hm[1:2])
+
+def test_a_model_diverging_late_keeps_its_epochs_one_after_the_other():
+    "The sequential path (mv_student_t): a model diverging after some whole epochs keeps their history and weights, as a fit of that many epochs leaves them."
+    make = lambda i: LikelihoodVAE(10, 3, [12], decoder='mv_student_t')
+    many = _models(make, 2)
+    with pytest.warns(UserWarning, match=r'`models\[\d\]`'): hm = fit_many(many, X * 100, [1, 2], epochs=6, lr=0.3)
+    i = next(i for i, h in enumerate(hm) if h['diverged'])
+    e = hm[i]['epochs_run']; assert e >= 1                                      # it diverged after whole epochs
+    single = _models(make, 2)[i]
+    hs = AETrainer().fit(single, X * 100, epochs=e, lr=0.3, seed=[1, 2][i])
+    _assert_same([single], many[i:i + 1], [hs], hm[i:i + 1])
+
+def test_seeds_as_a_numpy_array():
+    "Any sequence of ints, a 1-D integer array too; floats, None, a wrong length and 2-D arrays are refused, naming `seeds`."
+    a, b = _models(lambda i: VAE(10, 3, [12]), 2), _models(lambda i: VAE(10, 3, [12]), 2)
+    ha, hb = fit_many(a, X, np.arange(2), epochs=2), fit_many(b, X, (0, 1), epochs=2)
+    _assert_same(a, b, ha, hb, atol=0)
+    v = VAE(10, 3, [12])
+    for seeds, name in [(np.array([0.5, 1.5]), 'seeds[0]'), (np.array([0, None], dtype=object), 'seeds[1]'), (np.arange(3), 'seeds'),
+                        (np.arange(2)[:, None], 'seeds'), (None, 'seeds'), ('01', 'seeds'), (np.int64(0), 'seeds')]:
+        with pytest.raises(ValueError, match=re.escape(f'`{name}`')): fit_many([v, VAE(10, 3, [12])], X, seeds)
+
+@pytest.mark.parametrize('order', [0, 1], ids=['vae-first', 'likelihood-first'])
+def test_mixed_kinds_are_refused_alike_in_either_order(order):
+    ms = [VAE(10, 3, [12]), LikelihoodVAE(10, 3, [12])][::1 if order == 0 else -1]
+    with pytest.raises(ValueError, match=rf"`models\[1\]` is a {type(ms[1]).__name__}: fit_many trains models of one kind, and `models\[0\]` is a {type(ms[0]).__name__}"):
+        fit_many(ms, X, [0, 1])

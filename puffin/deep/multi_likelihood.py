@@ -4,6 +4,7 @@
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #f2a74de4
 from __future__ import annotations
+import traceback
 import numpy as np
 from typing import Sequence
 import torch
@@ -11,8 +12,8 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .fastpath import _check_adam_args, _flushing_denormals, _adam_update
 from .likelihood_engine import _lik_layout, _likelihood_classes, _groups, _head_columns, _HAND, _NLL_CONST, _tb, head_nll, LikelihoodEngine
-from .multifit import MultiEngine, multi_loop, _training_rows
-from .training import FitSettings, split_indices, AETrainer
+from .multifit import MultiEngine, multi_loop, _training_rows, _history
+from .training import FitSettings, split_indices, AETrainer, TrainingDiverged, train_loop
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
@@ -86,7 +87,8 @@ class MultiLikelihoodEngine:
         m = self.model = self.models[0]                                   # the settings every model shares
         self.gens = list(generators) if generators is not None else [None] * self.K
         self.lr, self.wd, self.betas, self.adam_eps = float(lr), float(weight_decay), tuple(map(float, betas)), float(eps)
-        self.k, self.p, self.d = m.latent_dim, float(m.dropout), getattr(m, 'data_dim', m.input_dim)
+        self.k, self.d = m.latent_dim, getattr(m, 'data_dim', m.input_dim)
+        self.p = [float(x.dropout) for x in self.models]                   # each model's own dropout rate (on for all or for none)
         self.kl_betas = [float(x.beta) for x in self.models]
         layouts = [_lik_layout(x) for x in self.models]
         enc, code, dec, heads, extras = layouts[0]
@@ -94,7 +96,7 @@ class MultiLikelihoodEngine:
         self._stack(layouts)
         self.n_enc = len(enc)
         self.acts = [j for j in range(len(self.groups)) if j not in (self.n_enc, len(self.groups) - 1)]
-        self.drop = self.acts if self.p > 0 else []
+        self.drop = self.acts if self.p[0] > 0 else []
         self.P = sum(l.out_features for l in heads)
         self.cols = _head_columns(m, self.d)
         self._ms, self._mdf, self._half, self._one = torch.tensor(m.min_scale), torch.tensor(m.min_df), torch.tensor(0.5), torch.ones(())
@@ -171,12 +173,24 @@ def _forward(self: MultiLikelihoodEngine, B: _KLBufs, xin: Tensor, eps: Tensor, 
             h = B.nA[j]
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #1600a35a
+def _hand_lowrank_k(e, B: _KLBufs, xT: Tensor, rec: Tensor) -> None:
+    "The low-rank head on K models. Its one batched Cholesky fails for all K when one model's outputs are not finite: then those outputs are zeroed, the head runs again (the other models' numbers as they were) and that model's NLL is NaN, so that `multi_loop` stops it alone, as diverged."
+    try: return _HAND['lowrank'](e, B, xT, rec)
+    except torch.linalg.LinAlgError:
+        bad = ~B.outT.isfinite().flatten(1).all(1)                         # (K,): the models whose outputs overflowed
+        if not bool(bad.any()): raise
+        B.outT[bad] = 0.
+        _HAND['lowrank'](e, B, xT, rec)
+        rec[bad] = float('nan')
+
+_HAND_K = _HAND | {'lowrank': _hand_lowrank_k}
+
 @patch
 def _step(self: MultiLikelihoodEngine, B: _KLBufs, xin: Tensor, xn: np.ndarray, xT: Tensor, eps: Tensor, masks: dict|None, rec: Tensor, S: Tensor) -> float:
     "One Adam step of the K models on their batches: `rec` (K,) gets each model's NLL sum, `S` (K, k) its column sums of 2 KL; returns the KL weight."
     n, k, mm = B.n, self.k, np.matmul
     self._forward(B, xin, eps, masks, xn)
-    _HAND[self.model.decoder_kind](self, B, xT, rec); B.gT.mul_(B.inv_nt); g = B.ngT.transpose(0, 2, 1)
+    _HAND_K[self.model.decoder_kind](self, B, xT, rec); B.gT.mul_(B.inv_nt); g = B.ngT.transpose(0, 2, 1)
     if self.has_extras: self.gx.mul_(B.inv_nt)
     w = LikelihoodEngine._kl_weight(self, self.n_step); self.n_step += 1
     torch.mul(B.std, B.std, out=B.e2)
@@ -230,7 +244,7 @@ def _draw(self: MultiLikelihoodEngine, ep: dict, X: Tensor) -> None:
         torch.randperm(N, out=ep['perm'][i], generator=g)
         torch.index_select(X[i], 0, ep['perm'][i], out=ep['xv'][i])
         ep['eps'][i].normal_(generator=g)
-        for m in ep['masks'].values(): m[i].bernoulli_(1 - self.p, generator=g).mul_(1 / (1 - self.p))
+        for m in ep['masks'].values(): m[i].bernoulli_(1 - self.p[i], generator=g).mul_(1 / (1 - self.p[i]))
     full, (blocks, last) = ep['xT'][0].shape[0], ep['xT']
     if full: blocks.copy_(ep['xv'][:, :full * blocks.shape[3], :self.d].unflatten(1, (full, -1)).permute(1, 0, 3, 2))
     if last is not None: last.copy_(ep['xv'][:, full * blocks.shape[3]:, :self.d].transpose(1, 2))
@@ -284,7 +298,9 @@ def evaluate(self: MultiLikelihoodEngine, X: Tensor, batch_size: int) -> Tensor:
             with _numpy_products(): self._forward(B, xin, eps, None, xin.numpy())
             for i, m in enumerate(self.models):
                 ex = {nm: self.xflat[i, o:o + c].view(s) for nm, (o, c, s) in self.extras.items()}
-                nll = head_nll(m, B.outT[i].t(), xb[i, :, :self.d], **ex)
+                out = B.outT[i].t()
+                finite = m.decoder_kind != 'lowrank' or bool(out.isfinite().all())   # a diverged low-rank model: NaN, not a failed Cholesky
+                nll = head_nll(m, out, xb[i, :, :self.d], **ex) if finite else torch.tensor(float('nan'))
                 kl = 0.5 * (B.mu[i].pow(2) + B.std[i].pow(2) - 1 - B.lv[i]).sum() / n
                 tot[i] += torch.stack([nll + self.kl_betas[i] * kl, nll, kl]) * n
     return tot / N
@@ -330,11 +346,23 @@ def release(self: MultiLikelihoodEngine) -> None:
     MultiEngine.release(self); self._ep_key, self._ep = None, None
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #0f21ddb6
+def _history_at(err: TrainingDiverged) -> dict:
+    "The history `train_loop` had recorded when `err` stopped it (its frame is in the traceback), or an empty one."
+    for frame, _ in traceback.walk_tb(err.__traceback__):
+        if frame.f_code is train_loop.__code__: return dict(frame.f_locals['history'])
+    return _history('likelihood')
+
+def _own_fit(m: nn.Module, x: Tensor, seed: int, s: FitSettings) -> dict:
+    "`m`'s own seeded `fit`; its history gets `multi_loop`'s `diverged`: None, or, where `fit` raises `TrainingDiverged`, the reason (the history then ends before that epoch, and the model keeps its weights from before it)."
+    try: h = AETrainer('cpu').fit(m, x, s.epochs, s.lr, s.batch_size, s.validation_split, s.verbose, chronological=s.chronological,
+                                  patience=s.patience, min_delta=s.min_delta, restore_best=s.restore_best, seed=seed,
+                                  weight_decay=s.weight_decay, threads=s.threads)
+    except TrainingDiverged as e: return _history_at(e) | dict(diverged=str(e))
+    return h | dict(diverged=None)
+
 def _sequential(models: list, X: list, seeds: list, s: FitSettings) -> list[dict]:
-    "Each model's own seeded `fit`, one after the other: for models the engine cannot take together."
-    return [AETrainer('cpu').fit(m, x, s.epochs, s.lr, s.batch_size, s.validation_split, s.verbose, chronological=s.chronological,
-                                 patience=s.patience, min_delta=s.min_delta, restore_best=s.restore_best, seed=sd,
-                                 weight_decay=s.weight_decay, threads=s.threads) for m, x, sd in zip(models, X, seeds)]
+    "Each model's own seeded `fit`, one after the other: for models the engine cannot take together. A model that diverges stops alone, as on the engine."
+    return [_own_fit(m, x, sd, s) for m, x, sd in zip(models, X, seeds)]
 
 def fit_likelihood_models(models: list, # K `LikelihoodVAE`s or `ConditionalVAE`s of one architecture (checked here)
                           X, # rows shared by all models, or a list of K row sets of one shape

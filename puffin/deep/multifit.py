@@ -433,6 +433,13 @@ def _model_list(models) -> list:
         if not isinstance(m, nn.Module): raise TypeError(f"`models[{i}]` must be a puffin model (VAE, Autoencoder, LikelihoodVAE or ConditionalVAE), got {type(m).__name__}")
     return models
 
+def _likelihood_kind(models: list) -> bool:
+    "Whether the models are likelihood models (`LikelihoodVAE`, `ConditionalVAE`: they have `loss_parts`), which train on their own engine; fails when some are and some are not, in either order."
+    lik = [hasattr(m, 'loss_parts') for m in models]
+    for i, m in enumerate(models):
+        if lik[i] != lik[0]: raise ValueError(f"`models[{i}]` is a {type(m).__name__}: fit_many trains models of one kind, and `models[0]` is a {type(models[0]).__name__}")
+    return lik[0]
+
 def _check_models(models) -> list:
     "The models as a list; fails unless they are distinct puffin MLP models of one architecture, on one device."
     models, shapes = _model_list(models), []
@@ -444,8 +451,10 @@ def _check_models(models) -> list:
     return models
 
 def _check_seeds(seeds, K: int) -> list:
+    "`seeds` as a list of K Python ints: a list, tuple or range of ints, or a 1-D integer array (numpy's or torch's)."
+    if isinstance(seeds, (np.ndarray, Tensor)) and seeds.ndim == 1: seeds = seeds.tolist()   # its items as Python numbers: a float stays a float
     if not isinstance(seeds, (list, tuple, range)) or len(seeds) != K:
-        raise ValueError(f"`seeds` must be a list of {K} ints, one per model, got {seeds!r}")
+        raise ValueError(f"`seeds` must be a list (or 1-D array) of {K} ints, one per model, got {seeds!r}")
     for i, s in enumerate(seeds):
         try: check_seed(s)
         except ValueError: raise ValueError(f"`seeds[{i}]` must be an int in [-2**63, 2**64), got {s!r}") from None
@@ -460,6 +469,15 @@ def _training_rows(X, K: int, width: int, validation_split: float, chronological
     n_validation(len(X[0]), validation_split)
     return X
 
+def _warn_diverged(histories: list) -> list:
+    "One warning naming the models that diverged (each stopped alone; its history's `diverged` says when and what to try); returns `histories`."
+    bad = [i for i, h in enumerate(histories) if h['diverged']]
+    if not bad: return histories
+    others = " (the others trained on)" if len(bad) < len(histories) else ""
+    warn_caller(f"fit_many: {', '.join(f'`models[{i}]`' for i in bad)} diverged and kept the weights from before that epoch{others}; "
+                f"each history's 'diverged' says when and what to try, e.g. histories[{bad[0]}]['diverged']")
+    return histories
+
 def _named(models: list, X, histories: list) -> list:
     "Each model keeps the column names of its rows and drops a stale latent mixture, as `fit` does (`fitting_starts`); returns `histories`."
     for i, m in enumerate(models): fitting_starts(m, X[i] if is_row_sets(X) else X)
@@ -468,7 +486,7 @@ def _named(models: list, X, histories: list) -> list:
 # %% ../../nbs/api/04b_multifit.ipynb #7ac0b1f3
 def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture: `VAE`s, `Autoencoder`s, `LikelihoodVAE`s or `ConditionalVAE`s (their `beta` and `dropout` rate may differ)
              X, # training rows shared by all models (numpy array, torch tensor or DataFrame), or a list of K row sets of one shape: model i trains on X[i]
-             seeds: Sequence[int], # one seed per model: model i's split, batches, noise and dropout are those of `fit(..., seed=seeds[i])`
+             seeds: Sequence[int], # one seed per model (a list, tuple, range or 1-D integer array): model i's split, batches, noise and dropout are those of `fit(..., seed=seeds[i])`
              epochs: int=100, # passes over the training rows
              lr: float=1e-3, # Adam learning rate (shared)
              batch_size: int=64, # rows per gradient step
@@ -490,9 +508,9 @@ def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture:
     s = FitSettings(epochs, lr, batch_size, validation_split, verbose, chronological, patience, min_delta, restore_best,
                     None, weight_decay, threads, 'fast', False)
     s.check(); check_bool(graph, 'graph')
-    if hasattr(models[0], 'loss_parts'):                                         # likelihood models: their own engine
+    if _likelihood_kind(models):                                                 # likelihood models: their own engine
         from puffin.deep.multi_likelihood import fit_likelihood_models
-        return _named(models, X, fit_likelihood_models(models, X, seeds, s, device))
+        return _named(models, X, _warn_diverged(fit_likelihood_models(models, X, seeds, s, device)))
     models, given = _check_models(models), X
     dev = resolve_device(device) if device is not None else next(models[0].parameters()).device
     m0 = models[0]
@@ -505,7 +523,7 @@ def fit_many(models: Sequence[nn.Module], # K puffin models of one architecture:
         Xtr = torch.stack([Xi[t] for Xi, (t, _) in zip(X, splits)]).to(dev)
         Xva = torch.stack([Xi[v] for Xi, (_, v) in zip(X, splits)]).to(dev)
         engine = MultiEngine(models, lr=lr, weight_decay=weight_decay, generators=gens, device=dev, graph=graph)
-        return _named(models, given, multi_loop(engine, Xtr, Xva, s))
+        return _named(models, given, _warn_diverged(multi_loop(engine, Xtr, Xva, s)))
 
 # %% ../../nbs/api/04b_multifit.ipynb #c0da0002
 class CudaFastEngine:
