@@ -1,7 +1,8 @@
 """Cross-module reliability: every public entry point rejects bad input by name, seeded work repeats bit for bit and
 leaves torch's and numpy's global RNGs alone, and nothing returns NaN silently."""
+import math
 import numpy as np, pandas as pd, pytest, torch
-from puffin.deep.autoencoder import VAE, AETrainer, TrainingDiverged
+from puffin.deep.autoencoder import VAE, Autoencoder, AETrainer, TrainingDiverged
 from puffin.data import chronological_split, fit_scaler, scale, unscale, log_returns
 from puffin.quality import quality_report
 from puffin.latent import latent_path, augment_events
@@ -73,6 +74,20 @@ def test_divergence_names_epoch_and_keeps_finite_weights():
         AETrainer('cpu').fit(vae, DAYS.to_numpy() * 1e30, epochs=3, lr=1.0, seed=0)
     assert all(torch.isfinite(p).all() for p in vae.parameters())
     assert not vae.training, "a failed fit left the model in train mode (dropout on)"
+
+def test_divergence_carries_the_history_so_far():
+    "TrainingDiverged.history holds the whole epochs before the one that diverged (fit_many's one-after-the-other fits keep it)."
+    class Breaks(Autoencoder):   # its output turns NaN after 3 training steps: in epoch 3 of one step each
+        calls = 0
+        def forward(self, x):
+            if self.training: self.calls += 1
+            out = super().forward(x)
+            return out * float('nan') if self.calls > 2 else out
+    X = DAYS.to_numpy()[:32]
+    with pytest.raises(TrainingDiverged, match='epoch 3') as e:
+        AETrainer('cpu').fit(Breaks(4, 2), X, epochs=5, batch_size=64, validation_split=0.25, seed=0, path='autograd')
+    h = e.value.history
+    assert h['epochs_run'] == 2 and len(h['train_loss']) == len(h['val_loss']) == 2 and all(map(math.isfinite, h['train_loss']))
 
 def test_early_stop_ends_with_a_full_progress_bar(capsys):
     "Early stopping is a normal end: the terminal bar ends at epochs_run/epochs_run (a short bar reads as an error; red in a notebook)."

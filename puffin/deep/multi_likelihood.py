@@ -4,7 +4,6 @@
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #f2a74de4
 from __future__ import annotations
-import traceback
 import numpy as np
 from typing import Sequence
 import torch
@@ -13,7 +12,7 @@ from fastcore.basics import patch
 from .fastpath import _check_adam_args, _flushing_denormals, _adam_update
 from .likelihood_engine import _lik_layout, _likelihood_classes, _groups, _head_columns, _HAND, _NLL_CONST, _tb, head_nll, LikelihoodEngine
 from .multifit import MultiEngine, multi_loop, _training_rows, _history
-from .training import FitSettings, split_indices, AETrainer, TrainingDiverged, train_loop
+from .training import FitSettings, split_indices, AETrainer, TrainingDiverged
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
 # %% auto #0
@@ -346,18 +345,12 @@ def release(self: MultiLikelihoodEngine) -> None:
     MultiEngine.release(self); self._ep_key, self._ep = None, None
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #0f21ddb6
-def _history_at(err: TrainingDiverged) -> dict:
-    "The history `train_loop` had recorded when `err` stopped it (its frame is in the traceback), or an empty one."
-    for frame, _ in traceback.walk_tb(err.__traceback__):
-        if frame.f_code is train_loop.__code__: return dict(frame.f_locals['history'])
-    return _history('likelihood')
-
 def _own_fit(m: nn.Module, x: Tensor, seed: int, s: FitSettings) -> dict:
     "`m`'s own seeded `fit`; its history gets `multi_loop`'s `diverged`: None, or, where `fit` raises `TrainingDiverged`, the reason (the history then ends before that epoch, and the model keeps its weights from before it)."
     try: h = AETrainer('cpu').fit(m, x, s.epochs, s.lr, s.batch_size, s.validation_split, s.verbose, chronological=s.chronological,
                                   patience=s.patience, min_delta=s.min_delta, restore_best=s.restore_best, seed=seed,
                                   weight_decay=s.weight_decay, threads=s.threads)
-    except TrainingDiverged as e: return _history_at(e) | dict(diverged=str(e))
+    except TrainingDiverged as e: return (e.history or _history('likelihood')) | dict(diverged=str(e))
     return h | dict(diverged=None)
 
 def _sequential(models: list, X: list, seeds: list, s: FitSettings) -> list[dict]:

@@ -130,7 +130,12 @@ def _fast_engine(model: nn.Module, device: torch.device, amp: bool) -> tuple[typ
 
 # %% ../../nbs/api/02_training.ipynb #82e1062b
 class TrainingDiverged(FloatingPointError):
-    "Raised when the loss or the weights become non-finite during `fit`."
+    "Raised when the loss or the weights become non-finite during `fit`; its `history` holds the epochs recorded before that."
+    def __init__(self, message: str, # what happened and what to try
+                 history: dict|None=None, # the history up to the epoch that diverged
+                ):
+        super().__init__(message)
+        self.history = history
 
 # %% ../../nbs/api/02_training.ipynb #0032b691
 HISTORY_KEYS = ('train_loss', 'train_recon', 'train_kl', 'val_loss', 'val_recon', 'val_kl')
@@ -172,7 +177,7 @@ class _EpochGuard:
         "Append one epoch's (loss, recon, KL) of the 'train' or 'val' rows to the history, unless they or the weights are not finite: then the weights from before the epoch come back and `TrainingDiverged` says what to try."
         if not (torch.isfinite(parts).all() and self.engine.params_finite()):
             self.engine.restore(self.before)
-            raise TrainingDiverged(_diverged_message(parts[0].item(), prefix, self.epoch, self.s.lr))
+            raise TrainingDiverged(_diverged_message(parts[0].item(), prefix, self.epoch, self.s.lr), history=self.history)
         for key, v in zip(('loss', 'recon', 'kl'), parts.tolist()): self.history[f'{prefix}_{key}'].append(v)
 
     def end(self) -> None:
