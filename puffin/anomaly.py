@@ -4,7 +4,7 @@
 
 # %% ../nbs/api/12_anomaly.ipynb #41ae9df5
 from __future__ import annotations
-import copy, json
+import copy, json, warnings
 from typing import Sequence
 from pathlib import Path
 import numpy as np
@@ -426,15 +426,18 @@ def score_parts(self: VAEAnomalyDetector,
 
 # %% ../nbs/api/12_anomaly.ipynb #f1d3c0a1
 def fit_detectors(X, # training rows (array, tensor or DataFrame), assumed mostly normal: the same for every detector
-                  seeds: Sequence[int], # one seed per detector (ints): its calibration rows, initial weights, batches and noise
+                  seeds: Sequence[int], # one seed per detector (ints; a list or 1-D array): its calibration rows, initial weights, batches and noise
                   **detector_kwargs, # every other `VAEAnomalyDetector` setting, shared by all
                  ) -> list[VAEAnomalyDetector]: # one fitted detector per seed, in the order of `seeds`
     "One fitted detector per seed, detector i as `VAEAnomalyDetector(**detector_kwargs, seed=seeds[i]).fit(X)` leaves it; `detector_kwargs` are every other `VAEAnomalyDetector` setting, shared by all. The VAEs train together (`fit_many`)."
-    if not isinstance(seeds, (list, tuple, range)) or not len(seeds): raise ValueError(f"`seeds` must be a non-empty list of ints, one per detector, got {seeds!r}")
+    if not isinstance(seeds, (list, tuple, range, np.ndarray, torch.Tensor)) or getattr(seeds, 'ndim', 1) != 1 or not len(seeds):
+        raise ValueError(f"`seeds` must be a non-empty list (or 1-D array) of ints, one per detector, got {seeds!r}")
     seeds = _check_seeds(seeds, len(seeds))
     dets = [VAEAnomalyDetector(**detector_kwargs, seed=s) for s in seeds]
     starts = [d._start(X) for d in dets]
-    histories = fit_many([st.model for st in starts], [st.train_rows for st in starts], seeds, **dets[0]._training())
+    with warnings.catch_warnings():   # a diverged detector is an error here, raised below: not also fit_many's warning
+        warnings.filterwarnings('ignore', message='fit_many: .* diverged')
+        histories = fit_many([st.model for st in starts], [st.train_rows for st in starts], seeds, **dets[0]._training())
     for s, h in zip(seeds, histories):
         if h['diverged']: raise TrainingDiverged(f"the detector with seed {s}: {h['diverged']}")
     return [d._finish(st, h) for d, st, h in zip(dets, starts, histories)]

@@ -259,7 +259,7 @@ def test_fit_detectors_bad_input():
     X = np.random.default_rng(0).standard_normal((100, 3))
     f = anomaly.fit_detectors
     cases = [(lambda: f(X, 3, **TINY), ValueError, 'seeds'), (lambda: f(X, [], **TINY), ValueError, 'seeds'),
-             (lambda: f(X, np.arange(2), **TINY), ValueError, 'seeds'),
+             (lambda: f(X, np.arange(4).reshape(2, 2), **TINY), ValueError, 'seeds'),
              (lambda: f(X, [0, None], **TINY), ValueError, 'seeds[1]'), (lambda: f(X, [0, 1.5], **TINY), ValueError, 'seeds[1]'),
              (lambda: f(X, [0, 1], **TINY, contamination=0.7), ValueError, 'contamination'),
              (lambda: f(X, [0, 1], **TINY, alpha=1), TypeError, 'alpha'),
@@ -269,6 +269,16 @@ def test_fit_detectors_bad_input():
              (lambda: f(X, [0, 1], **{**TINY, 'lr': 1e4, 'epochs': 3}), TrainingDiverged, 'seed')]
     for g, exc, name in cases:
         with pytest.raises(exc, match=__import__('re').escape(name)): g()
+
+def test_fit_detectors_seeds_array_and_divergence_without_warning():
+    "A 1-D integer array of seeds is taken as fit_many takes it; a diverged detector is TrainingDiverged alone, without fit_many's warning before it."
+    from puffin.deep.training import TrainingDiverged
+    X = np.random.default_rng(0).standard_normal((100, 3))
+    a, b = anomaly.fit_detectors(X, np.arange(2), **TINY), anomaly.fit_detectors(X, [0, 1], **TINY)
+    np.testing.assert_array_equal(a[1].decision_function(X), b[1].decision_function(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        with pytest.raises(TrainingDiverged, match='seed'): anomaly.fit_detectors(X, [0, 1], **{**TINY, 'lr': 1e4, 'epochs': 3})
 
 def test_detectors_benchmark_arms_fit_the_same_detectors():
     "bench/detectors_speed.py's two arms on a tiny workload: the same detectors (the script itself takes seconds on the recipe's data: not run here)."
