@@ -151,13 +151,14 @@ def _hand_lowrank(e, B, xT: Tensor, rec: Tensor) -> None:
     W = O['factors'].view(*lead, d, r, n).movedim(-1, -3).reshape(-1, d, r)   # (rows, d, r)
     DW = W * dinv[:, :, None]                                            # D^-1 W
     C = torch.baddbmm(e._eye(r), W.transpose(1, 2), DW)                  # (rows, r, r)
-    L = torch.linalg.cholesky(C)
+    L, info = torch.linalg.cholesky_ex(C)                                # info > 0: a row whose outputs overflowed has no C to factor
     u = m * dinv                                                         # D^-1 m
     v = torch.bmm(DW.transpose(1, 2), m[:, :, None])                     # W^T D^-1 m, (rows, r, 1)
     a = torch.cholesky_solve(v, L)                                       # C^-1 v
     maha = per_model(m * u) - per_model(v * a)
     logdet = 2 * per_model(L.diagonal(dim1=1, dim2=2).log()) + 2 * per_model(s.log())
     torch.mul(logdet + maha, 0.5, out=rec)                               # sum of -log p less d log(2 pi)/2 per row
+    rec.masked_fill_(per_model(info) > 0, float('nan'))                  # that model's loss is NaN: its fit stops as diverged, no LinAlgError
     alpha = u - torch.bmm(DW, a)[:, :, 0]                                # Sigma^-1 (x - loc)
     DWC = torch.bmm(DW, torch.cholesky_inverse(L))                       # D^-1 W C^-1 = Sigma^-1 W
     beta = torch.bmm(W.transpose(1, 2), alpha[:, :, None])               # W^T alpha, (rows, r, 1)

@@ -172,24 +172,12 @@ def _forward(self: MultiLikelihoodEngine, B: _KLBufs, xin: Tensor, eps: Tensor, 
             h = B.nA[j]
 
 # %% ../../nbs/api/04d_multi_likelihood.ipynb #1600a35a
-def _hand_lowrank_k(e, B: _KLBufs, xT: Tensor, rec: Tensor) -> None:
-    "The low-rank head on K models. Its one batched Cholesky fails for all K when one model's outputs are not finite: then those outputs are zeroed, the head runs again (the other models' numbers as they were) and that model's NLL is NaN, so that `multi_loop` stops it alone, as diverged."
-    try: return _HAND['lowrank'](e, B, xT, rec)
-    except torch.linalg.LinAlgError:
-        bad = ~B.outT.isfinite().flatten(1).all(1)                         # (K,): the models whose outputs overflowed
-        if not bool(bad.any()): raise
-        B.outT[bad] = 0.
-        _HAND['lowrank'](e, B, xT, rec)
-        rec[bad] = float('nan')
-
-_HAND_K = _HAND | {'lowrank': _hand_lowrank_k}
-
 @patch
 def _step(self: MultiLikelihoodEngine, B: _KLBufs, xin: Tensor, xn: np.ndarray, xT: Tensor, eps: Tensor, masks: dict|None, rec: Tensor, S: Tensor) -> float:
     "One Adam step of the K models on their batches: `rec` (K,) gets each model's NLL sum, `S` (K, k) its column sums of 2 KL; returns the KL weight."
     n, k, mm = B.n, self.k, np.matmul
     self._forward(B, xin, eps, masks, xn)
-    _HAND_K[self.model.decoder_kind](self, B, xT, rec); B.gT.mul_(B.inv_nt); g = B.ngT.transpose(0, 2, 1)
+    _HAND[self.model.decoder_kind](self, B, xT, rec); B.gT.mul_(B.inv_nt); g = B.ngT.transpose(0, 2, 1)
     if self.has_extras: self.gx.mul_(B.inv_nt)
     w = LikelihoodEngine._kl_weight(self, self.n_step); self.n_step += 1
     torch.mul(B.std, B.std, out=B.e2)
