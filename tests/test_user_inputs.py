@@ -215,9 +215,10 @@ def scaled_vae():
 def _inference_calls():
     from puffin.latent import active_units, latent_path, augment_events
     from puffin.anomaly import vae_score_parts
+    from puffin.deep.generative import heldout_nll, kl_diagnostics
     return {'extract_features': lambda m, X: AETrainer('cpu').extract_features(m, X), 'active_units': active_units,
             'latent_path': lambda m, X: latent_path(m, X[0], X[1], 3), 'augment_events': lambda m, X: augment_events(m, X[:5], 2, seed=0),
-            'vae_score_parts': vae_score_parts}
+            'vae_score_parts': vae_score_parts, 'heldout_nll': lambda m, X: heldout_nll(m, X, n_samples=4), 'kl_diagnostics': kl_diagnostics}
 
 
 @pytest.mark.parametrize('name', list(_inference_calls()))

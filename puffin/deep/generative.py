@@ -18,7 +18,7 @@ from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
 from fastcore.basics import patch
-from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns
+from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns, warn_if_unscaled
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
@@ -426,6 +426,7 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
     if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
     x = model_rows(model, X)   # the model's device and dtype: a CUDA model scores CPU rows too
     check_input(x, model.input_dim, 'X')
+    warn_if_unscaled(model, x)   # raw rows into the chapter's VAE: a silently lower NLL, in other units
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
     with eval_mode(model), seeded(seed, x.device), _named_nonfinite():
@@ -465,8 +466,10 @@ def kl_diagnostics(model: VAE, # a trained VAE of any kind
                    threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                   ) -> pd.DataFrame:
     "One row per latent dimension: mean KL (nats), variance of the posterior mean and whether the unit is active (collapse check)."
-    nonneg_real(threshold, 'threshold')
-    mu, log_var = encode_means(model, X, log_var=True)   # on the CPU, whatever the model's device
+    nonneg_real(threshold, 'threshold'); _need_posterior(model)
+    x = model_rows(model, X, 'X', width=getattr(model, 'input_dim', None))
+    warn_if_unscaled(model, x)   # raw rows into the chapter's VAE: every unit looks inactive, like a collapsed posterior
+    mu, log_var = encode_means(model, x, log_var=True)   # on the CPU, whatever the model's device
     var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
     return pd.DataFrame(dict(kl=kl_elementwise(mu, log_var).mean(0).numpy(), mu_var=var.numpy(), active=(var > threshold).numpy()),
                         index=pd.Index(range(mu.shape[1]), name='latent_dim'))
