@@ -282,7 +282,7 @@ def sample(self: LikelihoodVAE,
            noise: bool=True, # draw x ~ p(x|z) (True) or return the decoder mean (False, as the chapter's VAE)
            cond: Tensor|np.ndarray|pd.DataFrame|Sequence[float]|float|None=None, # conditions, for a `ConditionalVAE` only: one row per sample, or one row (a Series, a list, a number) for all
           ) -> Tensor:
-    "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
+    "`n` synthetic rows: a torch Tensor (n, features) on the model's device, in the scaled units the model was trained on (`puffin.data.unscale(rows.cpu(), scaler)` gives returns; a `ConditionalVAE`'s rows are its data columns, without the conditions). Latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
     check_bool(noise, 'noise'); positive_int(n, 'n')
     self._check_source(from_)   # before any draw: a refused call leaves the caller's generator as it was
     c = self._sample_cond(n, cond)
