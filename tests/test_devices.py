@@ -6,7 +6,7 @@ import numpy as np, pandas as pd, pytest, torch
 from puffin.deep.autoencoder import VAE, AETrainer
 from puffin.deep.persist import save_model, load_model
 from puffin.deep.generative import (LikelihoodVAE, ConditionalVAE, heldout_nll, kl_diagnostics, encode_means,
-                                    save_generative, load_generative, sample_path)
+                                    save_generative, load_generative, sample_path, trailing_vol_condition)
 from puffin.latent import latent_path, augment_events, active_units
 from puffin.anomaly import vae_score_parts
 from puffin.data import fit_scaler
@@ -78,9 +78,10 @@ def test_conditional_paths_on(device):
     m = _trained(ConditionalVAE(3, 2, 2, [16]), device, np.hstack([sc.transform(days), cond]).astype(np.float32))
     m.fit_aggregate_posterior(np.hstack([sc.transform(days), cond]), n_components=2)
     assert encode_means(m, np.hstack([ROWS[:4, :3], cond[:4]])).device.type == 'cpu'
+    vol = trailing_vol_condition(days, windows=(5, 21))   # the conditions' statistics: standardised conditions, as the model was trained on
     before = _rng_states()
-    p = sample_path(m, days, 10, sc, windows=(5, 21), seed=0, n_paths=2)
-    q = sample_path(m, days, 10, sc, windows=(5, 21), seed=0, n_paths=2)
+    p = sample_path(m, days, 10, sc, vol.mean(), vol.std(), windows=(5, 21), seed=0, n_paths=2)
+    q = sample_path(m, days, 10, sc, vol.mean(), vol.std(), windows=(5, 21), seed=0, n_paths=2)
     assert _same(before, _rng_states())
     assert len(p) == 2 and p[0].shape == (10, 3) and all(a.equals(b) for a, b in zip(p, q)) and np.isfinite(p[1].to_numpy()).all()
 

@@ -3,7 +3,7 @@ Issue 23: a 10-component mixture keeps the bulk of q(z), not its outskirts, and 
 tails than the training latents give (bench/one_day_seeds_log.md)."""
 import numpy as np, pandas as pd, pytest, torch
 from puffin.data import fit_scaler
-from puffin.deep.generative import LikelihoodVAE, ConditionalVAE, encode_means, save_generative, load_generative, sample_path
+from puffin.deep.generative import LikelihoodVAE, ConditionalVAE, encode_means, save_generative, load_generative, sample_path, trailing_vol_condition
 from puffin.deep.runtime import seeded
 from puffin.deep.training import AETrainer
 
@@ -43,5 +43,6 @@ def test_conditional_model_samples_and_paths_from_the_exact_posterior():
     AETrainer('cpu').fit(m, rows, epochs=2, batch_size=64, validation_split=0.0, seed=0)
     m.fit_aggregate_posterior(rows, latents='exact')
     assert m.sample(6, seed=0, from_='aggregate', cond=[0.0, 0.0, 0.0]).shape == (6, 3)
-    p = sample_path(m, days, 5, sc, windows=(5, 10, 21), seed=0)
+    vol = trailing_vol_condition(days, windows=(5, 10, 21))
+    p = sample_path(m, days, 5, sc, vol.mean(), vol.std(), windows=(5, 10, 21), seed=0)
     assert p.shape == (5, 3) and np.isfinite(p.to_numpy()).all()

@@ -215,9 +215,10 @@ def scaled_vae():
 def _inference_calls():
     from puffin.latent import active_units, latent_path, augment_events
     from puffin.anomaly import vae_score_parts
+    from puffin.deep.generative import heldout_nll, kl_diagnostics
     return {'extract_features': lambda m, X: AETrainer('cpu').extract_features(m, X), 'active_units': active_units,
             'latent_path': lambda m, X: latent_path(m, X[0], X[1], 3), 'augment_events': lambda m, X: augment_events(m, X[:5], 2, seed=0),
-            'vae_score_parts': vae_score_parts}
+            'vae_score_parts': vae_score_parts, 'heldout_nll': lambda m, X: heldout_nll(m, X, n_samples=4), 'kl_diagnostics': kl_diagnostics}
 
 
 @pytest.mark.parametrize('name', list(_inference_calls()))
@@ -242,3 +243,44 @@ def test_no_scale_warning_where_rows_are_not_judged(scaled_vae):
         active_units(lik, rows * 0.01)
         det = VAEAnomalyDetector(epochs=1, seed=0).fit(rows * 0.01)   # scale=True: the detector standardises the rows
         det.score_samples(rows[:3] * 0.01)
+
+
+@pytest.fixture(scope='module')
+def vol_cvae():
+    "A ConditionalVAE trained on `[scaled returns | standardised trailing_vol_condition]`, its returns, scaler and the conditions' training mean and std."
+    from puffin.deep.generative import ConditionalVAE, trailing_vol_condition
+    from puffin.data import fit_scaler, scale
+    ret = pd.DataFrame(0.01 * np.random.default_rng(0).standard_normal((300, 3)), index=pd.bdate_range('2010-01-01', periods=300), columns=list('abc'))
+    sc, cond = fit_scaler(ret), trailing_vol_condition(ret, windows=(5, 21))
+    mu, sd = cond.mean(), cond.std()
+    rows = pd.concat([pd.DataFrame(scale(ret, sc), index=ret.index, columns=ret.columns), (cond - mu) / sd], axis=1).dropna()
+    torch.manual_seed(0); m = ConditionalVAE(3, 2, 2, [8]); AETrainer('cpu').fit(m, rows, epochs=1, seed=0)
+    return m, ret, sc, cond, mu, sd
+
+
+def test_unstandardised_conditions_warn(vol_cvae):
+    "Conditions on their raw scale (log volatility near -5) into a ConditionalVAE trained on standardised ones: a warning at the caller's line (before, paths half as volatile, silently); standardised conditions: none."
+    from puffin.deep.generative import sample_path
+    m, ret, sc, cond, mu, sd = vol_cvae
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        sample_path(m, ret, 20, sc, mu, sd, windows=(5, 21), seed=0, from_='prior')
+        m.sample(4, seed=0, cond=((cond - mu) / sd).iloc[-4:])
+    with pytest.warns(UserWarning, match=r'cond_mean.*cond_std') as caught: sample_path(m, ret, 20, sc, windows=(5, 21), seed=0, from_='prior')
+    assert [w.filename for w in caught if 'cond_mean' in str(w.message)] == [__file__]
+    with pytest.warns(UserWarning, match=r'`cond`.*[Ss]tandardise') as caught: m.sample(4, seed=0, cond=cond.iloc[-1])
+    assert [w.filename for w in caught if '`cond`' in str(w.message)] == [__file__]
+
+
+@pytest.mark.parametrize('asset_windows, peak, raw_range, raw_caught', [((), 4.13, (2.86, 5.9), 0.71), ((21,), 3.27, (2.7, 5.24), 0.29)])
+def test_real_conditions_and_the_warning_bound(asset_windows, peak, raw_range, raw_caught):
+    "The numbers behind `sample`'s bound (the generative page, 'Conditional VAE'): recipe 07's conditions, standardised with 1990-2014's statistics, stay under it on every day of 1990-2022, the crashes of 2008 and 2020 included; raw ones exceed it on most days, never in those crashes."
+    from puffin.deep.generative import trailing_vol_condition, _COND_SIZE
+    from puffin.data import load_sp500_returns, chronological_split
+    ret = load_sp500_returns(); train, _ = chronological_split(ret, '2015-01-01')
+    raw = trailing_vol_condition(ret, windows=(5, 21, 63), asset_windows=asset_windows).dropna()
+    std = (raw - raw.loc[:train.index[-1]].mean()) / raw.loc[:train.index[-1]].std()
+    size = lambda c: c.abs().median(axis=1)   # one day's typical size: each column's root mean square over one row is its absolute value
+    assert round(size(std).max(), 2) == peak < _COND_SIZE and size(std).idxmax().strftime('%Y-%m') == '2020-03'
+    assert (round(size(raw).min(), 2), round(size(raw).max(), 2)) == raw_range and round((size(raw) > _COND_SIZE).mean(), 2) == raw_caught
+    assert (size(raw.loc['2008-10':'2008-11']) < _COND_SIZE).all() and (size(raw.loc['2020-03']) < _COND_SIZE).all()

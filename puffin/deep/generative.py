@@ -18,7 +18,7 @@ from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
 from fastcore.basics import patch
-from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns
+from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns, warn_caller, warn_if_unscaled
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
@@ -253,7 +253,27 @@ def _sample_cond(self: LikelihoodVAE, n: int, cond) -> Tensor|None:
     if cond is not None: raise ValueError("`cond` is only for a `ConditionalVAE`")
     return None
 
+
+_COND_SIZE = 4.5   # the largest typical size of conditions taken without a warning: standardised ones stay below it (see "Conditional VAE")
+
+def _warn_if_unstandardised(c, # conditions, rows x columns (a tensor or an array), already checked
+                            what: str, # what they are, for the message
+                            fix: str, # what to do, for the message
+                           ) -> None:
+    "Warn at the caller's line when conditions are far from the standardised scale a `ConditionalVAE` is trained on: the median over their columns of each column's root mean square about zero above `_COND_SIZE`."
+    typical = float(torch.as_tensor(c).detach().double().pow(2).mean(0).sqrt().median())
+    if typical <= _COND_SIZE or not math.isfinite(typical): return
+    warn_caller(f"{what} have a typical size of {typical:.3g} (root mean square about zero), far from the standardised scale (about 1) "
+                f"of the conditions a ConditionalVAE is trained on: its draws for them extrapolate. {fix}")
+
 # %% ../../nbs/api/07_generative.ipynb #9a47f075
+@patch
+def _draw(self: LikelihoodVAE, n: int, seed, from_: str, noise: bool, c: Tensor|None) -> Tensor:
+    "`sample`'s draw, its arguments checked (`sample_path` draws each day through it and judges the conditions once, for the whole path)."
+    with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
+        d = self.decoder_dist(self._latents(n, from_), c)
+        return d.sample() if noise else d.mean
+
 @patch
 def sample(self: LikelihoodVAE,
            n: int, # number of rows to generate
@@ -262,13 +282,13 @@ def sample(self: LikelihoodVAE,
            noise: bool=True, # draw x ~ p(x|z) (True) or return the decoder mean (False, as the chapter's VAE)
            cond: Tensor|np.ndarray|pd.DataFrame|Sequence[float]|float|None=None, # conditions, for a `ConditionalVAE` only: one row per sample, or one row (a Series, a list, a number) for all
           ) -> Tensor:
-    "`n` synthetic rows: latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
+    "`n` synthetic rows: a torch Tensor (n, features) on the model's device, in the scaled units the model was trained on (`puffin.data.unscale(rows.cpu(), scaler)` gives returns; a `ConditionalVAE`'s rows are its data columns, without the conditions). Latents from the prior or the aggregate posterior, decoded *with* the decoder's noise."
     check_bool(noise, 'noise'); positive_int(n, 'n')
     self._check_source(from_)   # before any draw: a refused call leaves the caller's generator as it was
     c = self._sample_cond(n, cond)
-    with eval_mode(self), seeded(_draw_seed(seed), next(self.parameters()).device):   # the caller's CPU and CUDA RNGs restored
-        d = self.decoder_dist(self._latents(n, from_), c)
-        return d.sample() if noise else d.mean
+    if c is not None: _warn_if_unstandardised(c, 'the conditions in `cond`', "Standardise them as the training conditions were (minus the training "
+                                              "conditions' mean, over their standard deviation); if they are, they lie far outside the training conditions")
+    return self._draw(n, seed, from_, noise, c)
 
 # %% ../../nbs/api/07_generative.ipynb #a187ae92
 def _need_posterior(model) -> None:
@@ -426,6 +446,7 @@ def heldout_nll(model: VAE, # a trained `LikelihoodVAE`/`ConditionalVAE`, or the
     if not is_int(seed): raise ValueError(f"`seed` must be an int, got {seed!r}")
     x = model_rows(model, X)   # the model's device and dtype: a CUDA model scores CPU rows too
     check_input(x, model.input_dim, 'X')
+    warn_if_unscaled(model, x)   # raw rows into the chapter's VAE: a silently lower NLL, in other units
     split = model._split if isinstance(model, LikelihoodVAE) else (lambda t: (t, None))
     iw, elbo = [], []
     with eval_mode(model), seeded(seed, x.device), _named_nonfinite():
@@ -465,8 +486,10 @@ def kl_diagnostics(model: VAE, # a trained VAE of any kind
                    threshold: float=0.01, # variance of a unit's posterior mean above which it counts as active
                   ) -> pd.DataFrame:
     "One row per latent dimension: mean KL (nats), variance of the posterior mean and whether the unit is active (collapse check)."
-    nonneg_real(threshold, 'threshold')
-    mu, log_var = encode_means(model, X, log_var=True)   # on the CPU, whatever the model's device
+    nonneg_real(threshold, 'threshold'); _need_posterior(model)
+    x = model_rows(model, X, 'X', width=getattr(model, 'input_dim', None))
+    warn_if_unscaled(model, x)   # raw rows into the chapter's VAE: every unit looks inactive, like a collapsed posterior
+    mu, log_var = encode_means(model, x, log_var=True)   # on the CPU, whatever the model's device
     var = mu.var(0) if len(mu) > 1 else torch.zeros(mu.shape[1])
     return pd.DataFrame(dict(kl=kl_elementwise(mu, log_var).mean(0).numpy(), mu_var=var.numpy(), active=(var > threshold).numpy()),
                         index=pd.Index(range(mu.shape[1]), name='latent_dim'))
@@ -576,6 +599,7 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
         raise ValueError(f"`windows`/`asset_windows` give the conditions in another order than the model was fitted on ({fitted[:4]}...): pass them in that order")
     mean, std = _cond_stat(cond_mean, 0.0, ccols, 'cond_mean'), _cond_stat(cond_std, 1.0, ccols, 'cond_std')
     if not (std > 0).all(): raise ValueError("`cond_std` must be positive: it divides the conditions")
+    model._check_source(from_)   # before the first day: the days are drawn around `sample`'s checks
     P = 1 if n_paths is None else n_paths
     H = np.repeat(history.to_numpy(np.float64)[None, -L:], P, 0)  # (paths, L, assets): the trailing window, rolled forward
     out, conds = np.empty((P, n_days, model.data_dim)), np.empty((P, n_days, nc))
@@ -583,10 +607,12 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
     with seeded(int(seed), next(model.parameters()).device):
         for t in range(n_days):
             c = (_vol_cond_rows(H, windows, asset_windows) - mean) / std
-            x = model.sample(P, from_=from_, cond=c.astype(np.float32)).double().cpu().numpy()
+            x = model._draw(P, None, from_, True, model._sample_cond(P, c.astype(np.float32))).double().cpu().numpy()
             r = x * sc_scale + sc_mean
             out[:, t], conds[:, t] = r, c
             H = np.concatenate([H[:, 1:], r[:, None]], 1)
+    _warn_if_unstandardised(conds.reshape(-1, nc), "the path's conditions", "Pass `cond_mean` and `cond_std` (the training conditions' mean and "
+                            "standard deviation); if you did, the history's volatility lies far outside the training period's")
     idx = (pd.bdate_range(history.index[-1] + pd.offsets.BDay(1), periods=n_days) if isinstance(history.index, pd.DatetimeIndex)
            else pd.RangeIndex(len(history), len(history) + n_days))
     paths = [pd.DataFrame(out[i], index=idx, columns=history.columns) for i in range(P)]
