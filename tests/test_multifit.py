@@ -261,11 +261,13 @@ def test_diverging_models_stop_alone_and_are_named(make):
     hs = AETrainer().fit(single, X, epochs=2, seed=4)
     _assert_same([single], many[1:2], [hs], hm[1:2])
 
-def test_a_diverging_lowrank_fit_is_training_diverged():
-    "A low-rank model whose outputs overflow: its fit stops as diverged (TrainingDiverged, weights from before), not with the Cholesky's LinAlgError."
-    m = _poisoned(lambda i: LikelihoodVAE(10, 3, [12], decoder='lowrank', rank=2), (0,))[0]
+@pytest.mark.parametrize('path', ['auto', 'autograd'])
+@pytest.mark.parametrize('decoder', ['gaussian', 'student_t', 'zi_student_t', 'lowrank', 'mv_student_t'])
+def test_a_diverging_likelihood_fit_is_training_diverged(decoder, path):
+    "A likelihood model whose outputs overflow, on either engine: its fit stops as diverged (TrainingDiverged, weights from before), not with torch.distributions' ValueError or the Cholesky's LinAlgError."
+    m = _poisoned(lambda i: LikelihoodVAE(10, 3, [12], decoder=decoder, **(dict(rank=2) if decoder == 'lowrank' else {})), (0,))[0]
     before = [p.clone() for p in m.parameters()]
-    with pytest.raises(TrainingDiverged, match='epoch 1'): AETrainer().fit(m, X, epochs=2, seed=0)
+    with pytest.raises(TrainingDiverged, match='epoch 1'): AETrainer().fit(m, X, epochs=2, seed=0, path=path)
     assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before))
 
 def test_a_model_diverging_late_keeps_its_epochs_one_after_the_other():

@@ -203,13 +203,21 @@ def _split(self: LikelihoodVAE, x: Tensor) -> tuple[Tensor, Tensor|None]:
     return x, None
 
 @patch
+def _nll(self: LikelihoodVAE, z: Tensor, cond: Tensor|None, data: Tensor) -> Tensor:
+    "Mean NLL of `data` under p(x|z); NaN where the fit has overflowed (z or a weight not finite), which torch.distributions would refuse with an error: the trainer then stops with `TrainingDiverged`."
+    try: return -self.decoder_dist(z, cond).log_prob(data).mean()
+    except (ValueError, torch.linalg.LinAlgError):
+        if torch.isfinite(z).all() and all(torch.isfinite(p).all() for p in self.parameters()): raise   # not an overflow: a real error
+        return z.new_full((), float('nan'))
+
+@patch
 def loss_parts(self: LikelihoodVAE, x: Tensor, # a batch of training rows (`[x | c]` for a `ConditionalVAE`)
               ) -> VAELossParts:
     "Per-row means of (loss, NLL, KL). Training mode: NLL + beta * w * KL with free bits and the schedule's weight w (one step counted); eval mode or without gradients: NLL + beta * KL (the negative ELBO when beta is 1), no step counted."
     data, cond = self._split(x)
     mu, log_var = self.encode(x)
     z = self.reparameterize(mu, log_var)
-    nll = -self.decoder_dist(z, cond).log_prob(data).mean()
+    nll = self._nll(z, cond, data)
     kl_el = kl_elementwise(mu, log_var)
     kl = kl_el.sum(1).mean()
     if self.training and torch.is_grad_enabled():
