@@ -281,6 +281,20 @@ def test_a_model_diverging_late_keeps_its_epochs_one_after_the_other():
     hs = AETrainer().fit(single, X * 100, epochs=e, lr=0.3, seed=[1, 2][i])
     _assert_same([single], many[i:i + 1], [hs], hm[i:i + 1])
 
+def test_ctrl_c_stops_the_fits_one_after_the_other(monkeypatch):
+    "The sequential path (mv_student_t): Ctrl-C in one model's fit stops fit_many, as on the engine; the models not reached are not trained and their histories say interrupted."
+    import puffin.deep.multi_likelihood as ml
+    calls, real = [], ml._own_fit
+    def ctrl_c_in_the_second(m, x, seed, s):
+        calls.append(seed)
+        return real(m, x, seed, s) if len(calls) == 1 else ml._history('likelihood') | dict(interrupted=True, epochs_run=1)
+    monkeypatch.setattr(ml, '_own_fit', ctrl_c_in_the_second)
+    many = _models(lambda i: LikelihoodVAE(10, 3, [12], decoder='mv_student_t'), 3)
+    untouched = [p.clone() for p in many[2].parameters()]
+    hs = fit_many(many, X, [1, 2, 3], epochs=1)
+    assert calls == [1, 2] and [h['interrupted'] for h in hs] == [False, True, True] and hs[2]['epochs_run'] == 0
+    assert all(torch.equal(p, q) for p, q in zip(many[2].parameters(), untouched))
+
 def test_seeds_as_a_numpy_array():
     "Any sequence of ints, a 1-D integer array too; floats, None, a wrong length and 2-D arrays are refused, naming `seeds`."
     a, b = _models(lambda i: VAE(10, 3, [12]), 2), _models(lambda i: VAE(10, 3, [12]), 2)

@@ -342,8 +342,11 @@ def _own_fit(m: nn.Module, x: Tensor, seed: int, s: FitSettings) -> dict:
     return h | dict(diverged=None)
 
 def _sequential(models: list, X: list, seeds: list, s: FitSettings) -> list[dict]:
-    "Each model's own seeded `fit`, one after the other: for models the engine cannot take together. A model that diverges stops alone, as on the engine."
-    return [_own_fit(m, x, sd, s) for m, x, sd in zip(models, X, seeds)]
+    "Each model's own seeded `fit`, one after the other: for models the engine cannot take together. A model that diverges stops alone, as on the engine; Ctrl-C stops them all, as on the engine (the models not reached keep their weights, their histories marked interrupted)."
+    hs = []
+    for m, x, sd in zip(models, X, seeds):
+        hs.append(_history('likelihood') | dict(interrupted=True) if hs and hs[-1]['interrupted'] else _own_fit(m, x, sd, s))
+    return hs
 
 def fit_likelihood_models(models: list, # K `LikelihoodVAE`s or `ConditionalVAE`s of one architecture (checked here)
                           X, # rows shared by all models, or a list of K row sets of one shape

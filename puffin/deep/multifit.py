@@ -12,7 +12,7 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
-from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar, fitting_starts
+from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar, fitting_starts, _diverged_message
 from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation, check_time_order, check_bool
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
 
@@ -368,11 +368,6 @@ def _history(path: str='multi') -> dict:
     return {k: [] for k in HISTORY_KEYS} | dict(path=path, amp=False, best_epoch=None, stopped_early=False,
                                                 interrupted=False, epochs_run=0, diverged=None)
 
-def _diverged_message(parts: list, when: str, lr: float) -> str:
-    hint = ("the validation rows hold values far outside the training rows' range" if 'validation' in when
-            else f"try a lower `lr` (now {lr}) and check that the data is scaled")
-    return f"training diverged: the loss became {parts[0]} {when}; {hint}. The model keeps its weights from before that epoch."
-
 def multi_loop(engine, # the K models' engine: `MultiEngine` or `MultiLikelihoodEngine`
                Xtr: Tensor, # (K, N, d): each model's training rows
                Xva: Tensor, # (K, M, d): each model's validation rows (M may be 0)
@@ -392,11 +387,11 @@ def multi_loop(engine, # the K models' engine: `MultiEngine` or `MultiLikelihood
             for i in sorted(active):
                 h = hs[i]
                 if not (ok[i] and all(map(math.isfinite, tr[i]))):
-                    h['diverged'] = _diverged_message(tr[i], f"in epoch {epoch + 1}", s.lr); stop(i, before[i]); continue
+                    h['diverged'] = _diverged_message(tr[i][0], 'train', epoch, s.lr); stop(i, before[i]); continue
                 for key, x in zip(('loss', 'recon', 'kl'), tr[i]): h[f'train_{key}'].append(x)
                 if va is not None:
                     if not all(map(math.isfinite, va[i])):
-                        h['diverged'] = _diverged_message(va[i], f"for the validation rows in epoch {epoch + 1}", s.lr); stop(i, before[i]); continue
+                        h['diverged'] = _diverged_message(va[i][0], 'val', epoch, s.lr); stop(i, before[i]); continue
                     for key, x in zip(('loss', 'recon', 'kl'), va[i]): h[f'val_{key}'].append(x)
                 h['epochs_run'] = epoch + 1
                 monitored = (va or tr)[i][0]
