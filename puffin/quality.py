@@ -5,6 +5,7 @@
 # %% ../nbs/api/11_quality.ipynb #ac8a0d00
 from __future__ import annotations
 import math
+import warnings
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
@@ -24,8 +25,34 @@ __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_me
            'path_report', 'gjr_garch_paths', 'filtered_historical_simulation', 'block_bootstrap_paths']
 
 # %% ../nbs/api/11_quality.ipynb #13cfc531
+_PRICE_MEDIAN = 0.05   # a column above 0 on every day with a median above this is a price level, not daily returns
+
+def _check_returns(x: np.ndarray|list, # days x columns, or a list of such paths (checked as one stack of days); NaN days are left out
+                   cols: list|None, # the column names, for the message (None: their positions)
+                   name: str, # argument name used in the message
+                  ) -> None:
+    "Fail clearly when a column of `x` is above 0 on every day with a median above 0.05: a price level. Real daily log returns have days of both signs and a median size near 0.01; a cash-like series, above 0 every day, gains far less than 5 % a day. Only a column above 0 on every day has its median taken: real returns cost one comparison per value."
+    xs = x if isinstance(x, list) else [x]
+    up = ~np.logical_or.reduce([(a <= 0).any(0) for a in xs])   # above 0 on every day (NaN days aside)
+    if not up.any(): return
+    med = np.full(len(up), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)   # a column of NaN only has no median: it is no price level
+        med[up] = np.nanmedian(np.concatenate([a[:, up] for a in xs]), 0)
+    level = up & (med > _PRICE_MEDIAN)
+    if level.any():
+        cols, j = cols or list(range(len(level))), int(np.argmax(level))
+        raise ValueError(f"`{name}` looks like price levels, not daily returns: columns {[c for c, f in zip(cols, level) if f][:5]} are above 0 on every day "
+                         f"(e.g. {cols[j]!r}, median {med[j]:.4g}); pass daily log returns, e.g. `puffin.data.log_returns(prices)`")
+
+def _check_frame_returns(df: pd.DataFrame, name: str) -> None:
+    "`_check_returns` on the numeric columns of a DataFrame of daily returns (NaN allowed); other columns are left to the checks that follow."
+    num = np.array([pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in df.dtypes], dtype=bool)
+    _check_returns(df.loc[:, num].to_numpy(np.float64, na_value=np.nan), [str(c) for c in df.columns[num]], name)
+
 def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
            name: str, # argument name used in the error messages
+           returns: bool=False, # `x` holds daily returns: refuse price levels (`_check_returns`)
           ) -> tuple[np.ndarray, list|None]:
     "Validated float64 copy of `x` and its column names (None for arrays)."
     cols = None
@@ -39,6 +66,7 @@ def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
     if a.ndim != 2: raise ValueError(f"`{name}` must be 2-D (rows x assets), got shape {a.shape}")
     if a.shape[0] < 2 or a.shape[1] < 1: raise ValueError(f"`{name}` needs at least 2 rows and 1 column, got shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError(f"`{name}` holds {int((~np.isfinite(a)).sum())} NaN/inf values")
+    if returns: _check_returns(a, cols, name)
     return a, cols
 
 # %% ../nbs/api/11_quality.ipynb #c02f4d7a
