@@ -140,17 +140,6 @@ def _check_settings(m: MarketPaths) -> None:
     if not (is_real(m.stress_elasticity) and 0 <= m.stress_elasticity <= 1): raise ValueError(f"`stress_elasticity` must be in [0, 1], got {m.stress_elasticity!r}")
 
 _MIN_DAYS = 250
-_PRICE_MEDIAN = 0.05   # a column above 0 on every day with a median above this is a price level, not daily returns
-
-def _check_not_prices(x: np.ndarray, cols: list, name: str) -> None:
-    "Fail clearly when a column of `x` is above 0 on every day with a median above 0.05: a price level. Real daily log returns have days of both signs and a median size near 0.01; a cash-like series, above 0 every day, gains far less than 5 % a day."
-    med = np.median(x, 0)
-    level = (x > 0).all(0) & (med > _PRICE_MEDIAN)
-    if level.any():
-        j = int(np.argmax(level))
-        raise ValueError(f"`{name}` looks like price levels, not daily returns: columns {[c for c, f in zip(cols, level) if f][:5]} are above 0 on every day "
-                         f"(e.g. {cols[j]!r}, median {med[j]:.4g}); pass daily log returns, e.g. `puffin.data.log_returns(prices)`")
-
 def _fit_gjr_checked(r: np.ndarray, # one series of returns x 100
                      what: str, # the series, for the error: the market or an asset's own part
                      name: str='returns', # the argument the series comes from
@@ -168,8 +157,7 @@ def _training_returns(returns, m: MarketPaths) -> tuple[np.ndarray, list|None]:
     "The checked training returns (days x assets) and their column names."
     _check_settings(m)
     _check_dates(returns, 'returns')   # the recursions run over the rows in order
-    x, cols = _as_2d(returns, 'returns')
-    _check_not_prices(x, cols or list(range(x.shape[1])), 'returns')
+    x, cols = _as_2d(returns, 'returns', returns=True)   # refuses price levels
     if len(x) < _MIN_DAYS: raise ValueError(f"`returns` has {len(x)} days; the variance recursions need at least {_MIN_DAYS}")
     if m.leverage_days >= len(x): raise ValueError(f"`leverage_days` is {m.leverage_days}, not fewer than the {len(x)} days of `returns`")
     if m.era_days > len(x): raise ValueError(f"`era_days` is {m.era_days}, more than the {len(x)} days of `returns`")
@@ -325,8 +313,7 @@ def states(self: MarketPaths,
     _check_fitted(self)
     if not isinstance(trailing, (bool, np.bool_)): raise TypeError(f"`trailing` must be a bool, got {type(trailing).__name__}")
     _check_dates(returns, 'returns')   # the state after the last row is the latest one
-    x, cols = _as_2d(returns, 'returns')
-    _check_not_prices(x, cols or list(range(x.shape[1])), 'returns')
+    x, cols = _as_2d(returns, 'returns', returns=True)   # refuses price levels
     if x.shape[1] != len(self.mean_): raise ValueError(f"`returns` has {x.shape[1]} assets, the fitted model {len(self.mean_)}")
     _check_same_columns(cols, self.columns_, 'returns', "the fitted model's")   # a state is per asset: the same names, in order
     x = 100 * x

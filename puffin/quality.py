@@ -5,6 +5,7 @@
 # %% ../nbs/api/11_quality.ipynb #ac8a0d00
 from __future__ import annotations
 import math
+import warnings
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
@@ -24,8 +25,34 @@ __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_me
            'path_report', 'gjr_garch_paths', 'filtered_historical_simulation', 'block_bootstrap_paths']
 
 # %% ../nbs/api/11_quality.ipynb #13cfc531
+_PRICE_MEDIAN = 0.05   # a column above 0 on every day with a median above this is a price level, not daily returns
+
+def _check_returns(x: np.ndarray|list, # days x columns, or a list of such paths (checked as one stack of days); NaN days are left out
+                   cols: list|None, # the column names, for the message (None: their positions)
+                   name: str, # argument name used in the message
+                  ) -> None:
+    "Fail clearly when a column of `x` is above 0 on every day with a median above 0.05: a price level. Real daily log returns have days of both signs and a median size near 0.01; a cash-like series, above 0 every day, gains far less than 5 % a day. Only a column above 0 on every day has its median taken: real returns cost one comparison per value."
+    xs = x if isinstance(x, list) else [x]
+    up = ~np.logical_or.reduce([(a <= 0).any(0) for a in xs])   # above 0 on every day (NaN days aside)
+    if not up.any(): return
+    med = np.full(len(up), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)   # a column of NaN only has no median: it is no price level
+        med[up] = np.nanmedian(np.concatenate([a[:, up] for a in xs]), 0)
+    level = up & (med > _PRICE_MEDIAN)
+    if level.any():
+        cols, j = cols or list(range(len(level))), int(np.argmax(level))
+        raise ValueError(f"`{name}` looks like price levels, not daily returns: columns {[c for c, f in zip(cols, level) if f][:5]} are above 0 on every day "
+                         f"(e.g. {cols[j]!r}, median {med[j]:.4g}); pass daily log returns, e.g. `puffin.data.log_returns(prices)`")
+
+def _check_frame_returns(df: pd.DataFrame, name: str) -> None:
+    "`_check_returns` on the numeric columns of a DataFrame of daily returns (NaN allowed); other columns are left to the checks that follow."
+    num = np.array([pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in df.dtypes], dtype=bool)
+    _check_returns(df.loc[:, num].to_numpy(np.float64, na_value=np.nan), [str(c) for c in df.columns[num]], name)
+
 def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
            name: str, # argument name used in the error messages
+           returns: bool=False, # `x` holds daily returns: refuse price levels (`_check_returns`)
           ) -> tuple[np.ndarray, list|None]:
     "Validated float64 copy of `x` and its column names (None for arrays)."
     cols = None
@@ -39,14 +66,16 @@ def _as_2d(x, # array, DataFrame or CPU torch tensor, rows x assets
     if a.ndim != 2: raise ValueError(f"`{name}` must be 2-D (rows x assets), got shape {a.shape}")
     if a.shape[0] < 2 or a.shape[1] < 1: raise ValueError(f"`{name}` needs at least 2 rows and 1 column, got shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError(f"`{name}` holds {int((~np.isfinite(a)).sum())} NaN/inf values")
+    if returns: _check_returns(a, cols, name)
     return a, cols
 
 # %% ../nbs/api/11_quality.ipynb #c02f4d7a
 def _pair(real, synthetic, # the two samples to compare
           names: tuple=('real', 'synthetic'), # their argument names, for the error messages
+          returns: bool=False, # both hold daily returns: refuse price levels
          ) -> tuple[np.ndarray, np.ndarray, list]:
     "Validated arrays of `real` and `synthetic` plus shared column names; raise if the columns differ."
-    (r, rc), (s, sc) = _as_2d(real, names[0]), _as_2d(synthetic, names[1])
+    (r, rc), (s, sc) = _as_2d(real, names[0], returns), _as_2d(synthetic, names[1], returns)
     if r.shape[1] != s.shape[1]: raise ValueError(f"`{names[1]}` has {s.shape[1]} columns, `{names[0]}` has {r.shape[1]}")
     _check_same_columns(sc, rc, names[1], f"`{names[0]}`'s")
     return r, s, rc or sc or [f'asset_{i}' for i in range(r.shape[1])]
@@ -54,7 +83,7 @@ def _pair(real, synthetic, # the two samples to compare
 def _check_like_real(real, train=None, holdout=None) -> None:
     "Fail clearly unless `train` and `holdout` (where given) have `real`'s columns, in its order: baselines fitted on them are compared with `real` column by column."
     for other, name in ((train, 'train'), (holdout, 'holdout')):
-        if other is not None: _pair(real, other, ('real', name))
+        if other is not None: _pair(real, other, ('real', name), returns=True)
 
 # %% ../nbs/api/11_quality.ipynb #5ba75da6
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -82,7 +111,7 @@ def per_asset_metrics(real, # real returns, rows x assets
                       synthetic, # synthetic returns with the same columns
                      ) -> pd.DataFrame:
     "One row per asset: KS statistic, Wasserstein distance, volatilities, excess kurtosis, VaR 1%/5% and ES 1%."
-    r, s, cols = _pair(real, synthetic)
+    r, s, cols = _pair(real, synthetic, returns=True)
     _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     out = pd.DataFrame(index=pd.Index(cols, name='asset'))
     out['ks'] = stats.ks_2samp(r, s, axis=0, method='asymp').statistic   # the statistic only: the exact p-value's method costs ~4 ms a column
@@ -103,7 +132,7 @@ def correlation_metrics(real, # real returns, rows x assets
                         synthetic, # synthetic returns with the same columns
                        ) -> dict:
     "Frobenius distance between the two correlation matrices and the mean pairwise correlation of each."
-    r, s, cols = _pair(real, synthetic)
+    r, s, cols = _pair(real, synthetic, returns=True)
     _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     cr, cs = np.atleast_2d(np.corrcoef(r, rowvar=False)), np.atleast_2d(np.corrcoef(s, rowvar=False))
     return dict(corr_frobenius=float(np.linalg.norm(cr - cs)), mean_corr_real=_mean_offdiag(cr),
@@ -114,7 +143,7 @@ def portfolio_tail_metrics(real, # real returns, rows x assets
                            synthetic, # synthetic returns with the same columns
                           ) -> dict:
     "VaR 1%/5% and ES 1% of the equal-weight portfolio (row mean), real and synthetic, as positive losses."
-    r, s, _ = _pair(real, synthetic)
+    r, s, _ = _pair(real, synthetic, returns=True)
     pr, ps = r.mean(1, keepdims=True), s.mean(1, keepdims=True)
     out = {}
     for lvl, tag in [(0.01, '1'), (0.05, '5')]: out[f'port_var{tag}_real'], out[f'port_var{tag}_synthetic'] = float(_var(pr, lvl)[0]), float(_var(ps, lvl)[0])
@@ -163,8 +192,8 @@ def dcr_metrics(synthetic, # synthetic returns, rows x assets
                ) -> dict:
     "Median distance to the closest training row, synthetic vs holdout, their ratio and the fraction of exact copies."
     nonneg_real(copy_tol, 'copy_tol')
-    t, s, _ = _pair(train, synthetic, ('train', 'synthetic'))
-    _, h, _ = _pair(train, holdout, ('train', 'holdout'))
+    t, s, _ = _pair(train, synthetic, ('train', 'synthetic'), returns=True)
+    _, h, _ = _pair(train, holdout, ('train', 'holdout'), returns=True)
     mu, sd = t.mean(0), t.std(0)
     sd = np.where(sd > 0, sd, 1.0)
     t, s, h = (t - mu) / sd, (s - mu) / sd, (h - mu) / sd
@@ -182,7 +211,7 @@ def gaussian_baseline(train, # training returns, rows x assets
                       seed: int=0, # seed of the numpy Generator
                      ) -> np.ndarray:
     "`n` rows from the multivariate normal with the training mean and covariance."
-    x, _ = _as_2d(train, 'train')
+    x, _ = _as_2d(train, 'train', returns=True)
     positive_int(n, 'n')
     cov = np.atleast_2d(np.cov(x, rowvar=False))
     return np.random.default_rng(seed).multivariate_normal(x.mean(0), cov, size=n)
@@ -193,7 +222,7 @@ def bootstrap_baseline(train, # training returns, rows x assets
                        seed: int=0, # seed of the numpy Generator
                       ) -> np.ndarray:
     "`n` training rows drawn with replacement (whole rows, so cross-asset dependence is kept)."
-    x, _ = _as_2d(train, 'train')
+    x, _ = _as_2d(train, 'train', returns=True)
     positive_int(n, 'n')
     return x[np.random.default_rng(seed).integers(0, len(x), size=n)]
 
@@ -219,7 +248,7 @@ def quality_report(real, # real returns, rows x assets (array or DataFrame)
                   ) -> QualityReport:
     "Compare `synthetic` with `real`: per-asset marginals and tails, correlations, portfolio tails, discriminator AUC and DCR."
     _check_seed32(seed)
-    r, s, cols = _pair(real, synthetic)
+    r, s, cols = _pair(real, synthetic, returns=True)
     if (train is None) != (holdout is None): raise ValueError("pass both `train` and `holdout` for the DCR check, or neither")
     _check_like_real(real, train, holdout)
     pa = per_asset_metrics(pd.DataFrame(r, columns=cols), pd.DataFrame(s, columns=cols))
@@ -244,7 +273,7 @@ def _reference_rows(r: np.ndarray, # the real rows
 
 def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> tuple[QualityReport, pd.DataFrame, dict]:
     "`compare_generators`' report, with the reference half of `real` and every sample it scored (noise floor, baselines, `generators`) by name."
-    r, cols = _as_2d(real, 'real')
+    r, cols = _as_2d(real, 'real', returns=True)
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
     _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
@@ -252,7 +281,8 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
     _check_seed32(seed)
     if generators is not None and not isinstance(generators, dict): raise TypeError(f"`generators` must be a dict of name -> sample, got {type(generators).__name__}")
     generators = dict(generators or {})
-    for k, v in generators.items():   # named columns: `real`'s, in order (checked here to name the generator)
+    for k, v in generators.items():   # named columns: `real`'s, in order, and returns, not prices (checked here to name the generator)
+        _as_2d(v, f"generators[{k!r}]", returns=True)
         if isinstance(v, pd.DataFrame) and isinstance(real, pd.DataFrame): _check_same_columns(list(v.columns), list(real.columns), f"generators[{k!r}]", "`real`'s")
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
@@ -301,7 +331,7 @@ def tail_metrics(real, # real returns, rows x assets
                 ) -> pd.DataFrame:
     "Per asset and for the equal-weight portfolio (last row): vol ratio, excess kurtosis, Hill tail index, VaR and ES, and relative errors |synthetic/real - 1|."
     if not (is_real(level) and 0 < level < 0.5): raise ValueError(f"`level` must be in (0, 0.5), got {level!r}")
-    r, s, cols = _pair(real, synthetic)
+    r, s, cols = _pair(real, synthetic, returns=True)
     _check_no_constant(r, cols, 'real'); _check_no_constant(s, cols, 'synthetic')
     r, s = np.c_[r, r.mean(1)], np.c_[s, s.mean(1)]
     out = pd.DataFrame(index=pd.Index(cols + ['EW portfolio'], name='asset'))
@@ -404,7 +434,7 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                   ) -> np.ndarray:
     "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
     _check_dates(train, 'train')   # the variance recursions run over the rows in order
-    x = _pair(train, train, ('train', 'train'))[0]
+    x = _pair(train, train, ('train', 'train'), returns=True)[0]
     _check_garch_args(n, burn, max_persistence)   # before the fit: a wrong argument is named even without `arch`
     p, sr = _fit_garch(x, 0, max_persistence, 'garch_t_copula')
     e = _t_copula_shocks(p, _copula_corr(sr, p['nu']), (1, burn + n, x.shape[1]), np.random.default_rng(seed))
@@ -427,6 +457,7 @@ def _path_list(returns, # one path (DataFrame, Series or array), a list of paths
         out.append(a)
     for a in items: _check_dates(a, name)   # a DataFrame's dates: oldest first, no repeats (after the values: those errors come first)
     if len({a.shape[1] for a in out}) > 1: raise ValueError(f"`{name}`: all paths need the same number of assets")
+    _check_returns(out, [str(c) for c in items[0].columns] if isinstance(items[0], pd.DataFrame) else None, name)   # all paths at once
     return out
 
 
@@ -438,9 +469,8 @@ def _lags(lags, n: int) -> np.ndarray:
     return ks
 
 
-def _per_path(returns, lags, stat) -> pd.DataFrame:
-    "Apply `stat(series, ks)` (lags x series) to the equal-weight portfolio and the assets of each path, side by side; average over paths (weighted by length)."
-    paths = _path_list(returns)
+def _per_path(paths: list[np.ndarray], lags, stat) -> pd.DataFrame:
+    "Apply `stat(series, ks)` (lags x series) to the equal-weight portfolio and the assets of each path (checked by `_path_list`), side by side; average over paths (weighted by length)."
     ks = _lags(lags, min(len(a) for a in paths))
     w = np.array([len(a) for a in paths], dtype=np.float64)
     per = np.average([stat(np.column_stack([a.mean(1), a]), ks) for a in paths], axis=0, weights=w)   # lags x (portfolio, assets...)
@@ -457,12 +487,16 @@ def _acf(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
     d = x - x.mean(0)
     return np.array([(d[:-k] * d[k:]).sum(0) for k in ks]) / (d ** 2).sum(0)
 
+def _abs_acf(x: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    "`_acf` of |x|: volatility clustering."
+    return _acf(np.abs(x), ks)
+
 
 def abs_return_acf(returns, # one path (DataFrame/array, days x assets) or a list of independent paths
                    lags=250, # an int L (lags 1..L) or a list of lags
                   ) -> pd.DataFrame:
     "Sample autocorrelation of |returns| by lag (volatility clustering): for the equal-weight portfolio and the mean over assets; averaged over paths."
-    return _per_path(returns, lags, lambda x, ks: _acf(np.abs(x), ks))
+    return _per_path(_path_list(returns), lags, _abs_acf)
 
 # %% ../nbs/api/11_quality.ipynb #8d2223ac
 def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -480,7 +514,7 @@ def leverage_effect(returns, # one path (DataFrame/array, days x assets) or a li
                     lags=20, # an int L (lags 1..L) or a list of lags
                    ) -> pd.DataFrame:
     "Leverage effect by lag k: the correlation of r_t with |r_{t+k}| (negative in equity data: falls are followed by higher volatility); for the equal-weight portfolio and the mean over assets; averaged over paths."
-    return _per_path(returns, lags, _lev)
+    return _per_path(_path_list(returns), lags, _lev)
 
 # %% ../nbs/api/11_quality.ipynb #0b09f22c
 def real_windows(returns: pd.DataFrame, # daily returns, rows x assets (dates as index)
@@ -490,6 +524,7 @@ def real_windows(returns: pd.DataFrame, # daily returns, rows x assets (dates as
     "Consecutive `days`-day windows of `returns` from the first day on (a tail shorter than `days` is left out): the real paths a generator's paths are scored against."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
     _check_dates(returns, 'returns')   # windows of consecutive days: oldest first, no repeats
+    _check_frame_returns(returns, 'returns')
     positive_int(days, 'days', least=2); positive_int(days if step is None else step, 'step')
     if len(returns) < days: raise ValueError(f"`returns` has {len(returns)} days, fewer than one window of `days`={days}")
     return [returns.iloc[i:i + days] for i in range(0, len(returns) - days + 1, step or days)]
@@ -516,13 +551,13 @@ def _sums(paths: list[np.ndarray], h: int) -> np.ndarray:
 # %% ../nbs/api/11_quality.ipynb #b4f69028
 def _clustering_lines(paths) -> dict:
     "ACF of |r| at lag 1, over lags 1-20 and 21-100: the equal-weight portfolio and the mean over assets."
-    acf = abs_return_acf(paths, 100)
+    acf = _per_path(paths, 100, _abs_acf)   # `abs_return_acf` of paths `path_report` checked
     return {f'|r| ACF {k}, {who}': acf[col].loc[lo:hi].mean() for col, who in (('EW portfolio', 'portfolio'), ('asset mean', 'assets'))
             for k, (lo, hi) in (('lag 1', (1, 1)), ('lags 1-20', (1, 20)), ('lags 21-100', (21, 100)))}
 
 def _leverage_lines(paths) -> dict:
     "corr(r_t, |r_t+k|) averaged over k = 1-5 and 1-20: the portfolio and the mean over assets."
-    lev = leverage_effect(paths, 20)
+    lev = _per_path(paths, 20, _lev)   # `leverage_effect` of checked paths
     return {f'corr(r, |r| k later) k {lo}-{hi}, {who}': lev[col].loc[lo:hi].mean() for col, who in (('EW portfolio', 'portfolio'), ('asset mean', 'assets'))
             for lo, hi in ((1, 5), (1, 20))}
 
@@ -765,7 +800,7 @@ def gjr_garch_paths(train: pd.DataFrame, # training returns, rows x assets
                    ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of a GJR-GARCH(1,1,1) with Student-t innovations per asset, tied by a Gaussian copula with the constant correlation of the fitted residuals: `garch_t_copula` with the leverage term."
     _check_dates(train, 'train')   # the variance recursions run over the rows in order
-    x = _pair(train, train, ('train', 'train'))[0]
+    x = _pair(train, train, ('train', 'train'), returns=True)[0]
     _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
     p, sr = _fit_garch(x, 1, max_persistence, 'gjr_garch_paths')
     e = _t_copula_shocks(p, _copula_corr(sr, p['nu']), (n_paths, burn + n_days, x.shape[1]), np.random.default_rng(seed))
@@ -811,7 +846,7 @@ def filtered_historical_simulation(train: pd.DataFrame, # training returns, rows
                                   ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of filtered historical simulation: a GJR-GARCH(1,1,1) filter per asset, driven by whole days of its standardised residuals drawn with replacement (so each day's cross-section is a real one) and scaled by the simulated variance."
     _check_dates(train, 'train')   # the variance recursions run over the rows in order
-    x = _pair(train, train, ('train', 'train'))[0]
+    x = _pair(train, train, ('train', 'train'), returns=True)[0]
     _check_paths_args(n_days, n_paths, seed); _check_garch_args(n_days, burn, max_persistence, 'n_days')
     p, z = _filtered_residuals(100 * x, _fit_garch(x, 1, max_persistence, 'filtered_historical_simulation')[0], max_persistence)
     return _fhs_paths(p, z, np.random.default_rng(seed).integers(0, len(z), size=(n_paths, burn + n_days)), burn)
@@ -825,7 +860,7 @@ def block_bootstrap_paths(train: pd.DataFrame, # training returns, rows x assets
                          ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of the stationary block bootstrap (Politis and Romano): stretches of whole training days, each day continuing the stretch with probability 1 - 1/`mean_block`."
     _check_dates(train, 'train')   # stretches of consecutive days
-    x = _as_2d(train, 'train')[0]
+    x = _as_2d(train, 'train', returns=True)[0]
     _check_paths_args(n_days, n_paths, seed)
     if not (isinstance(mean_block, (int, float, np.integer, np.floating)) and not isinstance(mean_block, bool) and 1 <= mean_block < np.inf):
         raise ValueError(f"`mean_block` must be a number >= 1, got {mean_block!r}")

@@ -74,7 +74,7 @@ def test_deterministic_given_seed(real):
     (dict(paths='abc'), TypeError, 'paths'),
     (dict(paths=[np.array([['a'] * 3] * 300)]), TypeError, 'paths'),
     (dict(paths=np.zeros((2, 50, 3))), ValueError, 'paths'),            # too short for lag 100
-    (dict(paths=np.ones((2, 300, 2))), ValueError, 'paths'),            # 2 assets, real has 3
+    (dict(paths=np.zeros((2, 300, 2))), ValueError, 'paths'),           # 2 assets, real has 3 (zeros: ones would be refused as prices)
     (dict(paths=np.full((2, 300, 3), np.nan)), ValueError, 'paths'),
     (dict(paths={}), ValueError, 'paths'),
     (dict(paths={FLOOR: np.ones((2, 300, 3))}), ValueError, 'paths'),
@@ -85,8 +85,8 @@ def test_deterministic_given_seed(real):
     (dict(n_halvings=0), ValueError, 'n_halvings'),
     (dict(max_iter=True), ValueError, 'max_iter'),
     (dict(max_copied=1.5), ValueError, 'max_copied'),
-    (dict(train_windows=np.ones((300, 2))), ValueError, 'train_windows'),
-    (dict(train_windows=np.ones((300, 3)), holdout='x'), TypeError, 'holdout'),
+    (dict(train_windows=np.zeros((300, 2))), ValueError, 'train_windows'),   # 2 assets
+    (dict(train_windows=np.zeros((300, 3)), holdout='x'), TypeError, 'holdout'),
 ])
 def test_bad_inputs_name_the_argument(real, kwargs, exc, arg):
     args = dict(paths=toy_market(2, 300, seed=2), real_windows=real, max_iter=5, n_halvings=1) | kwargs

@@ -23,6 +23,7 @@ from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
 from ..data import _check_columns, _check_dates, _check_same_columns
+from ..quality import _check_frame_returns
 
 # %% auto #0
 __all__ = ['DECODERS', 'KL_SCHEDULES', 'LikelihoodVAE', 'encode_means', 'ConditionalVAE', 'heldout_nll', 'gaussian_nll',
@@ -541,6 +542,7 @@ def trailing_vol_condition(returns: pd.DataFrame, # daily returns, dates as inde
     "Log realised volatility of the equal-weight portfolio (and optionally of each asset) over trailing windows, using returns up to the *previous* day only (known before the day opens); the first max(windows + asset_windows) rows are NaN."
     if not isinstance(returns, pd.DataFrame): raise TypeError(f"`returns` must be a DataFrame, got {type(returns).__name__}")
     _check_dates(returns, 'returns')   # trailing windows run over the rows in order: oldest first, no repeats
+    _check_frame_returns(returns, 'returns')   # prices would give log volatilities near log(price)
     windows, asset_windows = _checked_windows(windows, asset_windows)
     p = returns.mean(axis=1)
     out = pd.DataFrame({f'log_rv{w}': np.log(np.sqrt((p ** 2).rolling(w).mean()).clip(lower=1e-8)).shift(1) for w in windows}, index=returns.index)
