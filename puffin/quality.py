@@ -212,7 +212,7 @@ def gaussian_baseline(train, # training returns, rows x assets
                      ) -> np.ndarray:
     "`n` rows from the multivariate normal with the training mean and covariance."
     x, _ = _as_2d(train, 'train', returns=True)
-    positive_int(n, 'n')
+    positive_int(n, 'n'); _check_seed32(seed)
     cov = np.atleast_2d(np.cov(x, rowvar=False))
     return np.random.default_rng(seed).multivariate_normal(x.mean(0), cov, size=n)
 
@@ -223,7 +223,7 @@ def bootstrap_baseline(train, # training returns, rows x assets
                       ) -> np.ndarray:
     "`n` training rows drawn with replacement (whole rows, so cross-asset dependence is kept)."
     x, _ = _as_2d(train, 'train', returns=True)
-    positive_int(n, 'n')
+    positive_int(n, 'n'); _check_seed32(seed)
     return x[np.random.default_rng(seed).integers(0, len(x), size=n)]
 
 # %% ../nbs/api/11_quality.ipynb #7c7bf759
@@ -435,7 +435,7 @@ def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
     "One simulated path of `n` days: GARCH(1,1) with Student-t innovations per asset (the `arch` package), tied together by a Gaussian copula with the constant correlation of the fitted residuals."
     _check_dates(train, 'train')   # the variance recursions run over the rows in order
     x = _pair(train, train, ('train', 'train'), returns=True)[0]
-    _check_garch_args(n, burn, max_persistence)   # before the fit: a wrong argument is named even without `arch`
+    _check_garch_args(n, burn, max_persistence); _check_seed32(seed)   # before the fit: a wrong argument is named even without `arch`
     p, sr = _fit_garch(x, 0, max_persistence, 'garch_t_copula')
     e = _t_copula_shocks(p, _copula_corr(sr, p['nu']), (1, burn + n, x.shape[1]), np.random.default_rng(seed))
     return _garch_paths(p, e, burn)[0]

@@ -93,7 +93,11 @@ def _errors_cases(tmp_path):
     syn = pd.DataFrame(rng.standard_normal((60, 4)), columns=list('abcd'))
     prices = pd.DataFrame(np.exp(0.01 * rng.standard_normal((20, 2)).cumsum(0)), columns=['x', 'y'], index=pd.bdate_range('2020-01-01', periods=20))
     torch.manual_seed(0); m = VAE(4, 2, [8]); AETrainer('cpu').fit(m, real, epochs=1, seed=0)
+    from puffin.quality import gaussian_baseline, bootstrap_baseline, garch_t_copula
     return [(lambda: quality_report(real, syn, seed=-1), ValueError, 'seed'),
+            (lambda: gaussian_baseline(real, 5, seed=torch.Generator()), ValueError, '`seed`'),   # numpy's SeedSequence TypeError before
+            (lambda: bootstrap_baseline(real, 5, seed=-1), ValueError, '`seed`'),
+            (lambda: garch_t_copula(real.set_index(pd.bdate_range('2020-01-01', periods=60)), 5, seed=1.5), ValueError, '`seed`'),
             (lambda: quality_report(real, syn, seed=2**40), ValueError, 'seed'),
             (lambda: compare_generators(real, [syn]), TypeError, 'generators'),
             (lambda: compare_generators(real, {'vae': syn[list('dcba')]}), ValueError, "generators['vae']"),
