@@ -159,6 +159,52 @@ def test_new_file_has_the_usual_permissions(tmp_path):
     path = save_model(VAE(6, 2, [8]), tmp_path/'m.pt')
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
+def _link(link: Path, target: str):
+    try: os.symlink(target, link)
+    except (OSError, NotImplementedError): pytest.skip('this system cannot make symbolic links here')
+
+def test_save_through_a_link_replaces_the_file_it_points_at(tmp_path):
+    "`latest.pt -> runs/run1.pt`: a save writes run1.pt and the link stays, as `open(path, 'wb')` and `torch.save` would (it used to replace the link with a plain file and leave run1.pt old)."
+    (tmp_path/'runs').mkdir(); save_model(VAE(5, 2), tmp_path/'runs'/'run1.pt')
+    _link(tmp_path/'latest.pt', os.path.join('runs', 'run1.pt'))                     # a relative link, as `ln -s` makes
+    torch.manual_seed(0); new = VAE(5, 7)
+    written = save_model(new, tmp_path/'latest.pt')
+    assert written == tmp_path/'latest.pt'                                           # the path asked for, not the target
+    assert (tmp_path/'latest.pt').is_symlink() and os.readlink(tmp_path/'latest.pt') == os.path.join('runs', 'run1.pt')
+    assert _same(load_model(tmp_path/'runs'/'run1.pt'), new)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['latest.pt', 'runs'] and [p.name for p in (tmp_path/'runs').iterdir()] == ['run1.pt']
+    save_scaler(StandardScaler().fit(np.eye(3)), tmp_path/'latest.pt')                # every writer: the shared atomic write
+    assert (tmp_path/'latest.pt').is_symlink() and load_scaler(tmp_path/'runs'/'run1.pt').n_features_in_ == 3
+
+def test_save_through_a_dangling_link(tmp_path):
+    "A link to a file not there yet: written where it points when that folder exists (as `open` would); refused, naming `path` and the missing folder, when it does not."
+    (tmp_path/'runs').mkdir(); _link(tmp_path/'next.pt', str(tmp_path/'runs'/'run2.pt'))
+    torch.manual_seed(0); m = VAE(5, 2)
+    save_model(m, tmp_path/'next.pt')
+    assert (tmp_path/'next.pt').is_symlink() and _same(load_model(tmp_path/'runs'/'run2.pt'), m)
+    _link(tmp_path/'lost.pt', str(tmp_path/'gone'/'run3.pt'))
+    with pytest.raises(FileNotFoundError, match=r'`path` .*lost\.pt.*gone.* does not exist'): save_model(m, tmp_path/'lost.pt')
+    assert not (tmp_path/'gone').exists() and (tmp_path/'lost.pt').is_symlink()
+
+@pytest.mark.skipif(os.name != 'posix', reason='Windows files have a read-only flag, not permission bits')
+@pytest.mark.parametrize('mode', [0o600, 0o640, 0o444])
+def test_resave_keeps_the_files_permissions(tmp_path, mode):
+    "Re-saving over a file keeps its permission bits (a 0600 file used to become 0644); a read-only file is still replaced, as before, and stays read-only."
+    path = save_model(VAE(5, 2), tmp_path/'m.pt'); os.chmod(path, mode)
+    torch.manual_seed(0); new = VAE(5, 3)
+    save_model(new, path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode and _same(load_model(path), new)
+    _link(tmp_path/'link.pt', 'm.pt'); save_model(VAE(5, 2), tmp_path/'link.pt')      # through a link: the target's bits
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+@pytest.mark.parametrize('writer', ['model', 'generative', 'scaler', 'detector'])
+def test_every_writer_refuses_a_bytes_path(tmp_path, writer):
+    "A bytes path: the loaders' own TypeError naming `path` (it was pathlib's 'argument should be a str or an os.PathLike object ... not bytes')."
+    write = {'model': lambda p: save_model(VAE(6, 2, [8]), p), 'generative': lambda p: save_generative(LikelihoodVAE(6, 2, [8]), p),
+             'scaler': lambda p: save_scaler(StandardScaler().fit(np.eye(3)), p), 'detector': lambda p: _fitted_detector().save(p)}[writer]
+    with pytest.raises(TypeError, match=r'^`path` must be a file path \(str or Path\), got bytes$'): write(bytes(tmp_path/'x.pt'))
+    assert list(tmp_path.iterdir()) == []
+
 # ---- crafted and malformed files ---------------------------------------------------------------------------------
 
 def _payload(**changes) -> dict:
@@ -232,6 +278,14 @@ def test_unreadable_files(tmp_path):
     (tmp_path/'text.pt').write_text('hello\n'); (tmp_path/'empty.pt').write_bytes(b'')
     for name in ('cut.pt', 'text.pt', 'empty.pt'): _refused(tmp_path/name, 'not a readable puffin model file')
     torch.save(_payload(version=9), tmp_path/'new.pt'); _refused(tmp_path/'new.pt', 'newer than this puffin reads')
+
+@pytest.mark.parametrize('version', [True, 0, -5, '2', 1.5, None])
+def test_a_version_no_puffin_writes_is_damage_not_newer(tmp_path, version):
+    "True, 0 and -5 used to load as version 1, and '2' was called newer ('upgrade puffin-vae'): each is a damaged file."
+    torch.save(_payload(version=version), tmp_path/'v.pt')
+    _refused(tmp_path/'v.pt', f'is damaged: its format version {version!r} is not')
+    with pytest.raises(FileFormatError, match='upgrade puffin-vae'):                   # a real, larger version: a newer puffin wrote it
+        torch.save(_payload(version=2), tmp_path/'v2.pt'); load_model(tmp_path/'v2.pt')
 
 def test_crafted_generative_and_detector_files(tmp_path):
     "The other loaders build their models through the same check."

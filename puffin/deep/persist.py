@@ -4,7 +4,7 @@
 
 # %% ../../nbs/api/05_persist.ipynb #51159488
 from __future__ import annotations
-import json, os, secrets
+import json, os, secrets, stat
 from pathlib import Path
 from typing import Callable, NamedTuple
 import numpy as np
@@ -25,18 +25,26 @@ def _fsync_folder(folder: Path, # the folder whose entries (a rename in it) must
     except OSError: pass   # some file systems open a folder but cannot flush it (EINVAL on some network and FUSE mounts): the rename stands
     finally: os.close(fd)
 
-def write_atomic(path: Path, # the file to write or replace; its folder exists
+def _mode(path: Path, # a file that may exist
+         ) -> int|None:
+    "The permission bits of the file at `path`, or None where there is none to keep (no such file)."
+    try: return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError: return None
+
+def write_atomic(path: Path, # the file to write or replace; its folder exists. A symbolic link is followed: the file it points at is replaced, the link stays
                   write: Callable, # `write(f)` writes the whole content to the open binary file `f`
                  ) -> Path:
-    "Write a temporary file beside `path`, flush it to disk, rename it over `path` in one step, then flush the folder: `path` is always the old file or the new one, and once it returns, the new one survives a power cut."
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")   # a name of its own for every writer: racing saves never share a file
+    "Write a temporary file beside `path`, flush it to disk, rename it over `path` in one step, then flush the folder: `path` is always the old file or the new one, and once it returns, the new one survives a power cut. A file replaced keeps its permission bits; a new one gets the usual ones (umask applies)."
+    target = Path(os.path.realpath(path))   # through a link: the rename replaces the file it points at, not the link (as `open(path, 'wb')` would)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")   # a name of its own for every writer, in the target's folder: racing saves never share a file, and the rename stays on one file system
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)   # the usual permissions (umask applies)
     try:
         with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if os.name == 'posix' and (mode := _mode(target)) is not None: os.chmod(tmp, mode)   # the old file's permission bits (0600 stays private, 0444 stays read-only); Windows keeps only a read-only flag
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True); raise
-    _fsync_folder(path.parent)   # the rename is an entry in the folder: without this a power cut can bring the old file back
+    _fsync_folder(target.parent)   # the rename is an entry in the folder: without this a power cut can bring the old file back
     return path
 
 # %% ../../nbs/api/05_persist.ipynb #ca227dd5
@@ -56,12 +64,20 @@ def _cpu(tensors: dict) -> dict:
     "Detached CPU copies of a dict of tensors: what goes into a file (no autograd graph, no GPU storage, no views of live weights)."
     return {k: v.detach().cpu().clone() for k, v in tensors.items()}
 
+def _as_path(path, # what the caller passed as `path`
+            ) -> Path:
+    "`path` as a `Path` with `~` expanded; anything but a str or `os.PathLike` (bytes included) is a `TypeError` naming `path`."
+    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a file path (str or Path), got {type(path).__name__}")
+    return Path(path).expanduser()
+
 def _writable(path: str|Path, # the file about to be written; `~` is expanded
              ) -> Path:
-    "`path` with `~` expanded; fails clearly when its folder does not exist (no folder is created behind the caller's back)."
-    path = Path(path).expanduser()
+    "`path` with `~` expanded; fails clearly when its folder does not exist (no folder is created behind the caller's back), or a link's target folder does not."
+    path = _as_path(path)
     if path.is_dir(): raise IsADirectoryError(f"cannot write `path` {path}: it is a folder; name a file in it, e.g. {path / 'model.pt'}")
     if not path.parent.is_dir(): raise FileNotFoundError(f"cannot write `path` {path}: the folder {path.parent} does not exist (create it first, e.g. with `Path(...).mkdir(parents=True)`)")
+    if not (target := Path(os.path.realpath(path))).parent.is_dir():   # a dangling link into a missing folder: `open` would fail too
+        raise FileNotFoundError(f"cannot write `path` {path}: it is a link to {target}, whose folder does not exist")
     return path
 
 def _save(path: str|Path, fmt: str, **fields) -> Path:
@@ -128,8 +144,7 @@ def _read_payload(path: str|Path, # the file to read
                   kinds=_MODELS, # the model class names it may hold (None: no `kind` to check, as in scaler and detector files)
                  ) -> _Payload:
     "The dict stored at `path` under the marker `fmt`, with clear errors for missing, corrupted or foreign files (naming the right reader for another puffin file)."
-    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"`path` must be a file path (str or Path), got {type(path).__name__}")
-    path, (what, writer, _, newest) = Path(path).expanduser(), _FILES[fmt]
+    path, (what, writer, _, newest) = _as_path(path), _FILES[fmt]
     if not path.exists(): raise FileNotFoundError(f"no {what} file at {path}")
     try: payload = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:   # torch's own text (for a text file, a bare `KeyError: 101`) stays in the chained exception, out of the message
@@ -139,7 +154,9 @@ def _read_payload(path: str|Path, # the file to read
         hint = f"; it holds a puffin {_FILES[found].what}: read it with `{_FILES[found].reader}`" if isinstance(found, str) and found != fmt and found in _FILES else ''
         raise FileFormatError(f"{path} is not a puffin {what} file (saved by something other than `{writer}`){hint}")
     version = payload.get('version', 1)   # scaler files of the first layout carry none
-    if not isinstance(version, int) or version > newest:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:   # True is an int to Python, not a layout
+        raise FileFormatError(f"{path} is damaged: its format version {version!r} is not a whole number from 1 up")
+    if version > newest:
         raise FileFormatError(f"{path} is a puffin {what} file of format version {version!r}, newer than this puffin reads ({newest}): upgrade puffin-vae")
     return _Payload(payload, path)
 
