@@ -119,6 +119,15 @@ def test_explorer_plot_ax_must_be_one_axes(vae):
     assert ex.plot(ax=axs[1])[1] is axs[1]
 
 
+def test_marginals_refuse_a_constant_column_drawn():
+    "A constant column drawn: before, numpy divide warnings and an empty panel (bins of width 0); like `plot_correlations`, it is refused."
+    C = R.copy(); C[:, 2] = 0.1
+    with pytest.raises(ValueError, match=r"`synthetic` has constant columns \['asset_2'\]"): plot_marginals(R, C, assets=[0, 2])
+    with pytest.raises(ValueError, match=r"`real` has constant columns \['asset_2'\]"): plot_marginals(C, C, assets=[2])
+    fig, axes = plot_marginals(R, C, assets=[0, 1])   # a constant column not drawn is no matter
+    assert len(axes) == 2
+
+
 @pytest.mark.parametrize('make', [lambda m: LatentExplorer(m), lambda m: PathExplorer(m, np.zeros((3, 3)))])
 def test_explorers_refuse_a_model_that_is_not_a_vae(make):
     "Before: AttributeError: 'Linear' object has no attribute 'latent_dim'."
