@@ -825,4 +825,5 @@ d = { 'settings': { 'branch': 'main',
                                 'puffin.widgets._Explorer.latent': ('api/widgets.html#_explorer.latent', 'puffin/widgets.py'),
                                 'puffin.widgets._Explorer.plot': ('api/widgets.html#_explorer.plot', 'puffin/widgets.py'),
                                 'puffin.widgets._Explorer.refresh': ('api/widgets.html#_explorer.refresh', 'puffin/widgets.py'),
+                                'puffin.widgets._check_model': ('api/widgets.html#_check_model', 'puffin/widgets.py'),
                                 'puffin.widgets._points': ('api/widgets.html#_points', 'puffin/widgets.py')}}}

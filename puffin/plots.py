@@ -129,6 +129,8 @@ def plot_marginals(real, # real returns, rows x assets
     r, s, cols = _pair(real, synthetic)
     idx = _asset_index(assets, cols)
     positive_int(bins, 'bins')
+    drawn = [cols[j] for j in idx]   # a constant column's histogram has bins of width 0: refused as `plot_correlations` does
+    _check_no_constant(r[:, idx], drawn, 'real'); _check_no_constant(s[:, idx], drawn, 'synthetic')
     fig, axes = _axes(ax, len(idx))
     for a, j in zip(axes, idx):
         edges = np.linspace(*np.quantile(np.r_[r[:, j], s[:, j]], [0.001, 0.999]), bins + 1)

@@ -10,9 +10,10 @@ import torch
 import ipywidgets as W
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from IPython import get_ipython
 from IPython.display import display
 import math
-from .deep.model import VAE
+from .deep.model import VAE, Autoencoder, is_vae
 from .deep.checks import to_model, is_real
 from ._args import one_axes
 from .deep.runtime import eval_mode
@@ -28,6 +29,11 @@ def _points(v, name: str, hint: str='') -> torch.Tensor:
     if not torch.isfinite(t).all(): raise ValueError(f"`{name}` holds NaN or inf values")
     return t
 
+def _check_model(model) -> None:
+    "Fail naming `model` unless it decodes latent points: a puffin `VAE` (or a model that declares `is_vae`), or an `Autoencoder`."
+    if not (is_vae(model) or isinstance(model, Autoencoder)):
+        raise TypeError(f"`model` must be a puffin VAE or Autoencoder (it decodes the latent point the controls set), got {type(model).__name__}")
+
 class _Explorer:
     "Base of the explorers: decode `self.latent()` and redraw whenever a control changes."
     def __init__(self, model: VAE, controls: list, labels=None, unscale: Callable|None=None):
@@ -41,13 +47,14 @@ class _Explorer:
     def latent(self) -> torch.Tensor: raise NotImplementedError
 
     def refresh(self):
-        "Recompute `z` and `decoded` from the controls and redraw the figure into the output area."
+        "Recompute `z` and `decoded` from the controls and redraw the figure into the output area (inside IPython; `plot` draws anywhere)."
         self.z = self.latent()
         with eval_mode(self.model): row = self.model.decode(to_model(self.z[None], self.model)).cpu().numpy()   # on the model's device, in its dtype
         self.decoded = np.asarray(self.unscale(row) if self.unscale is not None else row)[0]   # an array, a tensor or a DataFrame (`puffin.data.unscale`)
         if self.labels is not None and len(self.labels) != len(self.decoded):
             raise ValueError(f"`labels` has {len(self.labels)} names for {len(self.decoded)} decoded values")
         self.redraws += 1
+        if get_ipython() is None: return   # a plain script has no output area: `display` would print the figure's repr to the terminal
         with self.out:
             self.out.clear_output(wait=True)
             fig, _ = self.plot()
@@ -74,6 +81,7 @@ class LatentExplorer(_Explorer):
                  unscale: Callable|None=None, # maps decoded rows back to returns, e.g. `scaler.inverse_transform`
                  limit: float=3.0, # sliders run from -limit to +limit (prior standard deviations), widened to reach `z0`
                 ):
+        _check_model(model)
         z0 = torch.zeros(model.latent_dim) if z0 is None else _points(z0, 'z0').flatten()
         if z0.shape != (model.latent_dim,): raise ValueError(f"`z0` must have {model.latent_dim} values, got {tuple(z0.shape)}")
         if not (is_real(limit) and 0 < limit < math.inf): raise ValueError(f"`limit` must be a positive number, got {limit!r}")
@@ -95,6 +103,7 @@ class PathExplorer(_Explorer):
                  labels: Sequence[str]|None=None, # asset names for the x axis
                  unscale: Callable|None=None, # maps decoded rows back to returns
                 ):
+        _check_model(model)
         self.z_path = _points(z_path, 'z_path', hint=": `latent_path` returns (rows, z); pass z")
         if self.z_path.ndim != 2 or self.z_path.shape[1] != model.latent_dim or len(self.z_path) < 2:
             raise ValueError(f"`z_path` must have shape (steps >= 2, {model.latent_dim}), got {tuple(self.z_path.shape)}")

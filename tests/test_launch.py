@@ -1,7 +1,7 @@
 """`python -m puffin.deep.launch` checks its environment and --out before training: a stray RANK, a rank outside the job,
 a --out that is a file or sits in a missing folder end in a usage error (exit 2) naming the variable or flag, with nothing
 trained or written. (The torchrun runs themselves are in test_distributed.py.)"""
-import os, subprocess, sys, time
+import os, re, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 from puffin.deep import launch
@@ -87,3 +87,13 @@ def test_usage_errors_exit_2_before_training(tmp_path, monkeypatch, no_job):
     for k, v in job.items(): monkeypatch.setenv(k, v)
     refused(['--batch-size', '1'], "--batch-size")
     monkeypatch.setenv('RANK', '3'); refused([], 'RANK')
+
+def test_help_shows_every_default(capsys):
+    "ArgumentDefaultsHelpFormatter prints a default only for options with help text: --rows .. --seed had none, so --help hid 200000 and the rest."
+    with pytest.raises(SystemExit) as e: _parse_args(['--help'])
+    assert e.value.code == 0
+    options = capsys.readouterr().out.split('options:')[1]
+    entries = {seg.split()[0]: ' '.join(seg.split()) for seg in re.split(r'\n  (?=-)', options) if seg.strip()}   # one entry per option, lines joined
+    for flag, default in [('--rows', '200000'), ('--features', '100'), ('--latent', '20'), ('--hidden', '[256, 128]'), ('--epochs', '3'),
+                          ('--batch-size', '256'), ('--lr', '0.001'), ('--seed', '0'), ('--validation-split', '0.2'), ('--device', 'cpu')]:
+        assert f'(default: {default})' in entries[flag], entries.get(flag)

@@ -3,7 +3,10 @@ what it was given, or fails up front naming its argument (before: a blank or wro
 import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
+import os, subprocess, sys
+from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
+import puffin
 from puffin.deep.model import VAE
 from puffin.plots import plot_history, plot_cross_sections, plot_marginals, plot_correlations, plot_qq
 from puffin.widgets import LatentExplorer, PathExplorer
@@ -114,3 +117,31 @@ def test_explorer_plot_ax_must_be_one_axes(vae):
     ex, (_, axs) = LatentExplorer(vae), plt.subplots(1, 2)
     with pytest.raises(ValueError, match=r"`ax` must be one matplotlib Axes, got ndarray: pick one"): ex.plot(ax=axs)
     assert ex.plot(ax=axs[1])[1] is axs[1]
+
+
+def test_marginals_refuse_a_constant_column_drawn():
+    "A constant column drawn: before, numpy divide warnings and an empty panel (bins of width 0); like `plot_correlations`, it is refused."
+    C = R.copy(); C[:, 2] = 0.1
+    with pytest.raises(ValueError, match=r"`synthetic` has constant columns \['asset_2'\]"): plot_marginals(R, C, assets=[0, 2])
+    with pytest.raises(ValueError, match=r"`real` has constant columns \['asset_2'\]"): plot_marginals(C, C, assets=[2])
+    fig, axes = plot_marginals(R, C, assets=[0, 1])   # a constant column not drawn is no matter
+    assert len(axes) == 2
+
+
+@pytest.mark.parametrize('make', [lambda m: LatentExplorer(m), lambda m: PathExplorer(m, np.zeros((3, 3)))])
+def test_explorers_refuse_a_model_that_is_not_a_vae(make):
+    "Before: AttributeError: 'Linear' object has no attribute 'latent_dim'."
+    with pytest.raises(TypeError, match='`model` must be a puffin VAE'): make(torch.nn.Linear(3, 3))
+
+
+def test_explorer_in_a_plain_script_prints_nothing():
+    "Outside IPython the Output context and display(fig) printed terminal junk and the figure's repr on construction and on every redraw."
+    code = ("from puffin.deep.model import VAE\nfrom puffin.widgets import LatentExplorer, PathExplorer\nimport torch\n"
+            "e = LatentExplorer(VAE(6, 2, [8])); e.controls[0].value = 1.0\n"
+            "p = PathExplorer(e.model, torch.zeros(3, 2)); p.controls[0].value = 1.0\n"
+            "assert e.redraws == 2 and p.redraws == 2 and e.z.tolist() == [1.0, 0.0] and e.decoded.shape == (6,)\n"
+            "fig, ax = e.plot(); assert len(ax.patches) == 6\n")
+    env = os.environ | dict(PYTHONPATH=str(Path(puffin.__file__).parents[1]), OMP_NUM_THREADS='1', MPLBACKEND='Agg')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == '', repr(res.stdout)

@@ -24,10 +24,15 @@ def _parse_args(argv=None) -> argparse.Namespace:
     "Command-line options of the entry point."
     p = argparse.ArgumentParser(prog='python -m puffin.deep.launch', description='Train a VAE on a synthetic workload, data-parallel under torchrun.',
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--rows', type=_count, default=200_000); p.add_argument('--features', type=_count, default=100)
-    p.add_argument('--latent', type=_count, default=20); p.add_argument('--hidden', type=_count, nargs='*', default=[256, 128])
-    p.add_argument('--epochs', type=_count, default=3); p.add_argument('--batch-size', type=_count, default=256)
-    p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3); p.add_argument('--seed', type=_checked(int, lambda v: 0 <= v < 2**63, 'an int in [0, 2**63)'), default=0)
+    # every option has a help text: ArgumentDefaultsHelpFormatter shows the default only of options with one
+    p.add_argument('--rows', type=_count, default=200_000, help='rows of the synthetic workload')
+    p.add_argument('--features', type=_count, default=100, help='columns (assets) of the workload')
+    p.add_argument('--latent', type=_count, default=20, help='latent dimensions of the VAE')
+    p.add_argument('--hidden', type=_count, nargs='*', default=[256, 128], help='widths of the hidden layers')
+    p.add_argument('--epochs', type=_count, default=3, help='passes over the training rows')
+    p.add_argument('--batch-size', type=_count, default=256, help='rows per step, across all processes')
+    p.add_argument('--lr', type=_checked(float, lambda v: 0 < v < float('inf'), 'a positive number'), default=1e-3, help='learning rate')
+    p.add_argument('--seed', type=_checked(int, lambda v: 0 <= v < 2**63, 'an int in [0, 2**63)'), default=0, help='seed of the workload, the weights and the batches')
     p.add_argument('--validation-split', type=_checked(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)'), default=0.2, help='fraction of rows held out for the validation loss')
     p.add_argument('--device', type=_device, default='cpu', help='where every process trains')
     p.add_argument('--threads', type=_count, default=None, help='intra-op threads per process (None: chosen from the model size)')
