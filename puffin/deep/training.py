@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .model import VAE
 from .loss import vae_loss
 from .engine import AutogradEngine
 from .fastpath import FastEngine, fast_path_reason
