@@ -334,13 +334,18 @@ def _squared_error_vae(model: nn.Module, # a model about to train or take rows
     from puffin.deep.model import VAE   # imported here: the model module imports this one
     return isinstance(model, VAE) and not hasattr(model, 'loss_parts')
 
+def _typical_size(X, # rows x columns: a tensor or an array
+                 ) -> float:
+    "The median over the columns of each column's root mean square about zero: how large the values are, whatever their spread."
+    return float(torch.as_tensor(X).detach().double().pow(2).mean(0).sqrt().median())
+
 def warn_if_unscaled(model: nn.Module, # the fitted model the rows go into
                      X: Tensor, # the rows, already checked (`model_rows`, `as_tensor`)
                      name: str|Sequence[str]='X', # the rows' argument name, or names (`('x_a', 'x_b')`)
                     ) -> None:
     "Warn at the caller's line when a squared-error VAE gets 2 or more rows far from the standardised scale it expects: a typical column root mean square outside [0.1, 10], `scale_warning`'s bounds."
     if len(X) < 2 or not _squared_error_vae(model) or not X.any(): return   # rows all zero: the mean of standardised columns, on any scale
-    typical = float(X.detach().double().pow(2).mean(0).sqrt().median())   # size about zero, not spread: see the prose
+    typical = _typical_size(X)   # size about zero, not spread: see the prose
     if 0.1 <= typical <= 10 or not math.isfinite(typical): return
     what = ' and '.join(f'`{n}`' for n in ([name] if isinstance(name, str) else name))
     warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), far from the scale a squared-error "

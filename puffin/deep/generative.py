@@ -18,7 +18,7 @@ from sklearn.mixture import GaussianMixture
 from scipy import stats
 from .model import VAE, mlp, is_vae
 from fastcore.basics import patch
-from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns, warn_caller, warn_if_unscaled
+from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns, warn_caller, warn_if_unscaled, _typical_size
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
 from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
@@ -270,7 +270,7 @@ def _warn_if_unstandardised(c, # conditions, rows x columns (a tensor or an arra
                             fix: str, # what to do, for the message
                            ) -> None:
     "Warn at the caller's line when conditions are far from the standardised scale a `ConditionalVAE` is trained on: the median over their columns of each column's root mean square about zero above `_COND_SIZE`."
-    typical = float(torch.as_tensor(c).detach().double().pow(2).mean(0).sqrt().median())
+    typical = _typical_size(c)   # `warn_if_unscaled`'s measure
     if typical <= _COND_SIZE or not math.isfinite(typical): return
     warn_caller(f"{what} have a typical size of {typical:.3g} (root mean square about zero), far from the standardised scale (about 1) "
                 f"of the conditions a ConditionalVAE is trained on: its draws for them extrapolate. {fix}")
