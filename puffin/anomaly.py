@@ -430,9 +430,7 @@ def fit_detectors(X, # training rows (array, tensor or DataFrame), assumed mostl
                   **detector_kwargs, # every other `VAEAnomalyDetector` setting, shared by all
                  ) -> list[VAEAnomalyDetector]: # one fitted detector per seed, in the order of `seeds`
     "One fitted detector per seed, detector i as `VAEAnomalyDetector(**detector_kwargs, seed=seeds[i]).fit(X)` leaves it; `detector_kwargs` are every other `VAEAnomalyDetector` setting, shared by all. The VAEs train together (`fit_many`)."
-    if not isinstance(seeds, (list, tuple, range, np.ndarray, torch.Tensor)) or getattr(seeds, 'ndim', 1) != 1 or not len(seeds):
-        raise ValueError(f"`seeds` must be a non-empty list (or 1-D array) of ints, one per detector, got {seeds!r}")
-    seeds = _check_seeds(seeds, len(seeds))
+    seeds = _check_seeds(seeds, None, 'detector')
     dets = [VAEAnomalyDetector(**detector_kwargs, seed=s) for s in seeds]
     starts = [d._start(X) for d in dets]
     with warnings.catch_warnings():   # a diverged detector is an error here, raised below: not also fit_many's warning

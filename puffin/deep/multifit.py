@@ -445,11 +445,14 @@ def _check_models(models) -> list:
     if len({next(m.parameters()).device for m in models}) > 1: raise ValueError("`models` live on different devices")
     return models
 
-def _check_seeds(seeds, K: int) -> list:
-    "`seeds` as a list of K Python ints: a list, tuple or range of ints, or a 1-D integer array (numpy's or torch's)."
+def _check_seeds(seeds, K: int|None, # how many seeds (None: any number from 1 up)
+                 each: str='model', # what each seed is for, for the message
+                ) -> list:
+    "`seeds` as a list of Python ints: a list, tuple or range of ints, or a 1-D integer array (numpy's or torch's)."
     if isinstance(seeds, (np.ndarray, Tensor)) and seeds.ndim == 1: seeds = seeds.tolist()   # its items as Python numbers: a float stays a float
-    if not isinstance(seeds, (list, tuple, range)) or len(seeds) != K:
-        raise ValueError(f"`seeds` must be a list (or 1-D array) of {K} ints, one per model, got {seeds!r}")
+    if not isinstance(seeds, (list, tuple, range)) or (len(seeds) != K if K is not None else not len(seeds)):
+        how_many = 'a non-empty list (or 1-D array) of ints' if K is None else f'a list (or 1-D array) of {K} ints'
+        raise ValueError(f"`seeds` must be {how_many}, one per {each}, got {seeds!r}")
     for i, s in enumerate(seeds):
         try: check_seed(s)
         except ValueError: raise ValueError(f"`seeds[{i}]` must be an int in [-2**63, 2**64), got {s!r}") from None
