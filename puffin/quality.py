@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 from .data import _check_same_columns, _check_dates, _check_seed32
-from ._args import positive_int, nonneg_real, is_real
+from ._args import positive_int, nonneg_real, is_real, warn_caller
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -84,6 +84,30 @@ def _check_like_real(real, train=None, holdout=None) -> None:
     "Fail clearly unless `train` and `holdout` (where given) have `real`'s columns, in its order: baselines fitted on them are compared with `real` column by column."
     for other, name in ((train, 'train'), (holdout, 'holdout')):
         if other is not None: _pair(real, other, ('real', name), returns=True)
+
+_SCALE_GAP = 8   # one sample this many times the size of the other: another unit (standardised, percent), not a generator's error
+
+def _size(x: np.ndarray) -> float:
+    "The median over the columns of each column's root mean square about zero, NaN days left out: how large the values are (`puffin.deep.checks._typical_size`, in numpy)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)   # a column of NaN only has no size
+        return float(np.nanmedian(np.sqrt(np.nanmean(x ** 2, 0))))
+
+def _warn_if_scales_differ(r: np.ndarray, # the real rows, checked
+                           s: np.ndarray, # the rows scored against them, checked
+                           name: str, # how the warning names `s`, e.g. "`synthetic`"
+                           real_name: str='`real`', # how it names `r`
+                          ) -> None:
+    "Warn at the caller's line when `s` is 8 or more times larger or smaller than `r` (the typical column root mean square): the scores would measure the units, not the generator. Says which side looks standardised, where one does."
+    a, b = _size(r), _size(s)
+    if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)) or 1 / _SCALE_GAP < b / a < _SCALE_GAP: return
+    near_one = lambda v: 0.3 <= v <= 3   # the size of standardised (or percent) columns
+    hint = ("Samples of a model trained on scaled rows are in scaled units: unscale them first, `puffin.data.unscale(samples, scaler, like=real)`." if b > a and near_one(b)
+            else f"{real_name} looks standardised (or in percent): pass daily returns on both sides (`puffin.data.unscale` undoes `scale`)." if a > b and near_one(a)
+            else "Are both daily returns in the same units (not percent, not standardised)?")
+    times = f"{b / a:.3g}x" if b > a else f"1/{a / b:.3g}"
+    warn_caller(f"{name} is {times} the size of {real_name} (typical column root mean square {b:.3g} against {a:.3g}): every score would "
+                f"measure the units, not the generator. {hint}")
 
 # %% ../nbs/api/11_quality.ipynb #5ba75da6
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -251,6 +275,12 @@ def quality_report(real, # real returns, rows x assets (array or DataFrame)
     r, s, cols = _pair(real, synthetic, returns=True)
     if (train is None) != (holdout is None): raise ValueError("pass both `train` and `holdout` for the DCR check, or neither")
     _check_like_real(real, train, holdout)
+    _warn_if_scales_differ(r, s, '`synthetic`')
+    if train is not None: _warn_if_scales_differ(r, _as_2d(train, 'train')[0], '`train`')
+    return _report(r, s, cols, train, holdout, seed, name, data_label, max_rows)
+
+def _report(r: np.ndarray, s: np.ndarray, cols: list, train, holdout, seed: int, name: str, data_label: str|None, max_rows: int) -> QualityReport:
+    "`quality_report`'s scores of the checked arrays `r` and `s` with columns `cols`: `compare_generators` runs it for each of its rows, checked once."
     pa = per_asset_metrics(pd.DataFrame(r, columns=cols), pd.DataFrame(s, columns=cols))
     row = dict(data=data_label, n_real=len(r), n_synthetic=len(s), ks_mean=pa.ks.mean(), wasserstein_mean=pa.wasserstein.mean(),
                vol_ratio_mean=pa.vol_ratio.mean(), kurtosis_real=pa.kurtosis_real.mean(), kurtosis_synthetic=pa.kurtosis_synthetic.mean())
@@ -281,9 +311,11 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
     _check_seed32(seed)
     if generators is not None and not isinstance(generators, dict): raise TypeError(f"`generators` must be a dict of name -> sample, got {type(generators).__name__}")
     generators = dict(generators or {})
-    for k, v in generators.items():   # named columns: `real`'s, in order, and returns, not prices (checked here to name the generator)
-        _as_2d(v, f"generators[{k!r}]", returns=True)
+    for k, v in generators.items():   # named columns: `real`'s, in order, and returns, not prices, in `real`'s units (checked here to name the generator)
+        g, _ = _as_2d(v, f"generators[{k!r}]", returns=True)
         if isinstance(v, pd.DataFrame) and isinstance(real, pd.DataFrame): _check_same_columns(list(v.columns), list(real.columns), f"generators[{k!r}]", "`real`'s")
+        _warn_if_scales_differ(r, g, f"`generators[{k!r}]`")
+    if train is not None: _warn_if_scales_differ(r, _as_2d(train, 'train')[0], '`train`')   # the baselines' rows
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
     ref, base = _reference_rows(r, train, seed)
@@ -291,8 +323,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
     rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
     dcr = (train, holdout) if holdout is not None else (None, None)   # `train` alone fits the baselines; DCR needs `holdout` too
     rows |= {k: (v, *dcr) for k, v in (base | generators).items()}
-    reps = [quality_report(ref, syn, train=tr, holdout=ho, seed=seed, name=k, data_label=data_label, max_rows=max_rows)
-            for k, (syn, tr, ho) in rows.items()]
+    reps = [_report(*_pair(ref, syn, ('real', f'generators[{k!r}]')), tr, ho, seed, k, data_label, max_rows) for k, (syn, tr, ho) in rows.items()]
     report = QualityReport(pd.concat([q.summary for q in reps]), pd.concat([q.per_asset for q in reps]))
     return report, ref, {k: syn for k, (syn, _, _) in rows.items()}
 
@@ -769,6 +800,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     if len(real) < 4: raise ValueError(f"`real_windows` has {len(real)} paths; the noise floor splits them into halves of at least 2: give at least 4")
     n_assets = real[0].shape[1]
     gens = _generators(paths, name, n_assets)
+    for k, syn in gens.items(): _warn_if_scales_differ(np.vstack(real), np.vstack(syn), f"`paths` ({k!r})", '`real_windows`')
     _check_path_names(paths, real_windows, train_windows, holdout)
     positive_int(seed, 'seed', least=0); positive_int(n_halvings, 'n_halvings'); positive_int(max_iter, 'max_iter')
     if not (is_real(max_copied) and 0 <= max_copied < 1): raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")

@@ -4,21 +4,21 @@
 
 # %% ../../nbs/api/90_checks.ipynb #57da03f9
 from __future__ import annotations
-import functools, itertools, math, os, sys, warnings
+import functools, itertools, math
 from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Sequence
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .._args import check_bool, is_int, is_real, nonneg_real, positive_int, one_axes   # one_axes: importable from here too, as before
+from .._args import check_bool, is_int, is_real, nonneg_real, positive_int, one_axes, warn_caller   # one_axes, warn_caller: importable from here too, as before
 
 # %% auto #0
 __all__ = ['PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims', 'check_input',
            'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
            'check_time_order', 'column_names', 'remember_columns', 'check_columns', 'to_model', 'model_rows',
            'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation', 'check_path',
-           'train_dtype', 'scale_warning', 'warn_caller', 'warn_if_unscaled', 'check_likelihood_args']
+           'train_dtype', 'scale_warning', 'warn_if_unscaled', 'check_likelihood_args']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def check_module(model, # what the caller passed as the model
@@ -319,13 +319,6 @@ def scale_warning(X: Tensor, # a squared-error VAE's training rows
     return (f"the columns of `X` have a typical standard deviation of {typical:.3g}, far from 1: the VAE's squared-error loss and "
             f"N(0, I) prior expect standardised columns, and at this scale the {'KL term switches the latent space off' if typical < 1 else 'prior no longer matches the codes'}. "
             "Standardise first (puffin.data.scale, or sklearn's StandardScaler)")
-
-def warn_caller(message: str, # the warning's text
-               ) -> None:
-    "A UserWarning that points at the first line outside the puffin package: the user's call."
-    here, level, frame = os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 2, sys._getframe(1)   # level 2: our caller
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here): frame, level = frame.f_back, level + 1
-    warnings.warn(message, UserWarning, stacklevel=level)
 
 # %% ../../nbs/api/90_checks.ipynb #1e13e9e7
 def _squared_error_vae(model: nn.Module, # a model about to train or take rows
