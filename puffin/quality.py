@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 from .data import _check_same_columns, _check_dates, _check_seed32
-from ._args import positive_int, nonneg_real, is_real, warn_caller
+from ._args import positive_int, nonneg_real, is_real, check_bool, warn_caller
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -108,6 +108,15 @@ def _warn_if_scales_differ(r: np.ndarray, # the real rows, checked
     times = f"{b / a:.3g}x" if b > a else f"1/{a / b:.3g}"
     warn_caller(f"{name} is {times} the size of {real_name} (typical column root mean square {b:.3g} against {a:.3g}): every score would "
                 f"measure the units, not the generator. {hint}")
+
+def _progress(total: int, # steps
+              desc: str, # the bar's label
+              verbose: bool, # show it
+             ):
+    "A progress bar of `total` steps: tqdm.auto's when `verbose` (a widget in a notebook, a text bar in a terminal), a disabled one otherwise. Imported here: in a kernel tqdm.auto loads ipywidgets, which a library must not do at import time."
+    if verbose: from tqdm.auto import tqdm
+    else: from tqdm.std import tqdm
+    return tqdm(total=total, desc=desc, disable=not verbose)
 
 # %% ../nbs/api/11_quality.ipynb #5ba75da6
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -301,8 +310,9 @@ def _reference_rows(r: np.ndarray, # the real rows
     fit_on = r if train is None else train
     return r[perm[:h]], {'noise floor': r[perm[h:2 * h]], 'gaussian': gaussian_baseline(fit_on, h, s_gauss), 'bootstrap': bootstrap_baseline(fit_on, h, s_boot)}
 
-def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> tuple[QualityReport, pd.DataFrame, dict]:
+def _compared(real, generators, train, holdout, seed, data_label, max_rows, verbose) -> tuple[QualityReport, pd.DataFrame, dict]:
     "`compare_generators`' report, with the reference half of `real` and every sample it scored (noise floor, baselines, `generators`) by name."
+    check_bool(verbose, 'verbose')
     r, cols = _as_2d(real, 'real', returns=True)
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
@@ -323,7 +333,10 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows) -> t
     rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
     dcr = (train, holdout) if holdout is not None else (None, None)   # `train` alone fits the baselines; DCR needs `holdout` too
     rows |= {k: (v, *dcr) for k, v in (base | generators).items()}
-    reps = [_report(*_pair(ref, syn, ('real', f'generators[{k!r}]')), tr, ho, seed, k, data_label, max_rows) for k, (syn, tr, ho) in rows.items()]
+    reps = []
+    with _progress(len(rows), 'generators', verbose) as bar:   # each row's discriminator takes about a second
+        for k, (syn, tr, ho) in rows.items():
+            reps.append(_report(*_pair(ref, syn, ('real', f'generators[{k!r}]')), tr, ho, seed, k, data_label, max_rows)); bar.update()
     report = QualityReport(pd.concat([q.summary for q in reps]), pd.concat([q.per_asset for q in reps]))
     return report, ref, {k: syn for k, (syn, _, _) in rows.items()}
 
@@ -335,9 +348,10 @@ def compare_generators(real, # real returns to compare against, rows x assets
                        seed: int=0, # seeds the split into halves, the baselines and the discriminators
                        data_label: str|None=None, # which data was compared, e.g. 'dequantised returns'
                        max_rows: int=4000, # discriminator rows per class
+                       verbose: bool=False, # a progress bar over the rows: the noise floor, the baselines, each generator (about a second each)
                       ) -> QualityReport:
     "Side-by-side report: a noise floor (half vs half of `real`), Gaussian and bootstrap baselines, then `generators`."
-    return _compared(real, generators, train, holdout, seed, data_label, max_rows)[0]
+    return _compared(real, generators, train, holdout, seed, data_label, max_rows, verbose)[0]
 
 # %% ../nbs/api/11_quality.ipynb #7fc27289
 def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
@@ -398,9 +412,10 @@ def scorecard(real, # real returns to compare against (DataFrame)
               holdout: pd.DataFrame|np.ndarray|None=None, # real rows no generator saw
               seed: int=0, # as in `compare_generators`
               max_rows: int=4000, # discriminator rows per class
+              verbose: bool=False, # a progress bar over the rows, as in `compare_generators`
              ) -> pd.DataFrame:
     "`compare_generators`'s summary (noise floor, Gaussian, bootstrap, then `generators`) joined with `goal_metrics` of every row, each against the same half of `real`."
-    rep, ref, samples = _compared(real, generators, train, holdout, seed, None, max_rows)   # the goal lines score the report's own rows
+    rep, ref, samples = _compared(real, generators, train, holdout, seed, None, max_rows, verbose)   # the goal lines score the report's own rows
     goals = pd.DataFrame({k: goal_metrics(ref, v) for k, v in samples.items()}).T
     return rep.summary[SCORE_COLS].join(goals)
 
@@ -718,12 +733,6 @@ class PathReport:
     def _repr_html_(self): return self.table.round(3)._repr_html_()
 
 # %% ../nbs/api/11_quality.ipynb #e2d8b7f9
-def _progress(total: int, desc: str, verbose: bool):
-    "A progress bar of `total` steps: tqdm.auto's when `verbose` (a widget in a notebook, a text bar in a terminal), a disabled one otherwise. Imported here: in a kernel tqdm.auto loads ipywidgets, which a library must not do at import time."
-    if verbose: from tqdm.auto import tqdm
-    else: from tqdm.std import tqdm
-    return tqdm(total=total, desc=desc, disable=not verbose)
-
 def _halvings(real, seed: int, n: int):
     "`n` random splits of the real windows into two halves (A, B), seeded."
     rng = np.random.default_rng(seed)
@@ -802,7 +811,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     gens = _generators(paths, name, n_assets)
     for k, syn in gens.items(): _warn_if_scales_differ(np.vstack(real), np.vstack(syn), f"`paths` ({k!r})", '`real_windows`')
     _check_path_names(paths, real_windows, train_windows, holdout)
-    positive_int(seed, 'seed', least=0); positive_int(n_halvings, 'n_halvings'); positive_int(max_iter, 'max_iter')
+    positive_int(seed, 'seed', least=0); positive_int(n_halvings, 'n_halvings'); positive_int(max_iter, 'max_iter'); check_bool(verbose, 'verbose')
     if not (is_real(max_copied) and 0 <= max_copied < 1): raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")
     mem = None if train_windows is None else _memorisation(*_memorisation_data(train_windows, holdout, real, n_assets))
     real_lines = _line_values(real)
