@@ -9,7 +9,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from ._args import positive_int, check_bool, one_axes
-from .quality import _pair, _mean_offdiag, _check_no_constant
+from .quality import _pair, _mean_offdiag, _check_no_constant, _warn_if_scales_differ
 
 # %% auto #0
 __all__ = ['plot_history', 'plot_cross_sections', 'plot_marginals', 'plot_qq', 'plot_correlations']
@@ -127,6 +127,7 @@ def plot_marginals(real, # real returns, rows x assets
                   ):
     "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)
+    _warn_if_scales_differ(r, s, '`synthetic`')   # scaled samples beside returns: one spike and one flat histogram
     idx = _asset_index(assets, cols)
     positive_int(bins, 'bins')
     drawn = [cols[j] for j in idx]   # a constant column's histogram has bins of width 0: refused as `plot_correlations` does
@@ -149,6 +150,7 @@ def plot_qq(real, # real returns, rows x assets
            ):
     "Quantile-quantile plot of synthetic vs real returns at 201 probabilities, dense in both tails (brighter points lie deeper in the tails); dotted lines mark the real 1% and 99% quantiles. Returns `(fig, ax)`."
     r, s, cols = _pair(real, synthetic)
+    _warn_if_scales_differ(r, s, '`synthetic`')   # scaled samples beside returns: one spike and one flat histogram
     check_bool(colorbar, 'colorbar')
     if asset is None: x, y, title = r.mean(1), s.mean(1), 'equal-weight portfolio'
     elif not isinstance(asset, (str, int, np.integer)): raise ValueError(f"`asset` must be one asset name or position, got {asset!r}")

@@ -72,3 +72,15 @@ def test_warning_points_at_the_callers_line():
         warnings.simplefilter('always')
         compare_generators(RET, {'vae': SD}, max_rows=200)
     assert w[0].filename == __file__
+
+
+@pytest.mark.parametrize('plot', ['plot_marginals', 'plot_qq'])
+def test_plots_warn_too(plot):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import puffin.plots
+    f = getattr(puffin.plots, plot)
+    (msg,) = warned(lambda: f(RET, SD))
+    assert msg.startswith('`synthetic` is 66.7x the size of `real`')
+    assert warned(lambda: f(RET, RET * 2)) == []
+    plt.close('all')
