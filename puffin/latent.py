@@ -10,7 +10,7 @@ import numpy as np
 from .deep.model import VAE
 from .deep.checks import positive_int, nonneg_real, model_rows, warn_if_unscaled
 from .deep.runtime import seed_generator, eval_mode
-from .deep.generative import encode_means, _need_posterior
+from .deep.generative import ConditionalVAE, encode_means, _need_posterior
 
 # %% auto #0
 __all__ = ['latent_path', 'augment_events', 'active_units']
@@ -22,34 +22,41 @@ def _one_row(x):
     if isinstance(x, Tensor): return x.detach().reshape(1, -1) if x.ndim == 1 else x.detach()
     return np.asarray(x).reshape(1, -1) if np.ndim(x) == 1 else x
 
-def _decode(model: VAE, z: Tensor) -> Tensor:
-    "Decoded rows for latent codes `z`, in eval mode without gradients."
-    with eval_mode(model): return model.decode(z)
+def _decode(model: VAE, z: Tensor, cond: Tensor|None=None) -> Tensor:
+    "Decoded rows for latent codes `z` (under conditions `cond`: a `ConditionalVAE`'s), in eval mode without gradients."
+    with eval_mode(model): return model.decode(z) if cond is None else model.decode(z, cond)
+
+def _conditions(model: VAE, x: Tensor) -> Tensor|None:
+    "The condition columns of a `ConditionalVAE`'s rows `x` (`[x | c]`); None for any other model."
+    return x[:, model.data_dim:] if isinstance(model, ConditionalVAE) else None
 
 # %% ../nbs/api/13_latent.ipynb #f93d5a46
 def latent_path(model: VAE, # a trained VAE (or a plain `Autoencoder`: the path then runs between codes)
-                x_a, # the starting row (1 x features, a 1-D vector or a pandas Series such as `df.iloc[i]`)
+                x_a, # the starting row (1 x features, a 1-D vector or a pandas Series such as `df.iloc[i]`; a `ConditionalVAE`'s: `[x | c]`)
                 x_b, # the final row
                 n_steps: int=10, # points on the path, ends included
                ) -> tuple[Tensor, Tensor]:
-    "Decoded rows and latent codes along the straight line between the latent means of `x_a` and `x_b`."
+    "Decoded rows and latent codes along the straight line between the latent means of `x_a` and `x_b` (for a `ConditionalVAE`, the conditions move along the same line)."
     positive_int(n_steps, 'n_steps', least=2)
     rows = [model_rows(model, _one_row(x), name, width=getattr(model, 'input_dim', None)) for x, name in ((x_a, 'x_a'), (x_b, 'x_b'))]
     if any(len(r) != 1 for r in rows): raise ValueError("`x_a` and `x_b` must each be a single row")
     warn_if_unscaled(model, torch.cat(rows), ('x_a', 'x_b'))   # the two ends together: one row alone is not judged
     ends = [encode_means(model, r) for r in rows]   # on the CPU
     t = torch.linspace(0, 1, n_steps, dtype=ends[0].dtype)[:, None]
-    z = ((1 - t) * ends[0] + t * ends[1]).to(next(model.parameters()).device)
-    return _decode(model, z), z
+    dev = next(model.parameters()).device
+    z = ((1 - t) * ends[0] + t * ends[1]).to(dev)
+    c = [_conditions(model, r) for r in rows]   # a ConditionalVAE's conditions at the two ends
+    cond = None if c[0] is None else ((1 - t) * c[0].cpu().to(t.dtype) + t * c[1].cpu().to(t.dtype)).to(dev, z.dtype)
+    return _decode(model, z, cond), z
 
 # %% ../nbs/api/13_latent.ipynb #a61bb455
 def augment_events(model: VAE, # a trained VAE
-                   X_events, # the rare rows to vary (events x features)
+                   X_events, # the rare rows to vary (events x features; a `ConditionalVAE`'s: `[x | c]`, each event's variations decoded under its own conditions)
                    n_per_event: int=50, # variations to draw around each event
                    noise_scale: float=0.5, # multiplies the posterior std: 0 decodes the mean, 1 samples q(z|x)
                    seed: int|torch.Generator|None=None, # seed or generator for the draws (None: torch's global RNG)
                   ) -> Tensor:
-    "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event."
+    "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event (a `ConditionalVAE`'s: its data columns)."
     _need_posterior(model); positive_int(n_per_event, 'n_per_event')
     nonneg_real(noise_scale, 'noise_scale')
     x = model_rows(model, X_events, 'X_events', width=model.input_dim)
@@ -57,7 +64,8 @@ def augment_events(model: VAE, # a trained VAE
     with eval_mode(model): mu, log_var = model.encode(x)
     eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=seed_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)
     z = mu[:, None] + noise_scale * torch.exp(0.5 * log_var)[:, None] * eps
-    return _decode(model, z.reshape(-1, mu.shape[1]))
+    c = _conditions(model, x)   # a ConditionalVAE's: each event's conditions, once per variation
+    return _decode(model, z.reshape(-1, mu.shape[1]), None if c is None else c.repeat_interleave(n_per_event, 0))
 
 # %% ../nbs/api/13_latent.ipynb #b7109e77
 def active_units(model: VAE, # a trained VAE
