@@ -16,9 +16,13 @@ from .deep.generative import ConditionalVAE, encode_means, _need_posterior
 __all__ = ['latent_path', 'augment_events', 'active_units']
 
 # %% ../nbs/api/13_latent.ipynb #4588187b
+def _series_as_row(x):
+    "A pandas Series (`df.iloc[i]`) as a one-row frame, its labels checked later; anything else as it is."
+    return x.to_frame().T if hasattr(x, 'to_frame') and getattr(x, 'ndim', 0) == 1 else x
+
 def _one_row(x):
-    "One row as rows (1 x features): a pandas Series (`df.iloc[i]`) becomes a one-row frame, its labels checked later; a 1-D vector, list or tensor is reshaped; rows pass as they are."
-    if hasattr(x, 'to_frame') and getattr(x, 'ndim', 0) == 1: return x.to_frame().T
+    "One row as rows (1 x features): a pandas Series as `_series_as_row` makes it; a 1-D vector, list or tensor is reshaped; rows pass as they are."
+    if hasattr(x, 'to_frame') and getattr(x, 'ndim', 0) == 1: return _series_as_row(x)
     if isinstance(x, Tensor): return x.detach().reshape(1, -1) if x.ndim == 1 else x.detach()
     return np.asarray(x).reshape(1, -1) if np.ndim(x) == 1 else x
 
@@ -51,7 +55,7 @@ def latent_path(model: VAE, # a trained VAE (or a plain `Autoencoder`: the path 
 
 # %% ../nbs/api/13_latent.ipynb #a61bb455
 def augment_events(model: VAE, # a trained VAE
-                   X_events, # the rare rows to vary (events x features; a `ConditionalVAE`'s: `[x | c]`, each event's variations decoded under its own conditions)
+                   X_events, # the rare rows to vary (events x features, or one event as a pandas Series such as `df.iloc[i]`; a `ConditionalVAE`'s: `[x | c]`, each event's variations decoded under its own conditions)
                    n_per_event: int=50, # variations to draw around each event
                    noise_scale: float=0.5, # multiplies the posterior std: 0 decodes the mean, 1 samples q(z|x)
                    seed: int|torch.Generator|None=None, # seed or generator for the draws (None: torch's global RNG)
@@ -59,7 +63,7 @@ def augment_events(model: VAE, # a trained VAE
     "Decoded variations near each event's latent encoding, shape (events * n_per_event, features), grouped by event (a `ConditionalVAE`'s: its data columns)."
     _need_posterior(model); positive_int(n_per_event, 'n_per_event')
     nonneg_real(noise_scale, 'noise_scale')
-    x = model_rows(model, X_events, 'X_events', width=model.input_dim)
+    x = model_rows(model, _series_as_row(X_events), 'X_events', width=model.input_dim)   # a 1-D array stays refused: one event, or one feature?
     warn_if_unscaled(model, x, 'X_events')
     with eval_mode(model): mu, log_var = model.encode(x)
     eps = torch.randn((len(mu), n_per_event, mu.shape[1]), generator=seed_generator(seed, mu.device), dtype=mu.dtype, device=mu.device)

@@ -66,3 +66,11 @@ def test_plain_vae_unchanged():
         eps = torch.randn((2, 3, 2), generator=seed_generator(1, mu.device))
         want = v.decode((mu[:, None] + 0.5 * torch.exp(0.5 * log_var)[:, None] * eps).reshape(-1, 2))
     torch.testing.assert_close(augment_events(v, ev, n_per_event=3, seed=1), want, rtol=0, atol=0)
+
+
+def test_augment_events_takes_one_event_as_a_series():
+    "`df.iloc[i]` is one event, as `latent_path` takes it; a 1-D array stays refused (one event, or one feature?)."
+    torch.manual_seed(0); v = VAE(4, 2, [8])
+    df = pd.DataFrame(np.random.default_rng(0).standard_normal((5, 4)), columns=list('abcd'))
+    torch.testing.assert_close(augment_events(v, df.iloc[2], 3, seed=0), augment_events(v, df.iloc[[2]], 3, seed=0), rtol=0, atol=0)
+    with pytest.raises(ValueError, match='`X_events` must be 2-D'): augment_events(v, df.iloc[2].to_numpy(), 3, seed=0)
