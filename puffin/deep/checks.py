@@ -14,11 +14,11 @@ from torch import nn, Tensor
 from .._args import check_bool, is_int, is_real, nonneg_real, positive_int, one_axes, warn_caller   # one_axes, warn_caller: importable from here too, as before
 
 # %% auto #0
-__all__ = ['PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims', 'check_input',
-           'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
-           'check_time_order', 'column_names', 'remember_columns', 'check_columns', 'to_model', 'model_rows',
-           'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation', 'check_path',
-           'train_dtype', 'scale_warning', 'warn_if_unscaled', 'check_likelihood_args']
+__all__ = ['SCALE_GAP', 'PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims',
+           'check_input', 'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
+           'check_time_order', 'column_names', 'remember_columns', 'remember_row_scale', 'check_columns', 'to_model',
+           'model_rows', 'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation',
+           'check_path', 'train_dtype', 'scale_warning', 'warn_if_unscaled', 'check_likelihood_args']
 
 # %% ../../nbs/api/90_checks.ipynb #e1810ff7
 def check_module(model, # what the caller passed as the model
@@ -206,6 +206,21 @@ def remember_columns(model: nn.Module, # the model that was just fitted on `X`
     if names is not None: model.feature_names_in_ = names
     elif hasattr(model, 'feature_names_in_'): del model.feature_names_in_
 
+SCALE_GAP = 8   # rows this many times larger or smaller than a model's training rows are in other units (`puffin.quality` uses the same gap)
+
+def _typical_size(X, # rows x columns: a tensor or an array
+                 ) -> float:
+    "The median over the columns of each column's root mean square about zero: how large the values are, whatever their spread."
+    return float(torch.as_tensor(X).detach().double().pow(2).mean(0).sqrt().median())
+
+def remember_row_scale(model: nn.Module, # the model that was just fitted on `X`
+                       X, # its rows, as the user passed them (already checked: numeric and finite)
+                      ) -> None:
+    "Keep the typical size of `X`'s columns on `model` as `row_scale_` (the median over the columns of each column's root mean square, on at most 10,000 evenly spaced rows): `warn_if_unscaled` compares the rows a fitted model takes later with it."
+    step = max(1, len(X) // 10_000)
+    x = X.detach()[::step] if isinstance(X, Tensor) else torch.from_numpy(np.asarray(X, dtype=np.float64)[::step].copy())   # a copy: a frame's array may be read-only
+    model.row_scale_ = _typical_size(x)
+
 def check_columns(model: nn.Module, # the fitted model
                   X, # rows about to go into it
                   name: str='X', # the argument's name, for the error
@@ -327,23 +342,24 @@ def _squared_error_vae(model: nn.Module, # a model about to train or take rows
     from puffin.deep.model import VAE   # imported here: the model module imports this one
     return isinstance(model, VAE) and not hasattr(model, 'loss_parts')
 
-def _typical_size(X, # rows x columns: a tensor or an array
-                 ) -> float:
-    "The median over the columns of each column's root mean square about zero: how large the values are, whatever their spread."
-    return float(torch.as_tensor(X).detach().double().pow(2).mean(0).sqrt().median())
-
 def warn_if_unscaled(model: nn.Module, # the fitted model the rows go into
                      X: Tensor, # the rows, already checked (`model_rows`, `as_tensor`)
                      name: str|Sequence[str]='X', # the rows' argument name, or names (`('x_a', 'x_b')`)
                     ) -> None:
-    "Warn at the caller's line when a squared-error VAE gets 2 or more rows far from the standardised scale it expects: a typical column root mean square outside [0.1, 10], `scale_warning`'s bounds."
-    if len(X) < 2 or not _squared_error_vae(model) or not X.any(): return   # rows all zero: the mean of standardised columns, on any scale
+    "Warn at the caller's line when a fitted model gets 2 or more rows on another scale than it expects: for a squared-error VAE, a typical column root mean square outside [0.1, 10] (`scale_warning`'s bounds); for another model with the `row_scale_` `fit` keeps, 8 or more times larger or smaller than that."
+    fitted = getattr(model, 'row_scale_', None)
+    vae, known = _squared_error_vae(model), fitted is not None and 0 < fitted < math.inf
+    if len(X) < 2 or not (vae or known) or not X.any(): return   # rows all zero: the mean of standardised columns, on any scale
     typical = _typical_size(X)   # size about zero, not spread: see the prose
-    if 0.1 <= typical <= 10 or not math.isfinite(typical): return
+    if not math.isfinite(typical) or (0.1 <= typical <= 10 if vae else 1 / SCALE_GAP < typical / fitted < SCALE_GAP): return
     what = ' and '.join(f'`{n}`' for n in ([name] if isinstance(name, str) else name))
-    warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), far from the scale a squared-error "
-                "VAE expects (standardised columns, about 1): its codes, reconstructions and scores for these rows mean little. "
-                "Did you forget `puffin.data.scale` (with the scaler fitted on the training rows)?")
+    if vae: warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), far from the scale a squared-error "
+                        "VAE expects (standardised columns, about 1): its codes, reconstructions and scores for these rows mean little. "
+                        "Did you forget `puffin.data.scale` (with the scaler fitted on the training rows)?")
+    else: warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), "
+                      f"{f'{typical / fitted:.3g}x' if typical > fitted else f'1/{fitted / typical:.3g}'} the size of the rows `model` was fitted on "
+                      f"({fitted:.3g}): its codes, likelihoods and scores for these rows mean little. Pass rows on the scale it was fitted on "
+                      "(`puffin.data.scale` with the training rows' scaler, if it was fitted on scaled rows).")
 
 # %% ../../nbs/api/90_checks.ipynb #a95bf9bf
 def check_likelihood_args(decoder, # the decoder's name

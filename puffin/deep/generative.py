@@ -21,7 +21,7 @@ from fastcore.basics import patch
 from .checks import check_input, apply_checked, check_likelihood_args, positive_int, nonneg_real, is_int, model_rows, check_seed, sklearn_seed, check_bool, check_columns, warn_caller, warn_if_unscaled, _typical_size
 from .runtime import seeded, eval_mode
 from .loss import kl_elementwise, VAELossParts
-from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_columns
+from .persist import _cpu, _write_payload, _read_payload, _rebuilt, _restore_fitted
 from ..data import _check_columns, _check_dates, _check_same_columns
 from ..quality import _check_frame_returns
 
@@ -332,7 +332,9 @@ def fit_aggregate_posterior(self: LikelihoodVAE,
     check_seed(seed)
     if covariance_type not in ('full', 'diag'): raise ValueError(f"`covariance_type` must be 'full' or 'diag', got {covariance_type!r}")
     if latents not in ('means', 'samples', 'exact'): raise ValueError(f"`latents` must be 'means', 'samples' or 'exact', got {latents!r}")
-    mu, log_var = encode_means(self, X, log_var=True)
+    x = model_rows(self, X, 'X', width=self.input_dim)
+    warn_if_unscaled(self, x)   # rows on another scale than the fit's: a mixture in another corner of the latent space
+    mu, log_var = encode_means(self, x, log_var=True)
     if latents == 'exact':   # float64, cast to the model's dtype when sampling
         self.aggregate_ = dict(means=mu.double(), sds=torch.exp(0.5 * log_var).double())
         return None
@@ -520,7 +522,7 @@ def load_generative(path: str|Path, # a file written by `save_generative`
                    ) -> LikelihoodVAE:
     "The model saved at `path`, rebuilt from its stored config with its aggregate posterior, in eval mode."
     payload = _read_payload(path, 'puffin-generative', _GENERATIVE)
-    model = _restore_columns(_rebuilt(payload.path, _GENERATIVE[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32')), payload)   # checked against the weights first; the column names it was fitted on
+    model = _restore_fitted(_rebuilt(payload.path, _GENERATIVE[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32')), payload)   # checked against the weights first; the column names it was fitted on
     model.aggregate_ = payload['aggregate']
     return model
 

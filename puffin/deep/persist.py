@@ -88,12 +88,12 @@ def _save(path: str|Path, fmt: str, **fields) -> Path:
 _DTYPES = {'float32': torch.float32, 'float64': torch.float64}
 
 def _write_payload(model: nn.Module, path: str|Path, fmt: str, **fields) -> Path:
-    "Write `model`'s class name, config, parameter dtype, weights and the column names it was fitted on (if any), plus `fields`, to `path` under the marker `fmt`."
+    "Write `model`'s class name, config, parameter dtype, weights and the column names and row scale it was fitted on (if any), plus `fields`, to `path` under the marker `fmt`."
     p = next(model.parameters(), None)
     dtype = 'float32' if p is None else str(p.dtype).removeprefix('torch.')
     names = getattr(model, 'feature_names_in_', None)
     return _save(path, fmt, kind=type(model).__name__, config=model.config, dtype=dtype, state_dict=_cpu(model.state_dict()),
-                 feature_names=None if names is None else list(names), **fields)
+                 feature_names=None if names is None else list(names), row_scale=getattr(model, 'row_scale_', None), **fields)
 
 def _check_str_keys(v, where: str='history') -> None:
     "Refuse dict keys that are not strings anywhere in `v`: JSON would turn them into strings, and `load_history` would not give back what was saved."
@@ -190,15 +190,18 @@ def _rebuilt(path: Path, # the file, for messages
     model.load_state_dict(state_dict)
     return model.eval()
 
-def _restore_columns(model: nn.Module, # a model just loaded from `payload`
-           payload: _Payload, # the file's dict
-          ) -> nn.Module:
-    "`model` with the column names the file holds (`feature_names_in_`), or none when it holds none (files written before they were kept too)."
-    names = payload.get('feature_names')
+def _restore_fitted(model: nn.Module, # a model just loaded from `payload`
+                    payload: _Payload, # the file's dict
+                   ) -> nn.Module:
+    "`model` with the column names and the row scale the file holds (`feature_names_in_`, `row_scale_`), or without either when the file holds none (files written before they were kept too)."
+    names, scale = payload.get('feature_names'), payload.get('row_scale')
     if names is not None and not (isinstance(names, list) and all(isinstance(c, str) for c in names)):
         raise FileFormatError(f"{payload.path} is damaged: its column names are not a list of strings")
-    if names is not None: model.feature_names_in_ = list(names)
-    elif hasattr(model, 'feature_names_in_'): del model.feature_names_in_
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale < float('inf')):
+        raise FileFormatError(f"{payload.path} is damaged: its row scale {scale!r} is not a number from 0 up")
+    for attr, v in (('feature_names_in_', None if names is None else list(names)), ('row_scale_', None if scale is None else float(scale))):
+        if v is not None: setattr(model, attr, v)
+        elif hasattr(model, attr): delattr(model, attr)
     return model
 
 def _into_mismatch(payload: _Payload, # the file's dict
@@ -217,11 +220,11 @@ def load_model(path: str|Path, # a file written by `save_model` (`~` is expanded
               ) -> nn.Module:
     "The model saved at `path`, rebuilt from its stored config, in eval mode."
     payload = _read_payload(path)
-    if into is None: return _restore_columns(_rebuilt(payload.path, _MODELS[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32')), payload)
+    if into is None: return _restore_fitted(_rebuilt(payload.path, _MODELS[payload['kind']], payload['config'], payload['state_dict'], payload.get('dtype', 'float32')), payload)
     if type(into).__name__ != payload['kind'] or getattr(into, 'config', None) != payload['config']: raise ValueError(_into_mismatch(payload, into))
     _check_weights(payload.path, payload['state_dict'], into.state_dict())
     into.load_state_dict(payload['state_dict'])
-    return _restore_columns(into, payload).eval()
+    return _restore_fitted(into, payload).eval()
 
 def load_history(path: str|Path) -> dict|None:
     "The training history saved with the model at `path` (None when none was saved)."

@@ -17,7 +17,7 @@ from .fastpath import FastEngine, fast_path_reason
 from .likelihood_engine import LikelihoodEngine, likelihood_path_reason
 from . import distributed
 from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_validation, train_dtype, scale_warning,
-                                warn_caller, warn_if_unscaled, _squared_error_vae, to_model, remember_columns, check_columns,
+                                warn_caller, warn_if_unscaled, _squared_error_vae, to_model, remember_columns, remember_row_scale, check_columns,
                                 check_bool, check_time_order, check_module)
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
 
@@ -97,8 +97,8 @@ def training_rows(model: nn.Module, # the model about to train
 def fitting_starts(model: nn.Module, # the model about to train
                    X, # its rows, as the user passed them
                   ) -> None:
-    "Once nothing can refuse a fit: `model` keeps `X`'s column names (`remember_columns`) and drops what an earlier fit left that new weights make stale (a likelihood model's latent mixture `aggregate_`: refit it after training)."
-    remember_columns(model, X)
+    "Once nothing can refuse a fit: `model` keeps `X`'s column names and the typical size of its columns (`remember_columns`, `remember_row_scale`) and drops what an earlier fit left that new weights make stale (a likelihood model's latent mixture `aggregate_`: refit it after training)."
+    remember_columns(model, X); remember_row_scale(model, X)
     if getattr(model, 'aggregate_', None) is not None: model.aggregate_ = None
 
 # %% ../../nbs/api/02_training.ipynb #2d160026
