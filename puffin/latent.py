@@ -22,7 +22,7 @@ def _series_as_row(x):
 
 def _one_row(x):
     "One row as rows (1 x features): a pandas Series as `_series_as_row` makes it; a 1-D vector, list or tensor is reshaped; rows pass as they are."
-    if hasattr(x, 'to_frame') and getattr(x, 'ndim', 0) == 1: return _series_as_row(x)
+    x = _series_as_row(x)
     if isinstance(x, Tensor): return x.detach().reshape(1, -1) if x.ndim == 1 else x.detach()
     return np.asarray(x).reshape(1, -1) if np.ndim(x) == 1 else x
 

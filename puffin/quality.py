@@ -85,7 +85,7 @@ def _check_like_real(real, train=None, holdout=None) -> None:
     for other, name in ((train, 'train'), (holdout, 'holdout')):
         if other is not None: _pair(real, other, ('real', name), returns=True)
 
-_SCALE_GAP = 8   # one sample this many times the size of the other: another unit (standardised, percent), not a generator's error
+_SCALE_GAP = 8   # one sample this many times the size of the other: another unit (standardised, percent), not a generator's error (`puffin.deep.checks` uses the same gap for a model's rows)
 
 def _size(x: np.ndarray) -> float:
     "The median over the columns of each column's root mean square about zero, NaN days left out: how large the values are (`puffin.deep.checks._typical_size`, in numpy)."

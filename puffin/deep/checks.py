@@ -14,8 +14,8 @@ from torch import nn, Tensor
 from .._args import check_bool, is_int, is_real, nonneg_real, positive_int, one_axes, warn_caller   # one_axes, warn_caller: importable from here too, as before
 
 # %% auto #0
-__all__ = ['SCALE_GAP', 'PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims',
-           'check_input', 'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
+__all__ = ['PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims', 'check_input',
+           'dtype_error', 'model_input', 'apply_checked', 'as_tensor', 'is_row_sets', 'stacked_rows',
            'check_time_order', 'column_names', 'remember_columns', 'remember_row_scale', 'check_columns', 'to_model',
            'model_rows', 'check_recon', 'check_latents', 'check_loss_rows', 'check_fit_args', 'n_validation',
            'check_path', 'train_dtype', 'scale_warning', 'warn_if_unscaled', 'check_likelihood_args']
@@ -206,7 +206,7 @@ def remember_columns(model: nn.Module, # the model that was just fitted on `X`
     if names is not None: model.feature_names_in_ = names
     elif hasattr(model, 'feature_names_in_'): del model.feature_names_in_
 
-SCALE_GAP = 8   # rows this many times larger or smaller than a model's training rows are in other units (`puffin.quality` uses the same gap)
+_SCALE_GAP = 8   # rows this many times larger or smaller than a model's training rows are in other units (`puffin.quality`'s own `_SCALE_GAP`, for samples, is the same)
 
 def _typical_size(X, # rows x columns: a tensor or an array
                  ) -> float:
@@ -351,7 +351,7 @@ def warn_if_unscaled(model: nn.Module, # the fitted model the rows go into
     vae, known = _squared_error_vae(model), fitted is not None and 0 < fitted < math.inf
     if len(X) < 2 or not (vae or known) or not X.any(): return   # rows all zero: the mean of standardised columns, on any scale
     typical = _typical_size(X)   # size about zero, not spread: see the prose
-    if not math.isfinite(typical) or (0.1 <= typical <= 10 if vae else 1 / SCALE_GAP < typical / fitted < SCALE_GAP): return
+    if not math.isfinite(typical) or (0.1 <= typical <= 10 if vae else 1 / _SCALE_GAP < typical / fitted < _SCALE_GAP): return
     what = ' and '.join(f'`{n}`' for n in ([name] if isinstance(name, str) else name))
     if vae: warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), far from the scale a squared-error "
                         "VAE expects (standardised columns, about 1): its codes, reconstructions and scores for these rows mean little. "
