@@ -241,7 +241,7 @@ def dcr_metrics(synthetic, # synthetic returns, rows x assets
 # %% ../nbs/api/11_quality.ipynb #eebce9e1
 def gaussian_baseline(train, # training returns, rows x assets
                       n: int, # number of rows to generate
-                      seed: int=0, # seed of the numpy Generator
+                      seed: int=0, # seed of the numpy Generator: the same seed gives the same rows; pass another for new ones
                      ) -> np.ndarray:
     "`n` rows from the multivariate normal with the training mean and covariance."
     x, _ = _as_2d(train, 'train', returns=True)
@@ -252,7 +252,7 @@ def gaussian_baseline(train, # training returns, rows x assets
 # %% ../nbs/api/11_quality.ipynb #020a2cae
 def bootstrap_baseline(train, # training returns, rows x assets
                        n: int, # number of rows to draw (with replacement)
-                       seed: int=0, # seed of the numpy Generator
+                       seed: int=0, # seed of the numpy Generator: the same seed gives the same rows; pass another for new ones
                       ) -> np.ndarray:
     "`n` training rows drawn with replacement (whole rows, so cross-asset dependence is kept)."
     x, _ = _as_2d(train, 'train', returns=True)
@@ -474,7 +474,7 @@ def _check_garch_args(n: int, burn: int, max_persistence: float, n_name: str='n'
 
 def garch_t_copula(train: pd.DataFrame, # training returns, rows x assets
                    n: int, # number of days to simulate (one path)
-                   seed: int=0, # seed of the simulation
+                   seed: int=0, # seed of the simulation: the same seed gives the same paths; pass another for new ones
                    burn: int=500, # days simulated and dropped before the path starts
                    max_persistence: float=0.999, # alpha + beta above this is scaled down to it (omega then targets the sample variance)
                   ) -> np.ndarray:
@@ -835,7 +835,7 @@ def _check_paths_args(n_days: int, n_paths: int, seed: int) -> None:
 def gjr_garch_paths(train: pd.DataFrame, # training returns, rows x assets
                     n_days: int, # days per path
                     n_paths: int=1, # independent paths
-                    seed: int=0, # seed of the simulation
+                    seed: int=0, # seed of the simulation: the same seed gives the same paths; pass another for new ones
                     burn: int=500, # days simulated and dropped before each path starts
                     max_persistence: float=0.999, # alpha + gamma/2 + beta above this is scaled down to it (omega then targets the sample variance)
                    ) -> np.ndarray:
@@ -881,7 +881,7 @@ def _fhs_paths(p: dict, z: np.ndarray, days: np.ndarray, burn: int) -> np.ndarra
 def filtered_historical_simulation(train: pd.DataFrame, # training returns, rows x assets
                                    n_days: int, # days per path
                                    n_paths: int=1, # independent paths
-                                   seed: int=0, # seed of the resampling
+                                   seed: int=0, # seed of the resampling: the same seed gives the same paths; pass another for new ones
                                    burn: int=500, # days simulated and dropped before each path starts
                                    max_persistence: float=0.999, # as in `gjr_garch_paths`, here under the empirical residuals
                                   ) -> np.ndarray:
@@ -896,7 +896,7 @@ def filtered_historical_simulation(train: pd.DataFrame, # training returns, rows
 def block_bootstrap_paths(train: pd.DataFrame, # training returns, rows x assets
                           n_days: int, # days per path
                           n_paths: int=1, # independent paths
-                          seed: int=0, # seed of the resampling
+                          seed: int=0, # seed of the resampling: the same seed gives the same paths; pass another for new ones
                           mean_block: float=20, # mean block length in days (blocks are geometric; the data wrap around)
                          ) -> np.ndarray:
     "Paths (n_paths x n_days x assets) of the stationary block bootstrap (Politis and Romano): stretches of whole training days, each day continuing the stretch with probability 1 - 1/`mean_block`."

@@ -584,7 +584,7 @@ def sample_path(model: ConditionalVAE, # trained on rows `[scaled returns | stan
                 cond_std: pd.Series|np.ndarray|Sequence[float]|None=None, # standard deviation of each condition column (as `cond_mean`); None: 1
                 windows: Sequence[int]=(5, 21, 63), # as in `trailing_vol_condition`
                 asset_windows: Sequence[int]=(), # as in `trailing_vol_condition`
-                seed: int=0, # seeds the whole path (torch's global RNG is left untouched)
+                seed: int=0, # seeds the whole path (torch's global RNG is left untouched): the same seed gives the same path; pass another for new ones
                 from_: str='aggregate', # latent source, as in `sample`
                 n_paths: int|None=None, # None: one path (a DataFrame); an int: a list of that many independent paths, generated together
                 return_cond: bool=False, # also return the (standardised) conditions used for each generated day
