@@ -127,11 +127,11 @@ def plot_marginals(real, # real returns, rows x assets
                   ):
     "Overlaid density histograms of real and synthetic returns for a few assets; returns `(fig, axes)`."
     r, s, cols = _pair(real, synthetic)
-    _warn_if_scales_differ(r, s, '`synthetic`')   # scaled samples beside returns: one spike and one flat histogram
     idx = _asset_index(assets, cols)
     positive_int(bins, 'bins')
     drawn = [cols[j] for j in idx]   # a constant column's histogram has bins of width 0: refused as `plot_correlations` does
     _check_no_constant(r[:, idx], drawn, 'real'); _check_no_constant(s[:, idx], drawn, 'synthetic')
+    _warn_if_scales_differ(r, s, '`synthetic`')   # scaled samples beside returns: one spike and one flat histogram
     fig, axes = _axes(ax, len(idx))
     for a, j in zip(axes, idx):
         edges = np.linspace(*np.quantile(np.r_[r[:, j], s[:, j]], [0.001, 0.999]), bins + 1)
@@ -150,11 +150,11 @@ def plot_qq(real, # real returns, rows x assets
            ):
     "Quantile-quantile plot of synthetic vs real returns at 201 probabilities, dense in both tails (brighter points lie deeper in the tails); dotted lines mark the real 1% and 99% quantiles. Returns `(fig, ax)`."
     r, s, cols = _pair(real, synthetic)
-    _warn_if_scales_differ(r, s, '`synthetic`')   # scaled samples beside returns: one spike and one flat histogram
     check_bool(colorbar, 'colorbar')
     if asset is None: x, y, title = r.mean(1), s.mean(1), 'equal-weight portfolio'
     elif not isinstance(asset, (str, int, np.integer)): raise ValueError(f"`asset` must be one asset name or position, got {asset!r}")
     else: j = _asset_index(asset, cols)[0]; x, y, title = r[:, j], s[:, j], cols[j]
+    _warn_if_scales_differ(r, s, '`synthetic`')   # scaled samples beside returns: quantiles along one axis
     p = 1 / (1 + np.exp(-np.linspace(-np.log(999), np.log(999), 201)))  # 0.001 .. 0.999, logit-spaced
     qx, qy = np.quantile(x, p), np.quantile(y, p)
     fig, ax = plt.subplots(figsize=(3.6, 3.4)) if ax is None else (one_axes(ax).figure, ax)

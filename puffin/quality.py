@@ -321,13 +321,14 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows, verb
     _check_seed32(seed)
     if generators is not None and not isinstance(generators, dict): raise TypeError(f"`generators` must be a dict of name -> sample, got {type(generators).__name__}")
     generators = dict(generators or {})
-    for k, v in generators.items():   # named columns: `real`'s, in order, and returns, not prices, in `real`'s units (checked here to name the generator)
-        g, _ = _as_2d(v, f"generators[{k!r}]", returns=True)
+    checked = {}
+    for k, v in generators.items():   # named columns: `real`'s, in order, and returns, not prices (checked here to name the generator)
+        checked[k] = _as_2d(v, f"generators[{k!r}]", returns=True)[0]
         if isinstance(v, pd.DataFrame) and isinstance(real, pd.DataFrame): _check_same_columns(list(v.columns), list(real.columns), f"generators[{k!r}]", "`real`'s")
-        _warn_if_scales_differ(r, g, f"`generators[{k!r}]`")
-    if train is not None: _warn_if_scales_differ(r, _as_2d(train, 'train')[0], '`train`')   # the baselines' rows
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
+    for k, g in checked.items(): _warn_if_scales_differ(r, g, f"`generators[{k!r}]`")   # in `real`'s units?
+    if train is not None: _warn_if_scales_differ(r, _as_2d(train, 'train')[0], '`train`')   # the baselines' rows
     ref, base = _reference_rows(r, train, seed)
     ref = pd.DataFrame(ref, columns=cols)
     rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
@@ -809,10 +810,11 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     if len(real) < 4: raise ValueError(f"`real_windows` has {len(real)} paths; the noise floor splits them into halves of at least 2: give at least 4")
     n_assets = real[0].shape[1]
     gens = _generators(paths, name, n_assets)
-    for k, syn in gens.items(): _warn_if_scales_differ(np.vstack(real), np.vstack(syn), f"`paths` ({k!r})", '`real_windows`')
     _check_path_names(paths, real_windows, train_windows, holdout)
     positive_int(seed, 'seed', least=0); positive_int(n_halvings, 'n_halvings'); positive_int(max_iter, 'max_iter'); check_bool(verbose, 'verbose')
     if not (is_real(max_copied) and 0 <= max_copied < 1): raise ValueError(f"`max_copied` must be in [0, 1), got {max_copied!r}")
+    days = np.vstack(real)
+    for k, syn in gens.items(): _warn_if_scales_differ(days, np.vstack(syn), f"`paths` ({k!r})", '`real_windows`')   # once the arguments passed
     mem = None if train_windows is None else _memorisation(*_memorisation_data(train_windows, holdout, real, n_assets))
     real_lines = _line_values(real)
     rows, lines = {}, pd.DataFrame({'real': {k: float(np.mean(v)) for k, v in real_lines.items()}})   # the correlation matrix shows as its mean pairwise correlation

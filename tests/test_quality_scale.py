@@ -84,3 +84,13 @@ def test_plots_warn_too(plot):
     assert msg.startswith('`synthetic` is 66.7x the size of `real`')
     assert warned(lambda: f(RET, RET * 2)) == []
     plt.close('all')
+
+
+@pytest.mark.parametrize('call, arg', [(lambda: compare_generators(RET, {'gaussian': SD}), '`generators`'),
+                                       (lambda: path_report([SD.to_numpy()[:150]] * 4, [RET.to_numpy()[:150]] * 4, seed=-1), '`seed`'),
+                                       (lambda: __import__('puffin.plots').plots.plot_marginals(RET, SD, bins=0), '`bins`')])
+def test_bad_arguments_fail_before_any_warning(call, arg):
+    "The warning is for a call that will run: an argument the call refuses fails first, without it."
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')   # a warning first would raise here, not the ValueError
+        with pytest.raises(ValueError, match=arg): call()
