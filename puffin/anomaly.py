@@ -16,13 +16,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, validate_data
 from .deep.model import VAE, is_vae
-from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed, check_columns, check_bool, check_time_order, warn_if_unscaled
+from .deep.checks import to_model, positive_int, is_real, nonneg_real, check_hidden, is_int, check_fit_args, check_seed, as_tensor, numpy_seed, check_columns, check_bool, check_time_order, warn_if_unscaled, remember_row_scale
 from .deep.loss import kl_per_sample
 from fastcore.basics import patch
 from .deep.training import AETrainer, TrainingDiverged
 from .deep.multifit import fit_many, _check_seeds
 from .deep.runtime import seeded, num_threads, eval_mode
-from .deep.persist import _cpu, _plain, _read_payload, _rebuilt, _save
+from .deep.persist import _cpu, _plain, _read_payload, _rebuilt, _save, _row_scale
 
 # %% auto #0
 __all__ = ['vae_score_parts', 'TailCalibrator', 'MahalanobisDetector', 'VAEAnomalyDetector', 'fit_detectors']
@@ -147,7 +147,9 @@ class _Detector(OutlierMixin, BaseEstimator):
         "Rows to score as a checked float64 array: the fitted width and, for DataFrames, the fitted columns (scikit-learn's checks)."
         self._check_fitted()
         if getattr(X, 'ndim', 2) == 2: validate_data(self, X, reset=False, skip_check_array=True)   # names and width, as scikit-learn says them
-        return _float64_rows(X, width=self.n_features_in_)
+        x = _float64_rows(X, width=self.n_features_in_)
+        warn_if_unscaled(self, x, who='the detector')   # rows in other units than the fit's (it scales rows itself): raw returns in, raw returns out
+        return x
 
     def score_samples(self, X) -> np.ndarray:
         "Minus the anomaly score of each row of `X`: **higher = more normal** (scikit-learn convention; PyOD's score is `-score_samples(X)`)."
@@ -164,8 +166,9 @@ class _Detector(OutlierMixin, BaseEstimator):
 # %% ../nbs/api/12_anomaly.ipynb #de094b30
 @patch
 def _set_fitted(self: _Detector, X: np.ndarray, names, scores: np.ndarray, held_out: np.ndarray|None=None) -> None:
-    "Record what every detector holds after `fit`: width, names, PyOD's `decision_scores_`/`threshold_`/`labels_`, scikit-learn's `offset_`; `threshold_` from the `held_out` scores when given."
+    "Record what every detector holds after `fit`: width, names, the rows' typical size (`row_scale_`), PyOD's `decision_scores_`/`threshold_`/`labels_`, scikit-learn's `offset_`; `threshold_` from the `held_out` scores when given."
     self.n_features_in_ = X.shape[1]
+    remember_row_scale(self, X)   # the typical size of the rows it was fitted on: rows to score in other units are warned of
     if names is not None: self.feature_names_in_ = names
     elif hasattr(self, 'feature_names_in_'): del self.feature_names_in_   # fitted on an array now: no names, as in scikit-learn
     self.decision_scores_, self.threshold_ = scores, self._threshold(scores if held_out is None else held_out)
@@ -452,7 +455,7 @@ def save(self: VAEAnomalyDetector,
     payload = dict(settings={k: _plain(getattr(self, k)) for k in self._SETTINGS},   # numpy numbers as Python's: weights-only loading refuses numpy objects
                    model_config=self.model_.config, state_dict=_cpu(self.model_.state_dict()),
                    scaler=None if sc is None else dict(mean=t(sc.mean_), scale=t(sc.scale_), var=t(sc.var_), n=int(sc.n_samples_seen_)),
-                   n_features_in=self.n_features_in_, feature_names_in=_plain(getattr(self, 'feature_names_in_', None)),
+                   n_features_in=self.n_features_in_, feature_names_in=_plain(getattr(self, 'feature_names_in_', None)), row_scale=getattr(self, 'row_scale_', None),
                    calibration_ref={k: t(c.ref) for k, c in self.calibrators_.items()},
                    decision_scores=t(self.decision_scores_), threshold=self.threshold_, history=json.dumps(self.history_),
                    fitted=dict(score=self.score_, kl_weight=self.kl_weight_, tail_q=self.calibrators_['kl'].q,   # how it scores: settings changed since `fit` may differ
@@ -478,6 +481,7 @@ def load(cls: VAEAnomalyDetector, path: str|Path, # a file written by `VAEAnomal
         det.scaler_.n_samples_seen_, det.scaler_.n_features_in_ = s['n'], len(det.scaler_.mean_)
     det.n_features_in_ = d['n_features_in']
     if d['feature_names_in'] is not None: det.feature_names_in_ = np.asarray(d['feature_names_in'], dtype=object)
+    if (scale := _row_scale(d)) is not None: det.row_scale_ = scale   # files from before it was kept: no check of the rows' units
     f = d.get('fitted', {})   # files from before it was stored: the saved settings are the best record of the fit
     det.pattern_weight = d['settings'].get('pattern_weight', _PATTERN_WEIGHT)   # a file from before `size_or_pattern` (a newer file keeps its own)
     det.score_, det.kl_weight_, q = f.get('score', det.score_kind), float(f.get('kl_weight', det.kl_weight)), f.get('tail_q', det.tail_q)

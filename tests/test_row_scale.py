@@ -103,3 +103,19 @@ def test_fit_aggregate_posterior(lik):
     m = fitted(LikelihoodVAE(4, 2, [8]), STD)
     assert len(warned(lambda: m.fit_aggregate_posterior(RAW, n_components=2))) == 1
     assert warned(lambda: m.fit_aggregate_posterior(STD, n_components=2)) == []
+
+
+@pytest.mark.parametrize('make', ['mahalanobis', 'vae'])
+def test_detectors_warn_of_rows_in_other_units(make, tmp_path):
+    "A detector scales rows itself: fitted on raw returns, it warns when given standardised rows (which it would scale again), naming itself."
+    from puffin.anomaly import MahalanobisDetector, VAEAnomalyDetector
+    det = MahalanobisDetector() if make == 'mahalanobis' else VAEAnomalyDetector(latent_dim=2, hidden_dims=[8], epochs=2, seed=0)
+    det.fit(RAW)
+    assert 0.012 < det.row_scale_ < 0.018
+    assert warned(lambda: det.predict(RAW[:50])) == []
+    for call in (lambda: det.score_samples(STD[:50]), lambda: det.predict(STD[:50]), lambda: det.decision_function(STD[:50])):
+        (msg,) = warned(call)
+        assert 'the size of the rows the detector was fitted on' in msg
+    if make == 'vae':
+        back = VAEAnomalyDetector.load(det.save(tmp_path / 'd.pt'))
+        assert back.row_scale_ == det.row_scale_ and len(warned(lambda: back.score_samples(STD[:50]))) == 1

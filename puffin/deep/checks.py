@@ -345,6 +345,7 @@ def _squared_error_vae(model: nn.Module, # a model about to train or take rows
 def warn_if_unscaled(model: nn.Module, # the fitted model the rows go into
                      X: Tensor, # the rows, already checked (`model_rows`, `as_tensor`)
                      name: str|Sequence[str]='X', # the rows' argument name, or names (`('x_a', 'x_b')`)
+                     who: str='`model`', # how the warning names what was fitted (e.g. 'the detector')
                     ) -> None:
     "Warn at the caller's line when a fitted model gets 2 or more rows on another scale than it expects: for a squared-error VAE, a typical column root mean square outside [0.1, 10] (`scale_warning`'s bounds); for another model with the `row_scale_` `fit` keeps, 8 or more times larger or smaller than that."
     fitted = getattr(model, 'row_scale_', None)
@@ -357,7 +358,7 @@ def warn_if_unscaled(model: nn.Module, # the fitted model the rows go into
                         "VAE expects (standardised columns, about 1): its codes, reconstructions and scores for these rows mean little. "
                         "Did you forget `puffin.data.scale` (with the scaler fitted on the training rows)?")
     else: warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), "
-                      f"{f'{typical / fitted:.3g}x' if typical > fitted else f'1/{fitted / typical:.3g}'} the size of the rows `model` was fitted on "
+                      f"{f'{typical / fitted:.3g}x' if typical > fitted else f'1/{fitted / typical:.3g}'} the size of the rows {who} was fitted on "
                       f"({fitted:.3g}): its codes, likelihoods and scores for these rows mean little. Pass rows on the scale it was fitted on "
                       "(`puffin.data.scale` with the training rows' scaler, if it was fitted on scaled rows).")
 

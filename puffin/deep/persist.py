@@ -190,16 +190,22 @@ def _rebuilt(path: Path, # the file, for messages
     model.load_state_dict(state_dict)
     return model.eval()
 
+def _row_scale(payload: _Payload, # the file's dict
+              ) -> float|None:
+    "The row scale a file holds (`row_scale`: the typical size of the training rows' columns), checked; None in files written before it was kept."
+    scale = payload.get('row_scale')
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale < float('inf')):
+        raise FileFormatError(f"{payload.path} is damaged: its row scale {scale!r} is not a number from 0 up")
+    return None if scale is None else float(scale)
+
 def _restore_fitted(model: nn.Module, # a model just loaded from `payload`
                     payload: _Payload, # the file's dict
                    ) -> nn.Module:
     "`model` with the column names and the row scale the file holds (`feature_names_in_`, `row_scale_`), or without either when the file holds none (files written before they were kept too)."
-    names, scale = payload.get('feature_names'), payload.get('row_scale')
+    names, scale = payload.get('feature_names'), _row_scale(payload)
     if names is not None and not (isinstance(names, list) and all(isinstance(c, str) for c in names)):
         raise FileFormatError(f"{payload.path} is damaged: its column names are not a list of strings")
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale < float('inf')):
-        raise FileFormatError(f"{payload.path} is damaged: its row scale {scale!r} is not a number from 0 up")
-    for attr, v in (('feature_names_in_', None if names is None else list(names)), ('row_scale_', None if scale is None else float(scale))):
+    for attr, v in (('feature_names_in_', None if names is None else list(names)), ('row_scale_', scale)):
         if v is not None: setattr(model, attr, v)
         elif hasattr(model, attr): delattr(model, attr)
     return model
