@@ -49,6 +49,16 @@ def warn_caller(message: str, # the warning's text
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here): frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level)
 
+# %% ../nbs/api/89_args.ipynb #6a1c4423
+_SCALE_GAP = 8   # one size this many times another: another unit (standardised, percent), not a model's or a generator's error
+
+def _size_ratio(b: float, # the size of the rows in question
+                a: float, # the size they are compared with
+               ) -> str|None:
+    "How `b` compares with `a` ('66.7x', '1/66.7') when it is 8 or more times larger or smaller; None within the gap."
+    if 1 / _SCALE_GAP < b / a < _SCALE_GAP: return None
+    return f"{b / a:.3g}x" if b > a else f"1/{a / b:.3g}"
+
 # %% ../nbs/api/89_args.ipynb #5920f303
 def one_axes(ax, # what the caller passed as the axes to draw on
              name: str='ax', # its argument name, for the error

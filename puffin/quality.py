@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 from .data import _check_same_columns, _check_dates, _check_seed32
-from ._args import positive_int, nonneg_real, is_real, check_bool, warn_caller
+from ._args import positive_int, nonneg_real, is_real, check_bool, warn_caller, _size_ratio
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -85,8 +85,6 @@ def _check_like_real(real, train=None, holdout=None) -> None:
     for other, name in ((train, 'train'), (holdout, 'holdout')):
         if other is not None: _pair(real, other, ('real', name), returns=True)
 
-_SCALE_GAP = 8   # one sample this many times the size of the other: another unit (standardised, percent), not a generator's error (`puffin.deep.checks` uses the same gap for a model's rows)
-
 def _size(x: np.ndarray) -> float:
     "The median over the columns of each column's root mean square about zero, NaN days left out: how large the values are (`puffin.deep.checks._typical_size`, in numpy)."
     with warnings.catch_warnings():
@@ -100,12 +98,11 @@ def _warn_if_scales_differ(r: np.ndarray, # the real rows, checked
                           ) -> None:
     "Warn at the caller's line when `s` is 8 or more times larger or smaller than `r` (the typical column root mean square): the scores would measure the units, not the generator. Says which side looks standardised, where one does."
     a, b = _size(r), _size(s)
-    if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)) or 1 / _SCALE_GAP < b / a < _SCALE_GAP: return
+    if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)) or (times := _size_ratio(b, a)) is None: return
     near_one = lambda v: 0.3 <= v <= 3   # the size of standardised (or percent) columns
     hint = ("Samples of a model trained on scaled rows are in scaled units: unscale them first, `puffin.data.unscale(samples, scaler, like=real)`." if b > a and near_one(b)
             else f"{real_name} looks standardised (or in percent): pass daily returns on both sides (`puffin.data.unscale` undoes `scale`)." if a > b and near_one(a)
             else "Are both daily returns in the same units (not percent, not standardised)?")
-    times = f"{b / a:.3g}x" if b > a else f"1/{a / b:.3g}"
     warn_caller(f"{name} is {times} the size of {real_name} (typical column root mean square {b:.3g} against {a:.3g}): every score would "
                 f"measure the units, not the generator. {hint}")
 

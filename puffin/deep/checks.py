@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .._args import check_bool, is_int, is_real, nonneg_real, positive_int, one_axes, warn_caller   # one_axes, warn_caller: importable from here too, as before
+from .._args import check_bool, is_int, is_real, nonneg_real, positive_int, one_axes, warn_caller, _size_ratio   # one_axes, warn_caller: importable from here too, as before
 
 # %% auto #0
 __all__ = ['PATHS', 'check_module', 'check_seed', 'numpy_seed', 'sklearn_seed', 'check_hidden', 'check_dims', 'check_input',
@@ -206,8 +206,6 @@ def remember_columns(model: nn.Module, # the model that was just fitted on `X`
     if names is not None: model.feature_names_in_ = names
     elif hasattr(model, 'feature_names_in_'): del model.feature_names_in_
 
-_SCALE_GAP = 8   # rows this many times larger or smaller than a model's training rows are in other units (`puffin.quality`'s own `_SCALE_GAP`, for samples, is the same)
-
 def _typical_size(X, # rows x columns: a tensor or an array
                  ) -> float:
     "The median over the columns of each column's root mean square about zero: how large the values are, whatever their spread."
@@ -352,13 +350,13 @@ def warn_if_unscaled(model: nn.Module, # the fitted model the rows go into
     vae, known = _squared_error_vae(model), fitted is not None and 0 < fitted < math.inf
     if len(X) < 2 or not (vae or known) or not X.any(): return   # rows all zero: the mean of standardised columns, on any scale
     typical = _typical_size(X)   # size about zero, not spread: see the prose
-    if not math.isfinite(typical) or (0.1 <= typical <= 10 if vae else 1 / _SCALE_GAP < typical / fitted < _SCALE_GAP): return
+    if not math.isfinite(typical) or (0.1 <= typical <= 10 if vae else (times := _size_ratio(typical, fitted)) is None): return
     what = ' and '.join(f'`{n}`' for n in ([name] if isinstance(name, str) else name))
     if vae: warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), far from the scale a squared-error "
                         "VAE expects (standardised columns, about 1): its codes, reconstructions and scores for these rows mean little. "
                         "Did you forget `puffin.data.scale` (with the scaler fitted on the training rows)?")
     else: warn_caller(f"the columns of {what} have a typical size of {typical:.3g} (root mean square), "
-                      f"{f'{typical / fitted:.3g}x' if typical > fitted else f'1/{fitted / typical:.3g}'} the size of the rows {who} was fitted on "
+                      f"{times} the size of the rows {who} was fitted on "
                       f"({fitted:.3g}): its codes, likelihoods and scores for these rows mean little. Pass rows on the scale it was fitted on "
                       "(`puffin.data.scale` with the training rows' scaler, if it was fitted on scaled rows).")
 
