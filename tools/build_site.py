@@ -402,9 +402,24 @@ def drop_external(soup: BeautifulSoup) -> None:
 _re_math = re.compile(r'\$\$.+?\$\$|\\\(.+?\\\)|\\\[.+?\\\]|(?<![\\$])\$[^$\s][^$\n]*?\$', re.S)
 
 
+def _strings(root: Tag, inside):
+    """Every string under `root` in document order, with whether `inside(tag)` holds for one of its ancestor tags,
+    `root` and above included: one walk down the tree, where asking each string's ancestors costs a walk up per string
+    (it made these helpers most of the site's build time)."""
+    above = any(inside(t) for t in [root, *root.parents] if isinstance(t, Tag))
+    stack = [(c, above) for c in reversed(root.contents)]
+    while stack:
+        el, flag = stack.pop()
+        if isinstance(el, Tag):
+            f = flag or inside(el)
+            stack.extend((c, f) for c in reversed(el.contents))
+        else: yield el, flag
+
+
 def math_spans(main: Tag) -> int:
     "Number of TeX spans (`$...$`, `$$...$$`, `\\(...\\)`) in the page's text outside code: what KaTeX will render."
-    text = ' '.join(t for t in main.find_all(string=True) if not t.find_parent(['pre', 'code', 'script', 'style']))
+    code = ('pre', 'code', 'script', 'style')
+    text = ' '.join(t for t, in_code in _strings(main, lambda tag: tag.name in code) if not in_code)
     return len(_re_math.findall(text))
 
 
@@ -412,13 +427,18 @@ def index_sections(main: Tag, url: str, title: str) -> list[dict]:
     """Search entries of a finished page: one per h2/h3 section (the page's top before the first), with its URL, the
     page and section titles, and the section's text (prose, API docs and code; cell outputs left out)."""
     secs = [{'u': url, 'p': title, 's': '', 't': []}]
-    skip = ('script', 'style', 'header')
-    for el in main.descendants:
-        if isinstance(el, Tag) and el.name in ('h2', 'h3') and el.get('id') and not is_private(el.get_text()):
-            secs.append({'u': f'{url}#{el["id"]}', 'p': title, 's': el.get_text().rstrip('¶').strip(), 't': []})
-        elif not isinstance(el, Tag) and el.strip() and el.parent.name not in skip and not el.find_parent(['h2', 'h3', *skip]) \
-                and not el.find_parent(class_='jp-OutputArea'):
-            secs[-1]['t'].append(str(el) if el.find_parent('pre') else f' {el} ')  # code keeps its own spacing
+    left_out = ('h2', 'h3', 'script', 'style', 'header')   # headings are the sections' titles; cell outputs are left out too
+    state = lambda tag: (tag.name in left_out or 'jp-OutputArea' in (tag.get('class') or []), tag.name == 'pre')
+    stack = [(c, False, False) for c in reversed(main.contents)]   # (element, left out, in a <pre>): main's ancestors are neither
+    while stack:
+        el, out_, pre = stack.pop()
+        if isinstance(el, Tag):
+            if el.name in ('h2', 'h3') and el.get('id') and not is_private(el.get_text()):
+                secs.append({'u': f'{url}#{el["id"]}', 'p': title, 's': el.get_text().rstrip('¶').strip(), 't': []})
+            o, p = state(el)
+            stack.extend((c, out_ or o, pre or p) for c in reversed(el.contents))
+        elif el.strip() and not out_:
+            secs[-1]['t'].append(str(el) if pre else f' {el} ')  # code keeps its own spacing
     out = []
     for sec in secs:
         sec['t'] = re.sub(r'\s+', ' ', ''.join(sec['t'])).strip()
