@@ -10,11 +10,9 @@ setup_s=$SECONDS
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MPLBACKEND=Agg
 nbdev_export
 # README.md is generated from nbs/index.ipynb; the site from every notebook listed in nbs/sidebar.yml, with the outputs
-# stored in the notebooks: it builds in the background while the notebooks run (it needs nothing they produce), at the
-# lowest priority: the two notebook workers keep both cores, and the build takes the one the last notebook leaves free
+# stored in the notebooks: it builds in the background while the notebooks run (it needs nothing they produce)
 site_log=$(mktemp)
-low='nice -n 19'
-{ if command -v quarto >/dev/null; then $low nbdev_readme && $low nbdev_docs; else $low python tools/build_site.py --readme && $low python tools/build_site.py; fi; } >"$site_log" 2>&1 &
+{ if command -v quarto >/dev/null; then nbdev_readme && nbdev_docs; else python tools/build_site.py --readme && python tools/build_site.py; fi; } >"$site_log" 2>&1 &
 site=$!; trap 'kill "$site" 2>/dev/null || true' EXIT   # a failed test run stops the build too
 # every notebook, slow cells included, two at a time (one torch thread each), the longest first, and the seconds each took
 python tools/test_nbs.py --workers "${PUFFIN_WORKERS:-2}"
