@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 from .data import _check_same_columns, _check_dates, _check_seed32
-from ._args import positive_int, nonneg_real, is_real, check_bool, warn_caller, _size_ratio
+from ._args import positive_int, nonneg_real, is_real, check_bool, warn_caller, progress_bar, _size_ratio
 
 # %% auto #0
 __all__ = ['SCORE_COLS', 'GROUPS', 'FLOOR', 'per_asset_metrics', 'correlation_metrics', 'portfolio_tail_metrics',
@@ -105,15 +105,6 @@ def _warn_if_scales_differ(r: np.ndarray, # the real rows, checked
             else "Are both daily returns in the same units (not percent, not standardised)?")
     warn_caller(f"{name} is {times} the size of {real_name} (typical column root mean square {b:.3g} against {a:.3g}): every score would "
                 f"measure the units, not the generator. {hint}")
-
-def _progress(total: int, # steps
-              desc: str, # the bar's label
-              verbose: bool, # show it
-             ):
-    "A progress bar of `total` steps: tqdm.auto's when `verbose` (a widget in a notebook, a text bar in a terminal), a disabled one otherwise. Imported here: in a kernel tqdm.auto loads ipywidgets, which a library must not do at import time."
-    if verbose: from tqdm.auto import tqdm
-    else: from tqdm.std import tqdm
-    return tqdm(total=total, desc=desc, disable=not verbose)
 
 # %% ../nbs/api/11_quality.ipynb #5ba75da6
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -332,7 +323,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows, verb
     dcr = (train, holdout) if holdout is not None else (None, None)   # `train` alone fits the baselines; DCR needs `holdout` too
     rows |= {k: (v, *dcr) for k, v in (base | generators).items()}
     reps = []
-    with _progress(len(rows), 'generators', verbose) as bar:   # each row's discriminator takes about a second
+    with progress_bar(len(rows), 'generators', verbose) as bar:   # each row's discriminator takes about a second
         for k, (syn, tr, ho) in rows.items():
             reps.append(_report(*_pair(ref, syn, ('real', f'generators[{k!r}]')), tr, ho, seed, k, data_label, max_rows)); bar.update()
     report = QualityReport(pd.concat([q.summary for q in reps]), pd.concat([q.per_asset for q in reps]))
@@ -815,7 +806,7 @@ def path_report(paths, # generated paths: a list of (days x assets) arrays/DataF
     mem = None if train_windows is None else _memorisation(*_memorisation_data(train_windows, holdout, real, n_assets))
     real_lines = _line_values(real)
     rows, lines = {}, pd.DataFrame({'real': {k: float(np.mean(v)) for k, v in real_lines.items()}})   # the correlation matrix shows as its mean pairwise correlation
-    with _progress(len(gens) + n_halvings, 'path report', verbose) as bar:
+    with progress_bar(len(gens) + n_halvings, 'path report', verbose) as bar:
         for k, syn in gens.items():
             err, auc, syn_lines = _scores(syn, real, real_lines, seed, max_iter)
             rows[k] = err.groupby(level=0).mean().to_dict() | auc | (mem(syn) if mem else dict.fromkeys(['nearest-window ratio', 'copied'], np.nan))

@@ -12,9 +12,10 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .model import VAE
 from .fastpath import _layout, _tb, _ACT, _HEAD, _CODE, _OUT, _check_adam_args, _flushing_denormals, _numpy_forward, _numpy_step, _adam_update, _numpy_operands
-from .training import FitSettings, split_indices, HISTORY_KEYS, _epoch_bar, fitting_starts, _diverged_message
+from .training import FitSettings, split_indices, HISTORY_KEYS, fitting_starts, _diverged_message
 from .checks import as_tensor, check_seed, scale_warning, warn_caller, is_row_sets, stacked_rows, n_validation, check_time_order, check_bool
 from .runtime import resolve_device, auto_threads, num_threads, _numpy_products
+from .._args import progress_bar
 
 # %% auto #0
 __all__ = ['MultiEngine', 'multi_loop', 'fit_many', 'CudaFastEngine']
@@ -378,7 +379,7 @@ def multi_loop(engine, # the K models' engine: `MultiEngine` or `MultiLikelihood
     hs, best, waited = [_history(engine.name) for _ in range(K)], [math.inf] * K, [0] * K
     best_state, final, active = [None] * K, [None] * K, set(range(K))
     def stop(i, state): final[i] = state.clone(); active.discard(i)
-    bar, before = _epoch_bar(s.epochs, s.verbose), None
+    bar, before = progress_bar(s.epochs, 'epochs', s.verbose), None
     try:
         for epoch in range(s.epochs):
             before = engine.snapshot(before)                       # the weights to go back to if a model diverges this epoch

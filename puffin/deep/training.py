@@ -20,6 +20,7 @@ from .checks import (as_tensor, check_fit_args, check_seed, check_path, n_valida
                                 warn_caller, warn_if_unscaled, _squared_error_vae, to_model, remember_columns, remember_row_scale, check_columns,
                                 check_bool, check_time_order, check_module)
 from .runtime import resolve_device, auto_threads, num_threads, seeded, eval_mode
+from .._args import progress_bar
 
 # %% auto #0
 __all__ = ['HISTORY_KEYS', 'split_indices', 'AETrainer', 'FitSettings', 'training_rows', 'fitting_starts', 'pick_engine',
@@ -166,7 +167,7 @@ class _EpochGuard:
     "What surrounds `train_loop`'s epochs: the progress bar, the check for non-finite numbers, Ctrl-C, the best epoch's weights, and the model left in eval mode."
     def __init__(self, engine, history: dict, s: FitSettings, verbose: bool):
         self.engine, self.history, self.s = engine, history, s
-        self.bar, self.epoch, self.before, self.best = _epoch_bar(s.epochs, verbose), 0, None, None
+        self.bar, self.epoch, self.before, self.best = progress_bar(s.epochs, 'epochs', verbose), 0, None, None
 
     def begin(self, epoch: int) -> None:
         "Start `epoch`: remember the weights that a diverging epoch goes back to."
@@ -216,13 +217,6 @@ def _diverged_message(loss: float, prefix: str, epoch: int, lr: float) -> str:
     else: where, hint = f"in epoch {epoch + 1}", f"try a lower `lr` (now {lr}) and check that the data is scaled (e.g. StandardScaler)"
     return (f"training diverged: the loss became {loss} {where}; {hint} and free of extreme values. "
             "The model keeps its weights from before that epoch.")
-
-# %% ../../nbs/api/02_training.ipynb #f1049385
-def _epoch_bar(epochs: int, verbose: bool):
-    "A progress bar over the epochs: tqdm.auto's when `verbose` (a widget in a notebook, a text bar in a terminal), a disabled one otherwise. Imported here: in a kernel tqdm.auto loads ipywidgets, which a library must not do at import time."
-    if verbose: from tqdm.auto import tqdm
-    else: from tqdm.std import tqdm
-    return tqdm(total=epochs, desc='epochs', disable=not verbose)
 
 # %% ../../nbs/api/02_training.ipynb #89b53ef8
 @patch
