@@ -16,7 +16,9 @@ site_log=$(mktemp)
 site=$!; trap 'kill "$site" 2>/dev/null || true' EXIT   # a failed test run stops the build too
 # every notebook, slow cells included, two at a time (one torch thread each), the longest first, and the seconds each took
 python tools/test_nbs.py --workers "${PUFFIN_WORKERS:-2}"
+notebooks_s=$SECONDS
 if ! wait "$site"; then cat "$site_log"; echo "the site did not build" >&2; exit 1; fi
 tail -n 1 "$site_log"; rm -f "$site_log"
 echo "docs: $(pwd)/_docs/index.html"
-echo "main job: $((SECONDS - setup_s)) s after $setup_s s of set-up"
+# where the time went: the notebooks (the site builds beside them) and whatever of the site was left after them
+echo "main job: $((SECONDS - setup_s)) s after $setup_s s of set-up (the notebooks done at $((notebooks_s - setup_s)) s, the site $((SECONDS - notebooks_s)) s after them)"
