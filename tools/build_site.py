@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse, base64, contextlib, html, io, json, posixpath, re, shutil, sys
 from pathlib import Path
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import nbformat, yaml
@@ -402,24 +403,24 @@ def drop_external(soup: BeautifulSoup) -> None:
 _re_math = re.compile(r'\$\$.+?\$\$|\\\(.+?\\\)|\\\[.+?\\\]|(?<![\\$])\$[^$\s][^$\n]*?\$', re.S)
 
 
-def _strings(root: Tag, inside):
-    """Every string under `root` in document order, with whether `inside(tag)` holds for one of its ancestor tags,
-    `root` and above included: one walk down the tree, where asking each string's ancestors costs a walk up per string
-    (it made these helpers most of the site's build time)."""
-    above = any(inside(t) for t in [root, *root.parents] if isinstance(t, Tag))
-    stack = [(c, above) for c in reversed(root.contents)]
+def _walk(root: Tag, marks) -> Iterator:
+    """Every element under `root` in document order (a tag before what it holds), each with `marks(tag)`'s flags OR-ed
+    over the tags that enclose it, `root` and above included: one walk down the tree, where asking each string for its
+    ancestors costs a walk up per string (it made the search index and the maths check most of the site's build time)."""
+    above = [marks(t) for t in [root, *root.parents] if isinstance(t, Tag)]
+    stack = [(c, tuple(map(any, zip(*above)))) for c in reversed(root.contents)]
     while stack:
-        el, flag = stack.pop()
+        el, flags = stack.pop()
+        yield el, flags
         if isinstance(el, Tag):
-            f = flag or inside(el)
-            stack.extend((c, f) for c in reversed(el.contents))
-        else: yield el, flag
+            inner = tuple(a or b for a, b in zip(flags, marks(el)))
+            stack.extend((c, inner) for c in reversed(el.contents))
 
 
 def math_spans(main: Tag) -> int:
     "Number of TeX spans (`$...$`, `$$...$$`, `\\(...\\)`) in the page's text outside code: what KaTeX will render."
     code = ('pre', 'code', 'script', 'style')
-    text = ' '.join(t for t, in_code in _strings(main, lambda tag: tag.name in code) if not in_code)
+    text = ' '.join(el for el, (in_code,) in _walk(main, lambda tag: (tag.name in code,)) if not isinstance(el, Tag) and not in_code)
     return len(_re_math.findall(text))
 
 
@@ -428,15 +429,11 @@ def index_sections(main: Tag, url: str, title: str) -> list[dict]:
     page and section titles, and the section's text (prose, API docs and code; cell outputs left out)."""
     secs = [{'u': url, 'p': title, 's': '', 't': []}]
     left_out = ('h2', 'h3', 'script', 'style', 'header')   # headings are the sections' titles; cell outputs are left out too
-    state = lambda tag: (tag.name in left_out or 'jp-OutputArea' in (tag.get('class') or []), tag.name == 'pre')
-    stack = [(c, False, False) for c in reversed(main.contents)]   # (element, left out, in a <pre>): main's ancestors are neither
-    while stack:
-        el, out_, pre = stack.pop()
+    marks = lambda tag: (tag.name in left_out or 'jp-OutputArea' in (tag.get('class') or []), tag.name == 'pre')   # left out, code
+    for el, (out_, pre) in _walk(main, marks):
         if isinstance(el, Tag):
             if el.name in ('h2', 'h3') and el.get('id') and not is_private(el.get_text()):
                 secs.append({'u': f'{url}#{el["id"]}', 'p': title, 's': el.get_text().rstrip('¶').strip(), 't': []})
-            o, p = state(el)
-            stack.extend((c, out_ or o, pre or p) for c in reversed(el.contents))
         elif el.strip() and not out_:
             secs[-1]['t'].append(str(el) if pre else f' {el} ')  # code keeps its own spacing
     out = []
