@@ -80,10 +80,10 @@ def _pair(real, synthetic, # the two samples to compare
     _check_same_columns(sc, rc, names[1], f"`{names[0]}`'s")
     return r, s, rc or sc or [f'asset_{i}' for i in range(r.shape[1])]
 
-def _check_like_real(real, train=None, holdout=None) -> None:
-    "Fail clearly unless `train` and `holdout` (where given) have `real`'s columns, in its order: baselines fitted on them are compared with `real` column by column."
-    for other, name in ((train, 'train'), (holdout, 'holdout')):
-        if other is not None: _pair(real, other, ('real', name), returns=True)
+def _check_like_real(real, train=None, holdout=None) -> np.ndarray|None:
+    "Fail clearly unless `train` and `holdout` (where given) have `real`'s columns, in its order: baselines fitted on them are compared with `real` column by column. Returns `train`'s checked rows (None without it), for the scale check."
+    checked = {name: _pair(real, other, ('real', name), returns=True)[1] for other, name in ((train, 'train'), (holdout, 'holdout')) if other is not None}
+    return checked.get('train')
 
 def _size(x: np.ndarray) -> float:
     "The median over the columns of each column's root mean square about zero, NaN days left out: how large the values are (`puffin.deep.checks._typical_size`, in numpy)."
@@ -271,9 +271,9 @@ def quality_report(real, # real returns, rows x assets (array or DataFrame)
     _check_seed32(seed)
     r, s, cols = _pair(real, synthetic, returns=True)
     if (train is None) != (holdout is None): raise ValueError("pass both `train` and `holdout` for the DCR check, or neither")
-    _check_like_real(real, train, holdout)
+    tr = _check_like_real(real, train, holdout)
     _warn_if_scales_differ(r, s, '`synthetic`')
-    if train is not None: _warn_if_scales_differ(r, _as_2d(train, 'train')[0], '`train`')
+    if tr is not None: _warn_if_scales_differ(r, tr, '`train`')
     return _report(r, s, cols, train, holdout, seed, name, data_label, max_rows)
 
 def _report(r: np.ndarray, s: np.ndarray, cols: list, train, holdout, seed: int, name: str, data_label: str|None, max_rows: int) -> QualityReport:
@@ -304,7 +304,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows, verb
     r, cols = _as_2d(real, 'real', returns=True)
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
-    _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
+    tr = _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
     if holdout is not None and train is None: raise ValueError("`holdout` needs `train`: the DCR check compares each sample's distances to both")
     _check_seed32(seed)
     if generators is not None and not isinstance(generators, dict): raise TypeError(f"`generators` must be a dict of name -> sample, got {type(generators).__name__}")
@@ -316,7 +316,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows, verb
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
     for k, g in checked.items(): _warn_if_scales_differ(r, g, f"`generators[{k!r}]`")   # in `real`'s units?
-    if train is not None: _warn_if_scales_differ(r, _as_2d(train, 'train')[0], '`train`')   # the baselines' rows
+    if tr is not None: _warn_if_scales_differ(r, tr, '`train`')   # the baselines' rows
     ref, base = _reference_rows(r, train, seed)
     ref = pd.DataFrame(ref, columns=cols)
     rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
