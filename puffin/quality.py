@@ -290,17 +290,20 @@ def _report(r: np.ndarray, s: np.ndarray, cols: list, train, holdout, seed: int,
 def _reference_rows(r: np.ndarray, # the real rows
                     train, # rows the baselines are fitted on (None: `r`)
                     seed: int, # seeds the split into halves and both baselines
+                    baselines: bool=True, # make the Gaussian and bootstrap baselines' rows too
                    ) -> tuple[np.ndarray, dict]:
-    "A random half of `r` as the reference, and the rows every report sets beside the generators: the other half (the noise floor) and the Gaussian and bootstrap baselines, each as many rows as the reference."
+    "A random half of `r` as the reference, and the rows every report sets beside the generators: the other half (the noise floor) and, with `baselines`, the Gaussian and bootstrap baselines, each as many rows as the reference."
     s_split, s_gauss, s_boot = (int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(3))
     perm = np.random.default_rng(s_split).permutation(len(r))
     h = len(r) // 2
     fit_on = r if train is None else train
-    return r[perm[:h]], {'noise floor': r[perm[h:2 * h]], 'gaussian': gaussian_baseline(fit_on, h, s_gauss), 'bootstrap': bootstrap_baseline(fit_on, h, s_boot)}
+    rows = {'noise floor': r[perm[h:2 * h]]}
+    if baselines: rows |= {'gaussian': gaussian_baseline(fit_on, h, s_gauss), 'bootstrap': bootstrap_baseline(fit_on, h, s_boot)}
+    return r[perm[:h]], rows
 
-def _compared(real, generators, train, holdout, seed, data_label, max_rows, verbose) -> tuple[QualityReport, pd.DataFrame, dict]:
+def _compared(real, generators, train, holdout, seed, data_label, max_rows, verbose, baselines) -> tuple[QualityReport, pd.DataFrame, dict]:
     "`compare_generators`' report, with the reference half of `real` and every sample it scored (noise floor, baselines, `generators`) by name."
-    check_bool(verbose, 'verbose')
+    check_bool(verbose, 'verbose'); check_bool(baselines, 'baselines')
     r, cols = _as_2d(real, 'real', returns=True)
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
@@ -317,7 +320,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows, verb
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
     for k, g in checked.items(): _warn_if_scales_differ(r, g, f"`generators[{k!r}]`")   # in `real`'s units?
     if tr is not None: _warn_if_scales_differ(r, tr, '`train`')   # the baselines' rows
-    ref, base = _reference_rows(r, train, seed)
+    ref, base = _reference_rows(r, train, seed, baselines)
     ref = pd.DataFrame(ref, columns=cols)
     rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
     dcr = (train, holdout) if holdout is not None else (None, None)   # `train` alone fits the baselines; DCR needs `holdout` too
@@ -338,9 +341,10 @@ def compare_generators(real, # real returns to compare against, rows x assets
                        data_label: str|None=None, # which data was compared, e.g. 'dequantised returns'
                        max_rows: int=4000, # discriminator rows per class
                        verbose: bool=False, # a progress bar over the rows: the noise floor, the baselines, each generator (about a second each)
+                       baselines: bool=True, # the Gaussian and bootstrap baselines' rows (False: the noise floor and `generators` only, e.g. beside a report that has them)
                       ) -> QualityReport:
     "Side-by-side report: a noise floor (half vs half of `real`), Gaussian and bootstrap baselines, then `generators`."
-    return _compared(real, generators, train, holdout, seed, data_label, max_rows, verbose)[0]
+    return _compared(real, generators, train, holdout, seed, data_label, max_rows, verbose, baselines)[0]
 
 # %% ../nbs/api/11_quality.ipynb #7fc27289
 def hill_tail_index(x, # returns, rows x assets (array, DataFrame or tensor)
@@ -402,9 +406,10 @@ def scorecard(real, # real returns to compare against (DataFrame)
               seed: int=0, # as in `compare_generators`
               max_rows: int=4000, # discriminator rows per class
               verbose: bool=False, # a progress bar over the rows, as in `compare_generators`
+              baselines: bool=True, # the Gaussian and bootstrap baselines' rows, as in `compare_generators`
              ) -> pd.DataFrame:
     "`compare_generators`'s summary (noise floor, Gaussian, bootstrap, then `generators`) joined with `goal_metrics` of every row, each against the same half of `real`."
-    rep, ref, samples = _compared(real, generators, train, holdout, seed, None, max_rows, verbose)   # the goal lines score the report's own rows
+    rep, ref, samples = _compared(real, generators, train, holdout, seed, None, max_rows, verbose, baselines)   # the goal lines score the report's own rows
     goals = pd.DataFrame({k: goal_metrics(ref, v) for k, v in samples.items()}).T
     return rep.summary[SCORE_COLS].join(goals)
 
