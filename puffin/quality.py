@@ -271,9 +271,9 @@ def quality_report(real, # real returns, rows x assets (array or DataFrame)
     _check_seed32(seed)
     r, s, cols = _pair(real, synthetic, returns=True)
     if (train is None) != (holdout is None): raise ValueError("pass both `train` and `holdout` for the DCR check, or neither")
-    tr = _check_like_real(real, train, holdout)
+    train_rows = _check_like_real(real, train, holdout)
     _warn_if_scales_differ(r, s, '`synthetic`')
-    if tr is not None: _warn_if_scales_differ(r, tr, '`train`')
+    if train_rows is not None: _warn_if_scales_differ(r, train_rows, '`train`')
     return _report(r, s, cols, train, holdout, seed, name, data_label, max_rows)
 
 def _report(r: np.ndarray, s: np.ndarray, cols: list, train, holdout, seed: int, name: str, data_label: str|None, max_rows: int) -> QualityReport:
@@ -307,7 +307,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows, verb
     r, cols = _as_2d(real, 'real', returns=True)
     if len(r) < 12: raise ValueError(f"`real` has {len(r)} rows; the noise floor compares its two halves, each needs at least 6: give at least 12")
     cols = cols or [f'asset_{i}' for i in range(r.shape[1])]
-    tr = _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
+    train_rows = _check_like_real(real, train, holdout)   # the baselines are fitted on `train` and compared with `real` column by column
     if holdout is not None and train is None: raise ValueError("`holdout` needs `train`: the DCR check compares each sample's distances to both")
     _check_seed32(seed)
     if generators is not None and not isinstance(generators, dict): raise TypeError(f"`generators` must be a dict of name -> sample, got {type(generators).__name__}")
@@ -319,7 +319,7 @@ def _compared(real, generators, train, holdout, seed, data_label, max_rows, verb
     clash = {'noise floor', 'gaussian', 'bootstrap'} & set(generators)
     if clash: raise ValueError(f"`generators` names {sorted(clash)} are reserved for the noise floor and baselines")
     for k, g in checked.items(): _warn_if_scales_differ(r, g, f"`generators[{k!r}]`")   # in `real`'s units?
-    if tr is not None: _warn_if_scales_differ(r, tr, '`train`')   # the baselines' rows
+    if train_rows is not None: _warn_if_scales_differ(r, train_rows, '`train`')   # the baselines' rows
     ref, base = _reference_rows(r, train, seed, baselines)
     ref = pd.DataFrame(ref, columns=cols)
     rows = {'noise floor': (pd.DataFrame(base.pop('noise floor'), columns=cols), None, None)}   # two halves of real data: no DCR
